@@ -1,0 +1,70 @@
+"""FastAPI dependencies as Annotated aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.auth.service import ANONYMOUS, Principal, authenticate
+from service.errors import Forbidden, Unauthorized
+from service.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    return request.app.state.session_factory  # type: ignore[no-any-return]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request; routes commit explicitly, anything else rolls back."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    with factory() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
+
+
+def get_principal(request: Request) -> Principal:
+    header = request.headers.get("authorization")
+    if not header:
+        return ANONYMOUS
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("use 'Authorization: Bearer <api key>'")
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    with factory() as session:
+        principal = authenticate(session=session, token=token.strip())
+    if principal is None:
+        raise Unauthorized("the API key is unknown or revoked; create one with `siaga keys create`")
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_role(role: str) -> Callable[[Principal], Principal]:
+    """Dependency factory: the caller must hold `role` or a higher one."""
+
+    def dependency(principal: PrincipalDep) -> Principal:
+        if principal.key_id is None:
+            raise Unauthorized(f"this action needs an API key with role {role!r} or higher")
+        if not principal.has(role):
+            raise Forbidden(f"role {principal.role!r} may not do this; it needs {role!r}")
+        return principal
+
+    return dependency
+
+
+CoordinatorDep = Annotated[Principal, Depends(require_role("coordinator"))]
+ResponderDep = Annotated[Principal, Depends(require_role("responder"))]
+AdminDep = Annotated[Principal, Depends(require_role("admin"))]

@@ -1,0 +1,1 @@
+"""Communities: desa/kelurahan and other admin units with their indicators."""

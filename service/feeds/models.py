@@ -1,0 +1,3 @@
+"""feeds tables (filled in by the feeds work)."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Hazard and exposure layers: versioned vector zones and rasters."""

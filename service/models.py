@@ -1,0 +1,19 @@
+"""Every domain's tables, imported in one place for Alembic and the schema test."""
+
+from service.alerts import models as alerts_models
+from service.auth import models as auth_models
+from service.communities import models as communities_models
+from service.db import Base
+from service.feeds import models as feeds_models
+from service.hazards import models as hazards_models
+from service.risk import models as risk_models
+
+__all__ = [
+    "Base",
+    "alerts_models",
+    "auth_models",
+    "communities_models",
+    "feeds_models",
+    "hazards_models",
+    "risk_models",
+]

@@ -1,0 +1,3 @@
+"""risk tables (filled in by the risk work)."""
+
+from __future__ import annotations

@@ -1,0 +1,150 @@
+"""Configuration: one settings class per concern, read from the environment and `.env`.
+
+Every variable is prefixed `SIAGA_` except `DATABASE_URL`. Logic never imports a global
+settings object: `Settings` is built once at start (`load_settings`) and passed in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_ENV_FILE = ".env"
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:55432/siaga"
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "placeholder", "xxx"}
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, env_file=_ENV_FILE, extra="ignore")
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = _config("SIAGA_DB_")
+
+    url: str = Field(
+        DEFAULT_DATABASE_URL,
+        validation_alias=AliasChoices("DATABASE_URL", "SIAGA_DB_URL"),
+        description="SQLAlchemy URL of the PostGIS database",
+    )
+    pool_size: int = Field(5, ge=1, le=100)
+    statement_timeout_ms: int = Field(60_000, ge=0)
+
+    @model_validator(mode="after")
+    def _psycopg_driver(self) -> DatabaseSettings:
+        # Accept plain postgres:// URLs as most hosting platforms hand them out.
+        for prefix in ("postgresql://", "postgres://"):
+            if self.url.startswith(prefix):
+                self.url = "postgresql+psycopg://" + self.url[len(prefix):]
+        return self
+
+
+class ApiSettings(BaseSettings):
+    model_config = _config("SIAGA_API_")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    public_url: str | None = Field(None, description="base URL clients see, for links")
+    max_upload_mb: float = Field(200.0, gt=0)
+    ogc_default_limit: int = Field(10, ge=1)
+    ogc_max_limit: int = Field(10_000, ge=1)
+    cors_origins: list[str] = Field(default_factory=list)
+    write_rate_per_minute: int = Field(120, ge=1)
+
+
+class StorageSettings(BaseSettings):
+    model_config = _config("SIAGA_STORAGE_")
+
+    data_dir: Path = Field(Path(".var/data"), description="where raster files are kept")
+
+
+class RiskSettings(BaseSettings):
+    model_config = _config("SIAGA_RISK_")
+
+    recompute_interval_minutes: float = Field(60.0, gt=0)
+    method: Literal["coverage", "centre"] = "coverage"
+    medium_cutoff: float = Field(0.33, ge=0, le=1)
+    high_cutoff: float = Field(0.66, ge=0, le=1)
+
+
+class FeedSettings(BaseSettings):
+    model_config = _config("SIAGA_FEEDS_")
+
+    tick_seconds: float = Field(15.0, gt=0)
+    connect_timeout_s: float = Field(5.0, gt=0)
+    read_timeout_s: float = Field(20.0, gt=0)
+    max_body_mb: float = Field(50.0, gt=0)
+    retries: int = Field(2, ge=0)
+    user_agent: str = "Siaga/0.1 (+https://github.com/siaga; early warning for communities)"
+
+
+class AlertSettings(BaseSettings):
+    model_config = _config("SIAGA_ALERTS_")
+
+    sms_provider: Literal["console", "twilio"] = "console"
+    whatsapp_provider: Literal["console", "twilio", "meta"] = "console"
+    sender_name: str = "BPBD"
+    dispatch_batch: int = Field(50, ge=1)
+    max_attempts: int = Field(6, ge=1)
+    rate_per_second: float = Field(50.0, gt=0)
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_sms_from: str = ""
+    twilio_whatsapp_from: str = ""
+    twilio_public_base_url: str | None = None
+    meta_base_url: str = "https://graph.facebook.com"
+    meta_api_version: str = "v21.0"
+    meta_phone_number_id: str = ""
+    meta_access_token: str = ""
+    meta_app_secret: str = ""
+    meta_verify_token: str = ""
+
+
+class Settings(BaseModel):
+    """All configuration, one field per concern."""
+
+    env: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+    log_json: bool = False
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
+    feeds: FeedSettings = Field(default_factory=FeedSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.env != "production":
+            return self
+        problems = []
+        a = self.alerts
+        if a.sms_provider == "twilio" or a.whatsapp_provider == "twilio":
+            if a.twilio_auth_token.lower() in PLACEHOLDER_SECRETS:
+                problems.append("SIAGA_ALERTS_TWILIO_AUTH_TOKEN")
+        if a.whatsapp_provider == "meta":
+            for name in ("meta_access_token", "meta_app_secret", "meta_verify_token"):
+                if getattr(a, name).lower() in PLACEHOLDER_SECRETS:
+                    problems.append(f"SIAGA_ALERTS_{name.upper()}")
+        if problems:
+            raise ValueError(
+                "placeholder or empty secrets are refused in production: " + ", ".join(problems)
+            )
+        return self
+
+
+class _TopLevel(BaseSettings):
+    model_config = _config("SIAGA_")
+
+    env: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+    log_json: bool = False
+
+
+def load_settings() -> Settings:
+    """Read every concern from the environment; raises a clear error on bad values."""
+    top = _TopLevel()
+    return Settings(env=top.env, log_level=top.log_level, log_json=top.log_json)
