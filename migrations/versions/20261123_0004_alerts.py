@@ -1,4 +1,4 @@
-"""alerts tables
+"""alerts tables: groups, members, rules, alerts, acknowledgements, reports
 
 Revision ID: 0004
 Revises: 0003

@@ -1,0 +1,1 @@
+"""Messaging: durable outbox, dispatcher, SMS/WhatsApp providers, provider webhooks."""

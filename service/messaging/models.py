@@ -1,0 +1,3 @@
+"""messaging tables (filled in by the messaging work)."""
+
+from __future__ import annotations

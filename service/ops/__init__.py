@@ -1,0 +1,1 @@
+"""Operations: audit log, metrics, request logging."""
