@@ -205,6 +205,23 @@ def extent(conn: Connection, coll: Collection) -> Extent:
     if coll.time_column:
         start_col = src.c[coll.time_column]
         end_col = src.c[coll.time_end_column] if coll.time_end_column else start_col
-        t0, t1 = conn.execute(select(func.min(start_col), func.max(end_col)).select_from(src)).one()
-        interval = (t0, t1)
+        # Rows without any time are timeless, not open-ended: they do not widen the extent.
+        stmt = (
+            select(
+                func.min(start_col),
+                func.max(end_col),
+                func.bool_or(start_col.is_(None)),
+                func.bool_or(end_col.is_(None)),
+                func.count(),
+            )
+            .select_from(src)
+            .where(or_(start_col.is_not(None), end_col.is_not(None)))
+        )
+        t0, t1, open_start, open_end, timed = conn.execute(stmt).one()
+        if timed:
+            # In a validity interval a null end is open.
+            if coll.time_end_column:
+                t0 = None if open_start else t0
+                t1 = None if open_end else t1
+            interval = (t0, t1)
     return Extent(bbox=bbox, interval=interval)
