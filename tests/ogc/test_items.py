@@ -286,6 +286,10 @@ def test_hazard_zones(client: TestClient, zones: dict[str, list[int]]) -> None:
     item = client.get(f"{ZONES}/{zones['krb'][0]}")
     assert item.status_code == 200 and item.json()["id"] == zones["krb"][0]
     assert client.get(f"{ZONES}/{zones['flood_old'][0]}").status_code == 404
+    # Paging through the joined source gives each zone once, in id order.
+    pages = [_items(client, ZONES, limit=2, offset=o) for o in (0, 2, 4)]
+    assert [p["numberMatched"] for p in pages] == [6, 6, 6]
+    assert [f["id"] for p in pages for f in p["features"]] == ids
 
 
 @pytest.mark.parametrize(

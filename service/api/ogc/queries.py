@@ -141,28 +141,34 @@ def _time_condition(coll: Collection, src: FromClause, iv: Interval) -> ColumnEl
     return and_(*parts)
 
 
-def _order_column(coll: Collection, src: FromClause) -> ColumnElement[Any]:
-    return src.c[coll.id_column]
-
-
 def items_page(conn: Connection, coll: Collection, q: ItemsQuery) -> tuple[list[str], int]:
     """Features of one page as GeoJSON text, and how many match in all."""
     src = coll.table()
     conds = _conditions(coll, src, q)
-    stmt = (
-        select(feature_expr(coll, src))
+    id_col = src.c[coll.id_column]
+    # Pick the page's ids first (with the total as a window count), then render only those:
+    # rows skipped by OFFSET are never turned into GeoJSON.
+    page = (
+        select(id_col.label("page_id"), func.count().over().label("matched"))
         .select_from(src)
         .where(*conds)
-        .order_by(_order_column(coll, src))
+        .order_by(id_col)
         .limit(q.limit)
         .offset(q.offset)
+        .cte("page")
     )
-    features = list(conn.execute(stmt).scalars())
-    if q.offset == 0 and len(features) < q.limit:
-        matched = len(features)  # the whole selection fits on this page: no count needed
-    else:
+    stmt = (
+        select(page.c.matched, feature_expr(coll, src))
+        .select_from(page.join(src, id_col == page.c.page_id))
+        .order_by(page.c.page_id)
+    )
+    rows = conn.execute(stmt).all()
+    features = [row[1] for row in rows]
+    if rows:
+        matched = int(rows[0][0])
+    else:  # past the end (or nothing matches): the window had no row to carry the count
         count = select(func.count()).select_from(src).where(*conds)
-        matched = int(conn.execute(count).scalar_one())
+        matched = int(conn.execute(count).scalar_one()) if q.offset else 0
     return features, matched
 
 
