@@ -71,9 +71,7 @@ def wait_ready(url: str, timeout: float = 30.0) -> None:
     raise RuntimeError(f"server at {url} did not come up")
 
 
-async def hammer(
-    urls: list[str], seconds: float, concurrency: int
-) -> tuple[int, list[float], int]:
+async def hammer(urls: list[str], seconds: float, concurrency: int) -> tuple[int, list[float], int]:
     latencies: list[float] = []
     errors = 0
     stop = time.monotonic() + seconds
@@ -96,7 +94,9 @@ async def hammer(
 
 
 def run(args: argparse.Namespace) -> None:
-    base = make_url(DatabaseSettings(url=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL).url)
+    base = make_url(
+        DatabaseSettings(url=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL).url
+    )
     name = f"siaga_bench_api_{uuid.uuid4().hex[:6]}"
     admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -119,10 +119,24 @@ def run(args: argparse.Namespace) -> None:
         port = free_port()
         env = {**os.environ, "DATABASE_URL": url, "SIAGA_LOG_LEVEL": "WARNING"}
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-             "--log-level", "warning", "--no-access-log"],
-            cwd=ROOT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "service.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env=env,
         )
         root = f"http://127.0.0.1:{port}/ogc"
         items = f"{root}/collections/communities/items"
@@ -130,7 +144,9 @@ def run(args: argparse.Namespace) -> None:
         first = httpx.get(f"{items}?limit=100", timeout=30)
         body = first.json()
         assert body["numberReturned"] == min(100, args.count), body.get("numberReturned")
-        print(f"one page: {len(first.content) / 1024:.0f} KiB, numberMatched={body['numberMatched']}")
+        print(
+            f"one page: {len(first.content) / 1024:.0f} KiB, numberMatched={body['numberMatched']}"
+        )
 
         scenarios = {
             "items?limit=100 (first page)": [f"{items}?limit=100"],
