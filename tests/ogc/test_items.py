@@ -155,6 +155,7 @@ def test_bbox_intersects(client: TestClient, communities: list[str]) -> None:
         ({"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4326"}, "bbox-crs"),
         ({"f": "html"}, "f=json"),
         ({"level": ""}, "level"),
+        ({"level": "desa\x00"}, "NUL"),
     ],
 )
 def test_bad_parameters_are_400(client: TestClient, params: dict[str, str], needle: str) -> None:
@@ -226,6 +227,7 @@ def test_not_found(client: TestClient, communities: list[str], zones: dict[str, 
         f"{ITEMS}/00.00.00.0000",
         f"{ZONES}/abc",
         f"{ZONES}/999999",
+        f"{ITEMS}/72.71%00",
     ):
         r = client.get(url)
         assert r.status_code == 404, url

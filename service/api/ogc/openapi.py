@@ -336,6 +336,8 @@ def _op(
 def _filter_param(coll: Collection, name: str) -> dict[str, Any]:
     flt = coll.filter_by_name()[name]
     item: dict[str, Any] = {"type": flt.type}
+    if flt.type == "string":
+        item["minLength"] = 1
     if flt.enum:
         item["enum"] = list(flt.enum)
     return {
@@ -346,7 +348,7 @@ def _filter_param(coll: Collection, name: str) -> dict[str, Any]:
         + "one value or several separated by commas",
         "style": "form",
         "explode": False,
-        "schema": {"type": "array", "items": item},
+        "schema": {"type": "array", "minItems": 1, "items": item},
     }
 
 

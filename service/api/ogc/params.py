@@ -167,6 +167,8 @@ def parse_filter_values(flt: Filter, raw: str) -> list[Any]:
         raise InvalidInput(
             f"{flt.name}={raw!r} has an empty value; give {flt.name}=a or {flt.name}=a,b"
         )
+    if "\x00" in raw:
+        raise InvalidInput(f"{flt.name} holds a NUL character; give plain text values")
     out: list[Any] = []
     for v in values:
         if flt.enum is not None and v not in flt.enum:

@@ -178,6 +178,8 @@ def id_is_integer(coll: Collection) -> bool:
 
 def one_feature(conn: Connection, coll: Collection, feature_id: str) -> str | None:
     src = coll.table()
+    if "\x00" in feature_id:  # PostgreSQL text cannot hold NUL: no such feature
+        return None
     key: Any = feature_id
     if id_is_integer(coll):
         try:
