@@ -462,7 +462,7 @@ class Dispatcher:
                     text(
                         "UPDATE message_deliveries SET status = :st, provider_message_id = :mid, "
                         "claim_token = NULL, uncertain = false, accepted_at = :now, "
-                        "delivered_at = CASE WHEN :st = 'delivered' THEN :now END, "
+                        "delivered_at = CASE WHEN CAST(:st AS varchar) = 'delivered' THEN :now END, "
                         "last_error_code = NULL, last_error_message = NULL, updated_at = :now "
                         "WHERE id = :id AND claim_token = :tok"
                     ),

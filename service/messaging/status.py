@@ -50,12 +50,13 @@ def add_event(
 
 def add_events(session: Session, events: list[dict[str, Any]]) -> None:
     """Bulk add_event for the dispatcher's batches."""
-    if events:
-        session.execute(
-            insert(DeliveryEvent)
-            .values(events)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
+    if not events:
+        return
+    keys = ("provider_message_id", "error_code", "error_message")
+    rows = [{**dict.fromkeys(keys), **e} for e in events]  # multi-VALUES needs equal keys
+    session.execute(
+        insert(DeliveryEvent).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
 
 
 def fallback_key(delivery: Delivery) -> str:
@@ -127,7 +128,9 @@ def record_provider_status(
         candidate = session.execute(
             select(Delivery).where(hint).with_for_update()
         ).scalar_one_or_none()
-        if candidate is not None and candidate.provider_message_id is None:
+        if candidate is not None and candidate.provider_message_id == provider_message_id:
+            delivery = candidate  # the dispatcher recorded it while we waited for the lock
+        elif candidate is not None and candidate.provider_message_id is None:
             delivery = candidate
             delivery.provider = provider
             delivery.provider_message_id = provider_message_id
@@ -136,6 +139,16 @@ def record_provider_status(
             delivery.accepted_at = delivery.accepted_at or occurred_at
             if delivery.status in ("pending", "sending"):
                 delivery.status = "accepted"
+            add_event(
+                session,
+                dedupe_key=f"d{delivery.id}:accepted",
+                delivery_id=delivery.id,
+                status="accepted",
+                source="dispatcher",
+                occurred_at=occurred_at,
+                provider_message_id=provider_message_id,
+                error_message="recorded from the provider's status report after an uncertain send",
+            )
     new = add_event(
         session,
         dedupe_key=f"{provider}:{provider_message_id}:{provider_status.lower()}",

@@ -95,3 +95,100 @@ def with_alerts(settings: Settings) -> Callable[[AlertSettings], Settings]:
         return settings.model_copy(update={"alerts": alerts})
 
     return make
+
+
+def phones(n: int, start: int = 0) -> list[str]:
+    return [f"+62812{start + i:07d}" for i in range(n)]
+
+
+def enqueue_fanout(
+    session_factory: Any, numbers: list[str], *, channel: str = "sms", alert_id: int = 1, **extra: Any
+) -> list[int]:
+    """What alerts does when a rule fires: one delivery per recipient, one transaction."""
+    from service.messaging.outbox import NewDelivery, enqueue_many
+
+    with session_factory() as s, s.begin():
+        return enqueue_many(
+            session=s,
+            items=[
+                NewDelivery(
+                    idempotency_key=f"alert:{alert_id}:member:{i}:{channel}",
+                    phone=p,
+                    channel=channel,
+                    body=f"PERINGATAN Desa Sukamaju: banjir TINGGI. Balas YA. -BPBD ({i})",
+                    alert_id=alert_id,
+                    member_id=i,
+                    **extra,
+                )
+                for i, p in enumerate(numbers)
+            ],
+        )
+
+
+def open_count(session_factory: Any) -> int:
+    from sqlalchemy import text
+
+    with session_factory() as s:
+        return int(
+            s.execute(
+                text("SELECT count(*) FROM message_deliveries WHERE status IN ('pending','sending')")
+            ).scalar_one()
+        )
+
+
+def drain_all(session_factory: Any, dispatchers: list[Any], timeout: float = 60.0) -> None:
+    """Run dispatchers (each in its own thread) until no delivery is pending or sending."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + timeout
+    errors: list[BaseException] = []
+
+    def loop(d: Any) -> None:
+        try:
+            while time.monotonic() < deadline:
+                if d.drain(max_seconds=5) == 0:
+                    if open_count(session_factory) == 0:
+                        return
+                    time.sleep(0.05)
+        except BaseException as exc:  # surfaced in the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=loop, args=(d,)) for d in dispatchers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    assert open_count(session_factory) == 0, "deliveries still open after the timeout"
+
+
+def rows(session_factory: Any, sql: str, **params: Any) -> list[Any]:
+    from sqlalchemy import text
+
+    with session_factory() as s:
+        return list(s.execute(text(sql), params).all())
+
+
+class LiveApp:
+    def __init__(self, url: str, alerts: AlertSettings) -> None:
+        self.url = url
+        self.alerts = alerts
+
+
+@pytest.fixture
+def live_app(fakes: Fakes, with_alerts: Callable[[AlertSettings], Settings], clean_db: Any) -> Iterator[LiveApp]:
+    """Siaga's API on loopback, receiving the fakes' signed status callbacks and webhooks."""
+    from service.main import create_app
+    from tests.conftest import LiveServer
+
+    app = create_app(with_alerts(fakes.alert_settings()), engine=clean_db)
+    with LiveServer(app) as server:
+        alerts = fakes.alert_settings(twilio_public_base_url=server.url)
+        app.state.settings = with_alerts(alerts)
+        fakes.twilio.callbacks = True
+        fakes.meta.webhook_url = f"{server.url}/webhooks/whatsapp"
+        yield LiveApp(server.url, alerts)
+        fakes.twilio_gateway.wait_callbacks(timeout=10)
+        fakes.meta_gateway.wait_callbacks(timeout=10)
