@@ -75,6 +75,13 @@ def check_not_empty(path: Path, *, label: str) -> None:
         raise InvalidFile(f"{label} is empty (0 bytes); {VECTOR_HINT}")
 
 
+def gdal_reason(exc: Exception, source: str, label: str) -> str:
+    """GDAL's complaint, first line, without our temp paths or its driver-prefix advice."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    reason = reason.split("; It might help")[0].split(". It might help")[0]
+    return reason.replace(f"'{source}'", label).replace(source, label)[:200].rstrip(" .;")
+
+
 def read_vector(path: Path, *, label: str, layer: str | None = None) -> gpd.GeoDataFrame:
     """Read a vector file into a GeoDataFrame with at least one feature and a geometry column."""
     check_not_empty(path, label=label)
@@ -94,7 +101,7 @@ def read_vector(path: Path, *, label: str, layer: str | None = None) -> gpd.GeoD
                 layer = spatial[0]
             frame = pyogrio.read_dataframe(source, layer=layer)
     except (DataSourceError, DataLayerError) as exc:
-        reason = str(exc).splitlines()[0][:200]
+        reason = gdal_reason(exc, source, label)
         raise InvalidFile(f"{label} is not a readable geo file ({reason}); {VECTOR_HINT}") from exc
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.isna().all():
         if len(frame) == 0:
@@ -130,9 +137,8 @@ class CleanPolygons:
 
 
 def _polygonal_parts(geom: BaseGeometry) -> list[Polygon]:
-    return [
-        p for p in shapely.get_parts(shapely.get_parts(geom)) if isinstance(p, Polygon) and not p.is_empty
-    ]
+    parts = shapely.get_parts(shapely.get_parts(geom))
+    return [p for p in parts if isinstance(p, Polygon) and not p.is_empty]
 
 
 def clean_polygons(
@@ -153,7 +159,7 @@ def clean_polygons(
     polygonal = np.isin(types, (3, 6))  # Polygon, MultiPolygon
     collections = types == 7
     bad = [
-        f"{feature_names[i]} is a {arr[i].geom_type}"
+        f"{feature_names[int(i)]} is a {arr[i].geom_type}"
         for i in np.flatnonzero(~polygonal & ~collections)
     ]
     if bad:

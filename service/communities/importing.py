@@ -122,7 +122,8 @@ def _parse_value(column: str, value: object, where: str, field: str) -> object:
         if word in FALSE_WORDS:
             return False
         raise InvalidFile(
-            f"{where}: field {field!r} value {value!r} is not yes/no; use 1/0, true/false or ya/tidak"
+            f"{where}: field {field!r} value {value!r} is not yes/no; "
+            "use 1/0, true/false or ya/tidak"
         )
     try:
         number = _number(value)

@@ -52,7 +52,8 @@ class FieldMapping(BaseModel):
     A field named explicitly must exist in the file. `code` and `name` are always required.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    # Unknown fields are refused by the caller (the API checks form keys, the CLI has options).
+    model_config = ConfigDict(extra="ignore")
 
     code_field: str | None = Field(None, description="unique Kemendagri code (default kode)")
     name_field: str | None = Field(None, description="name (default nama)")

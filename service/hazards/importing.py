@@ -29,6 +29,7 @@ from service.geoio import (
     clean_polygons,
     field_names,
     find_column,
+    gdal_reason,
     listing,
     read_vector,
     to_wgs84,
@@ -267,7 +268,7 @@ def inspect_raster(path: Path, *, label: str) -> RasterInfo:
                     hint = (
                         "upload its .prj beside the .asc with the same base name (or zip both)"
                         if source.lower().endswith(".asc")
-                        else "set one, e.g. `gdal_edit.py -a_srs EPSG:4326 FILE.tif`, and upload again"
+                        else "set one (`gdal_edit.py -a_srs EPSG:4326 FILE.tif`) and upload again"
                     )
                     raise InvalidFile(f"{label} has no coordinate reference system; {hint}")
                 if src.count < 1 or src.width < 1 or src.height < 1:
@@ -296,9 +297,9 @@ def inspect_raster(path: Path, *, label: str) -> RasterInfo:
                     "stats": _stats(band),
                 }
     except RasterioIOError as exc:
-        reason = str(exc).splitlines()[0][:200]
+        reason = gdal_reason(exc, source, label)
         raise InvalidFile(f"{label} is not a readable raster ({reason}); {RASTER_HINT}") from exc
-    return RasterInfo(source=source, meta=meta, bounds_4326=tuple(bounds_4326))  # type: ignore[arg-type]
+    return RasterInfo(source=source, meta=meta, bounds_4326=tuple(bounds_4326))
 
 
 def write_cog(source: str, dest: Path) -> None:

@@ -19,7 +19,8 @@ Kind = Literal["zones", "raster"]
 class HazardLayerCreate(BaseModel):
     """What describes a layer on import (CLI options or multipart form fields)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Unknown fields are refused by the caller (the API checks form keys, the CLI has options).
+    model_config = ConfigDict(extra="ignore")
 
     name: str = Field(min_length=1, max_length=200, pattern=r"^[\w .\-]+$",
                       description="layer name; importing under an existing name adds a version")
@@ -89,7 +90,7 @@ class HazardLayerPublic(BaseModel):
     classification: dict[str, Any]
     raster_path: str | None = None
     raster_meta: dict[str, Any] | None = None
-    bbox: list[float] | None = Field(None, description="extent in EPSG:4326: minx, miny, maxx, maxy")
+    bbox: list[float] | None = Field(None, description="EPSG:4326 extent: minx, miny, maxx, maxy")
     zone_count: int | None = None
     class_counts: dict[str, int] | None = None
     properties: dict[str, Any] = Field(default_factory=dict)

@@ -28,7 +28,9 @@ class HazardClass:
     aliases: tuple[str, ...] = ()  # categorical: other spellings found in source files
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "severity": self.severity, "label_id": self.label_id}
+        out: dict[str, Any] = {
+            "name": self.name, "severity": self.severity, "label_id": self.label_id
+        }
         if self.lower is not None or self.upper is not None:
             out["lower"] = self.lower
             out["upper"] = self.upper
@@ -77,7 +79,9 @@ def normalise_label(value: object) -> str:
 
 def _krb_aliases(roman: str, arabic: str) -> tuple[str, ...]:
     forms = [roman, arabic]
-    prefixes = ["krb", "krb ", "kawasan rawan bencana ", "kawasan rawan bencana gunungapi ", "zone "]
+    prefixes = [
+        "krb", "krb ", "kawasan rawan bencana ", "kawasan rawan bencana gunungapi ", "zone "
+    ]
     return tuple(dict.fromkeys(f"{p}{f}" for p in ["", *prefixes] for f in forms))
 
 
@@ -209,7 +213,9 @@ def get_scheme(name: str) -> Scheme:
     try:
         return SCHEMES[name]
     except KeyError:
-        raise KeyError(f"unknown classification scheme {name!r}; use one of {', '.join(SCHEMES)}") from None
+        raise KeyError(
+            f"unknown classification scheme {name!r}; use one of {', '.join(SCHEMES)}"
+        ) from None
 
 
 def default_scheme(hazard: str, kind: str) -> Scheme:

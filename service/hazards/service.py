@@ -151,7 +151,9 @@ def import_hazard_layer(
     return HazardImportReport(layer=public, file=label)
 
 
-def _public(session: Session, layer: HazardLayer, counts: dict[str, int] | None = None) -> HazardLayerPublic:
+def _public(
+    session: Session, layer: HazardLayer, counts: dict[str, int] | None = None
+) -> HazardLayerPublic:
     bbox = session.execute(
         select(
             func.ST_XMin(HazardLayer.extent), func.ST_YMin(HazardLayer.extent),
