@@ -20,8 +20,8 @@ import geopandas as gpd
 import numpy as np
 import rasterio
 import shapely
+from affine import Affine
 from rasterio.features import rasterize
-from rasterio.transform import from_origin
 from shapely.geometry import Point, Polygon, box
 
 from service.settings import Settings
@@ -83,7 +83,7 @@ def demo_communities(n: int = N_COMMUNITIES, seed: int = SEED) -> gpd.GeoDataFra
             "nama_kab": REGENCY[1],
             "kode_kec": district_code,
             "nama_kec": DISTRICTS[district],
-            "population": int(round(density * area_km2 * rng.uniform(0.8, 1.2))),
+            "population": round(density * area_km2 * float(rng.uniform(0.8, 1.2))),
             "share_elderly": None if unknown else round(float(rng.uniform(0.05, 0.12)), 3),
             "share_children": round(float(rng.uniform(0.2, 0.3)), 3),
             "share_disabled": None if unknown else round(float(rng.uniform(0.01, 0.04)), 3),
@@ -115,7 +115,7 @@ def demo_grid() -> Grid:
     minx, miny, maxx, maxy = BBOX
     width = round((maxx - minx) / CELL)
     height = round((maxy - miny) / CELL)
-    return Grid(from_origin(minx, maxy, CELL, CELL), width, height)
+    return Grid(Affine(CELL, 0.0, minx, 0.0, -CELL, maxy), width, height)
 
 
 def demo_flood_depth(grid: Grid, seed: int = SEED) -> np.ndarray:
