@@ -64,9 +64,8 @@ def test_geojson_import_then_reimport_is_unchanged(
 def test_reimport_updates_changed_features_only(
     tmp_path: Path, session_factory: sessionmaker[Session], engine: Engine
 ) -> None:
-    import_communities(
-        session_factory=session_factory, path=write_geojson(tmp_path / "a.geojson", community_rows(3))
-    )
+    first = write_geojson(tmp_path / "a.geojson", community_rows(3))
+    import_communities(session_factory=session_factory, path=first)
     rows = community_rows(4)
     rows[0]["nama"] = "Kelurahan Satu"  # renamed
     rows[1]["geometry"] = square(1, 0, size=0.005)  # boundary redrawn

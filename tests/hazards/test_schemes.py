@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -61,7 +63,7 @@ def test_every_scheme_round_trips_and_is_ordered(name: str) -> None:
     assert weights == sorted(weights) and all(0 <= w <= 1 for w in weights)
     if scheme.type == "thresholds":
         bounds = [(c.lower, c.upper) for c in scheme.classes]
-        assert all(b[1] == n[0] for b, n in zip(bounds, bounds[1:], strict=False))
+        assert all(b[1] == n[0] for b, n in itertools.pairwise(bounds))
 
 
 def test_defaults_and_unknown_scheme() -> None:
