@@ -27,12 +27,19 @@ def safe_filename(name: str | None, index: int) -> str:
 def staged_uploads(files: Iterable[UploadFile], *, max_mb: float) -> Iterator[list[Path]]:
     """Copy the uploads (keeping their names, so sidecars like .prj pair up) into a temp folder."""
     limit = int(max_mb * 1024 * 1024)
+    uploads = list(files)
+    names = [safe_filename(u.filename, i) for i, u in enumerate(uploads)]
+    # Sizes are known once the multipart body is parsed: refuse before copying anything.
+    total = 0
+    for name, upload in zip(names, uploads, strict=True):
+        total += upload.size or 0
+        if total > limit:
+            raise _too_large(name, max_mb)
     folder = Path(tempfile.mkdtemp(prefix="siaga-upload-"))
     try:
         paths: list[Path] = []
         total = 0
-        for index, upload in enumerate(files):
-            name = safe_filename(upload.filename, index)
+        for name, upload in zip(names, uploads, strict=True):
             dest = folder / name
             if dest.exists():
                 raise InvalidInput(f"two uploaded files are both named {name!r}; rename one")
@@ -40,11 +47,7 @@ def staged_uploads(files: Iterable[UploadFile], *, max_mb: float) -> Iterator[li
                 while chunk := upload.file.read(CHUNK):
                     total += len(chunk)
                     if total > limit:
-                        raise PayloadTooLarge(
-                            f"{name} is larger than the upload limit of {max_mb:g} MB "
-                            "(SIAGA_API_MAX_UPLOAD_MB); import it with the `siaga` CLI on the "
-                            "server, or split or compress it (a zipped Shapefile is smaller)"
-                        )
+                        raise _too_large(name, max_mb)
                     out.write(chunk)
             paths.append(dest)
         yield paths
@@ -52,14 +55,11 @@ def staged_uploads(files: Iterable[UploadFile], *, max_mb: float) -> Iterator[li
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def check_content_length(request: Request, *, max_mb: float) -> None:
-    """Refuse early when the client announces a body over the limit."""
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > max_mb * 1024 * 1024 + 64 * 1024:
-        raise PayloadTooLarge(
-            f"the upload ({int(length) / 1024 / 1024:.1f} MB) is larger than the limit of "
-            f"{max_mb:g} MB (SIAGA_API_MAX_UPLOAD_MB); import large files with the `siaga` CLI"
-        )
+def _too_large(name: str, max_mb: float) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"{name} is larger than the upload limit of {max_mb:g} MB (SIAGA_API_MAX_UPLOAD_MB); "
+        "import it with the `siaga` CLI on the server, or compress it (zip a Shapefile)"
+    )
 
 
 def only_form_fields(

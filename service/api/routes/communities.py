@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 
 from service.api.deps import CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
-from service.api.uploads import check_content_length, only_form_fields, staged_uploads
+from service.api.uploads import only_form_fields, staged_uploads
 from service.communities import service
 from service.communities.schemas import (
     CommunityImportReport,
@@ -29,14 +29,12 @@ IMPORT_FIELDS = {"file", *FieldMapping.model_fields}
     dependencies=[Depends(only_form_fields(IMPORT_FIELDS))],
 )
 def import_communities(
-    request: Request,
     _: CoordinatorDep,
     settings: SettingsDep,
     session_factory: SessionFactoryDep,
     file: Annotated[list[UploadFile], File(description="the boundary file (one layer)")],
     mapping: Annotated[FieldMapping, Form()],
 ) -> CommunityImportReport:
-    check_content_length(request, max_mb=settings.api.max_upload_mb)
     with staged_uploads(file, max_mb=settings.api.max_upload_mb) as paths:
         if len(paths) != 1:
             raise InvalidInput(

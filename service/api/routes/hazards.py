@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
 from service.api.deps import CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
-from service.api.uploads import check_content_length, only_form_fields, staged_uploads
+from service.api.uploads import only_form_fields, staged_uploads
 from service.hazards import service
 from service.hazards.schemas import (
     HazardImportReport,
@@ -30,7 +30,6 @@ IMPORT_FIELDS = {"file", *HazardLayerCreate.model_fields}
     dependencies=[Depends(only_form_fields(IMPORT_FIELDS))],
 )
 def import_layer(
-    request: Request,
     _: CoordinatorDep,
     settings: SettingsDep,
     session_factory: SessionFactoryDep,
@@ -41,7 +40,6 @@ def import_layer(
     ],
     spec: Annotated[HazardLayerCreate, Form()],
 ) -> HazardImportReport:
-    check_content_length(request, max_mb=settings.api.max_upload_mb)
     with staged_uploads(file, max_mb=settings.api.max_upload_mb) as paths:
         return service.import_hazard_layer(
             session_factory=session_factory,
