@@ -71,4 +71,9 @@ def demo(action: str = typer.Argument("load", help="load")) -> None:
 
     if action != "load":
         raise typer.BadParameter("only 'load' is supported")
-    load_demo()
+    report = load_demo()
+    typer.echo(
+        f"demo communities: {report.communities}; layers added: "
+        f"{', '.join(report.layers_added) or 'none'}; already present: "
+        f"{', '.join(report.layers_present) or 'none'}"
+    )
