@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Depends, Path, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from service.api.deps import AdminDep, SessionDep
+from service.api.deps import AdminDep, SessionDep, require_role
 from service.auth.models import ApiKey
-from service.auth.service import create_key, revoke_key
+from service.auth.service import Principal, create_key, revoke_key
 from service.ops import audit
 
 router = APIRouter(prefix="/api/v1/keys", tags=["access"])
@@ -35,6 +35,18 @@ class KeyPublic(BaseModel):
 
 class KeyCreated(KeyPublic):
     token: str = Field(description="shown once; only its hash is stored")
+
+
+class Me(BaseModel):
+    id: int
+    name: str
+    role: str
+
+
+@router.get("/me", summary="The key this request carries (any role)")
+def me(principal: Annotated[Principal, Depends(require_role("viewer"))]) -> Me:
+    assert principal.key_id is not None  # require_role refuses anonymous callers
+    return Me(id=principal.key_id, name=principal.name, role=principal.role)
 
 
 @router.get("", summary="List API keys (admin)")
