@@ -18,14 +18,11 @@
     collections: "/ogc/collections",
     overlayRefreshMs: 60000,
   };
-  // Colour per risk level; the same order is the legend's.
+  // Colour per risk level (the risk domain's level names); the same order is the legend's.
   var LEVELS = [
-    ["very_high", "#99000d"],
-    ["high", "#e34a33"],
-    ["medium", "#fdae61"],
-    ["low", "#fee08b"],
-    ["very_low", "#a6d96a"],
-    ["none", "#d9ef8b"],
+    ["tinggi", "#d7301f"],
+    ["sedang", "#fc8d59"],
+    ["rendah", "#fee08b"],
     ["unknown", "#c9ced6"],
   ];
   var OVERLAYS = {

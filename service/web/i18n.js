@@ -39,7 +39,7 @@ window.SIAGA_I18N = {
     channel: "Kanal",
     time: "Waktu",
     tiles_status: "{n} desa/kelurahan tampil",
-    levels: { none: "Tidak ada", very_low: "Sangat rendah", low: "Rendah", medium: "Sedang", high: "Tinggi", very_high: "Sangat tinggi", unknown: "Belum dinilai" },
+    levels: { tinggi: "Tinggi", sedang: "Sedang", rendah: "Rendah", unknown: "Belum dinilai" },
     hazards: { flood: "Banjir", earthquake: "Gempa bumi", tsunami: "Tsunami", volcano: "Gunung api", landslide: "Tanah longsor", extreme_weather: "Cuaca ekstrem", other: "Lainnya" },
   },
   en: {
@@ -81,7 +81,7 @@ window.SIAGA_I18N = {
     channel: "Channel",
     time: "Time",
     tiles_status: "{n} villages shown",
-    levels: { none: "None", very_low: "Very low", low: "Low", medium: "Medium", high: "High", very_high: "Very high", unknown: "Not assessed" },
+    levels: { tinggi: "High", sedang: "Medium", rendah: "Low", unknown: "Not assessed" },
     hazards: { flood: "Flood", earthquake: "Earthquake", tsunami: "Tsunami", volcano: "Volcano", landslide: "Landslide", extreme_weather: "Extreme weather", other: "Other" },
   },
 };

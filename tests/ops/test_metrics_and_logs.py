@@ -22,7 +22,7 @@ def _families(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 
 def test_metrics_latency_by_route_template(client: TestClient) -> None:
     assert client.get("/healthz").status_code == 200
-    assert client.get("/api/v1/keys/12345").status_code in (404, 405)
+    assert client.delete("/api/v1/keys/12345").status_code == 401
     r = client.get("/metrics")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
@@ -32,6 +32,7 @@ def test_metrics_latency_by_route_template(client: TestClient) -> None:
         for lbl, v in fams["siaga_http_request_duration_seconds_count"]
     }
     assert counts[("GET", "/healthz", "200")] == 1
+    assert counts[("DELETE", "/api/v1/keys/{key_id}", "401")] == 1
     assert fams["siaga_database_up"] == [({}, 1.0)]
     assert fams["siaga_metrics_query_errors"] == [({}, 0.0)]
     # No raw ids in route labels.
@@ -74,3 +75,43 @@ def test_unexpected_error_is_problem_json_with_request_id(app) -> None:  # type:
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.headers["x-request-id"] == "r-500" and r.json()["request_id"] == "r-500"
     assert "bug" not in r.text  # internals stay in the log
+
+
+def test_scrape_time_gauges_are_guarded(clean_db) -> None:  # type: ignore[no-untyped-def]
+    """A missing table is skipped, a broken query is counted, the rest still answer."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from sqlalchemy import text
+
+    from service.ops.metrics import DatabaseCollector, DbGauge
+
+    with clean_db.begin() as conn:
+        conn.execute(text("CREATE TABLE ops_metric_probe (feed text, age float)"))
+        conn.execute(text("INSERT INTO ops_metric_probe VALUES ('bmkg', 12.5), ('usgs', 3)"))
+    try:
+        gauges = [
+            DbGauge("probe_missing", "absent table", ("no_such_table",), "SELECT 1"),
+            DbGauge(
+                "probe_broken",
+                "bad column",
+                ("ops_metric_probe",),
+                "SELECT nope FROM ops_metric_probe",
+            ),
+            DbGauge(
+                "probe_age",
+                "ages",
+                ("ops_metric_probe",),
+                "SELECT feed, age FROM ops_metric_probe",
+                ("feed",),
+            ),
+        ]
+        registry = CollectorRegistry()
+        registry.register(DatabaseCollector(lambda: clean_db, gauges))
+        fams = _families(generate_latest(registry).decode())
+        assert "probe_missing" not in fams and "probe_broken" not in fams
+        ages = {labels["feed"]: value for labels, value in fams["probe_age"]}
+        assert ages == {"bmkg": 12.5, "usgs": 3.0}
+        assert fams["siaga_metrics_query_errors"] == [({}, 1.0)]
+        assert fams["siaga_database_up"] == [({}, 1.0)]
+    finally:
+        with clean_db.begin() as conn:
+            conn.execute(text("DROP TABLE ops_metric_probe"))
