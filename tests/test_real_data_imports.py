@@ -1,4 +1,4 @@
-"""Real boundary and hazard files from ../shared/data/real, through the service, the API and the CLI."""
+"""Real boundary and hazard files from ../shared/data/real via the service, the API and the CLI."""
 
 from __future__ import annotations
 
