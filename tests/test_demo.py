@@ -55,7 +55,7 @@ def test_volcano_zones_are_nested_rings() -> None:
 
 
 def test_load_demo_is_idempotent(
-    settings: Settings, database_url: str, engine: Engine, data_dir: Path
+    settings: Settings, database_url: str, clean_db: Engine, data_dir: Path
 ) -> None:
     # DatabaseSettings reads its URL by alias; `url=` alone would lose to the DATABASE_URL env.
     settings = settings.model_copy(
@@ -67,7 +67,7 @@ def test_load_demo_is_idempotent(
     second = load_demo(settings)
     assert second.communities == {"created": 0, "updated": 0, "unchanged": N_COMMUNITIES}
     assert second.layers_added == [] and second.layers_present == list(DEMO_LAYERS)
-    with engine.connect() as conn:
+    with clean_db.connect() as conn:
         layers = conn.execute(text(
             "SELECT name, version, kind, role, raster_path FROM hazard_layers ORDER BY name"
         )).all()

@@ -155,7 +155,9 @@ def test_api_exposure_raster_and_auth(
     assert layer["classification"] == {} and layer["raster_meta"]["stats"]["sum"] == 100.0
 
 
-def test_cli_hazard_import(tmp_path: Path, database_url: str, data_dir: Path) -> None:
+def test_cli_hazard_import(
+    tmp_path: Path, database_url: str, data_dir: Path, clean_db: Engine
+) -> None:
     path = write_geojson(tmp_path / "tsunami.geojson", zone_rows(["Low", "High"], "Category"))
     env = {"DATABASE_URL": database_url, "SIAGA_STORAGE_DATA_DIR": str(data_dir)}
     result = CliRunner().invoke(cli_app, [
