@@ -160,6 +160,23 @@ def _derive_from_code(code: str, row: dict[str, object], fields: dict[str, str])
             row[column] = ".".join(parts[:n])
 
 
+# Text columns limited to 32 characters in the table (codes and level).
+SHORT_COLUMNS = ("level", "province_code", "regency_code", "district_code")
+
+
+def _check_lengths(frame: pd.DataFrame, fields: dict[str, str], label: str) -> None:
+    for column in SHORT_COLUMNS:
+        if column not in fields:
+            continue
+        values = [_text(v) for v in frame[fields[column]].tolist()]
+        long = [f"feature {i + 1}" for i, v in enumerate(values) if v is not None and len(v) > 32]
+        if long:
+            raise InvalidFile(
+                f"{label}: field {fields[column]!r} (mapped to {column}) holds values longer than "
+                f"32 characters in {listing(long)}; map the right field or shorten the values"
+            )
+
+
 def read_communities(path: Path, *, mapping: FieldMapping, label: str) -> CommunityRows:
     frame = to_wgs84(read_vector(path, label=label, layer=mapping.layer), label=label)
     fields = _resolve_fields(frame, mapping, label)
@@ -195,6 +212,7 @@ def read_communities(path: Path, *, mapping: FieldMapping, label: str) -> Commun
         )
 
     columns = tuple(fields)
+    _check_lengths(frame, fields, label)
     extra_columns = [
         str(c) for c in frame.columns if c != frame.geometry.name and c not in fields.values()
     ]
