@@ -38,6 +38,7 @@ from service.geoio import (
 )
 from service.hazards.schemes import Scheme, categorise, class_index
 
+WHOLE_READ_CELLS = 16_000_000
 PRIMARY_SUFFIXES = (*VECTOR_SUFFIXES, *RASTER_SUFFIXES)
 RASTER_HINT = (
     "upload a GeoTIFF (.tif), or an ESRI ASCII grid (.asc) together with its .prj "
@@ -247,7 +248,10 @@ def raster_source(path: Path, *, label: str) -> str:
 def _stats(src: rasterio.io.DatasetReader) -> dict[str, float | int | None]:
     """Band-1 statistics over valid cells, block by block so large rasters fit in memory."""
     count, total, low, high = 0, 0.0, math.inf, -math.inf
-    for _, window in src.block_windows(1):
+    # Small rasters in one read (line-based formats like .asc have one-row blocks).
+    whole = src.width * src.height <= WHOLE_READ_CELLS
+    windows = [None] if whole else [w for _, w in src.block_windows(1)]
+    for window in windows:
         data = np.ma.masked_invalid(src.read(1, window=window, masked=True).astype("float64"))
         n = int(data.count())
         if n:
