@@ -17,6 +17,7 @@ from service.communities.schemas import (
     BOOL_COLUMNS,
     COUNT_COLUMNS,
     DEFAULT_FIELDS,
+    MAX_POPULATION,
     SHARE_COLUMNS,
     FieldMapping,
 )
@@ -84,7 +85,7 @@ def _code_text(value: object) -> str | None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = str(value).strip()
+    text = str(value).replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
     return text or None
 
 
@@ -140,9 +141,11 @@ def _parse_value(column: str, value: object, where: str, field: str) -> object:
             )
         return number
     if column in COUNT_COLUMNS:
-        if number < 0 or not float(number).is_integer():
+        limit = MAX_POPULATION if column == "population" else 366
+        if number < 0 or not float(number).is_integer() or number > limit:
             raise InvalidFile(
-                f"{where}: field {field!r} value {number:g} is not a whole number >= 0"
+                f"{where}: field {field!r} value {number:g} is not a whole number "
+                f"between 0 and {limit:,}"
             )
         return int(number)
     return number

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 
 from service.api.deps import CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
 from service.api.uploads import only_form_fields, staged_uploads
@@ -19,6 +19,7 @@ from service.hazards.schemas import (
 
 router = APIRouter(prefix="/api/v1/hazard-layers", tags=["hazard layers"])
 
+MAX_ID = 2**63 - 1  # BIGINT
 IMPORT_FIELDS = {"file", *HazardLayerCreate.model_fields}
 
 
@@ -53,7 +54,9 @@ def import_layer(
             response_model=list[HazardLayerPublic])
 def list_layers(
     session: SessionDep,
-    name: Annotated[str | None, Query(description="only this layer name")] = None,
+    name: Annotated[
+        str | None, Query(max_length=200, pattern=r"^[^\x00]+$", description="only this name")
+    ] = None,
     hazard: Annotated[HazardType | None, Query()] = None,
     role: Annotated[Role | None, Query()] = None,
     latest: Annotated[bool, Query(description="only the newest version of each name")] = False,
@@ -64,5 +67,7 @@ def list_layers(
 
 
 @router.get("/{layer_id}", summary="One layer version", response_model=HazardLayerPublic)
-def get_layer(layer_id: int, session: SessionDep) -> HazardLayerPublic:
+def get_layer(
+    layer_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep
+) -> HazardLayerPublic:
     return service.get_layer(session=session, layer_id=layer_id)
