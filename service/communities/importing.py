@@ -19,6 +19,7 @@ from service.communities.schemas import (
     DEFAULT_FIELDS,
     MAX_POPULATION,
     SHARE_COLUMNS,
+    TEXT_COLUMNS,
     FieldMapping,
 )
 from service.errors import InvalidFile
@@ -230,8 +231,7 @@ def read_communities(path: Path, *, mapping: FieldMapping, label: str) -> Commun
             if column in ("code", "name"):
                 continue
             raw = source[column][i]
-            if column in DEFAULT_FIELDS and column not in (*BOOL_COLUMNS, *SHARE_COLUMNS,
-                                                           *COUNT_COLUMNS):
+            if column in TEXT_COLUMNS:
                 row[column] = _text(raw)
             else:
                 row[column] = _parse_value(column, raw, where, fields[column])
