@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 
 from service.api.deps import CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
 from service.api.uploads import only_form_fields, staged_uploads
@@ -52,8 +52,12 @@ CodePath = Annotated[
 
 @router.get("/{code}", summary="One community with its indicators and geometry",
             response_model=CommunityPublic)
-def get_community(code: CodePath, session: SessionDep) -> CommunityPublic:
-    return service.get_community(session=session, code=code)
+def get_community(
+    code: CodePath,
+    session: SessionDep,
+    geometry: Annotated[bool, Query(description="include the boundary as GeoJSON")] = True,
+) -> CommunityPublic:
+    return service.get_community(session=session, code=code, with_geometry=geometry)
 
 
 @router.patch("/{code}", summary="Update population and indicators (null = unknown)",
