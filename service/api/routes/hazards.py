@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
-from service.api.deps import CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
+from service.api.deps import CoordinatorDep, IdPath, SessionDep, SessionFactoryDep, SettingsDep
 from service.api.uploads import only_form_fields, staged_uploads
 from service.hazards import service
 from service.hazards.schemas import (
@@ -19,7 +19,6 @@ from service.hazards.schemas import (
 
 router = APIRouter(prefix="/api/v1/hazard-layers", tags=["hazard layers"])
 
-MAX_ID = 2**63 - 1  # BIGINT
 IMPORT_FIELDS = {"file", *HazardLayerCreate.model_fields}
 
 
@@ -67,7 +66,5 @@ def list_layers(
 
 
 @router.get("/{layer_id}", summary="One layer version", response_model=HazardLayerPublic)
-def get_layer(
-    layer_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep
-) -> HazardLayerPublic:
+def get_layer(layer_id: IdPath, session: SessionDep) -> HazardLayerPublic:
     return service.get_layer(session=session, layer_id=layer_id)
