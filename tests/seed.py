@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.auth.service import create_key
 from service.communities.models import Community
+from service.hazards.models import HazardLayer, HazardZone
 
 SEEDED_PHONES = ["+6281234567890", "+6285712345678", "+6287700011122"]
 SEEDED_NAMES = ["Siti Rahayu Wulandari", "Bambang Sutrisno Hadi", "Dewi Kartika Sari"]
@@ -52,6 +53,23 @@ def seed_communities(session: Session, n: int = 3) -> list[Community]:
     return rows
 
 
+def seed_hazard_layer(session: Session) -> HazardLayer:
+    """One KRB zone layer over the seeded communities."""
+    layer = HazardLayer(
+        name="seed-krb", version=1, role="hazard", hazard="volcano", kind="zones",
+        classification={"name": "volcano_krb", "type": "categorical", "classes": []},
+        properties={}, extent=from_shape(box(110.35, -7.72, 110.41, -7.70), srid=4326),
+    )
+    session.add(layer)
+    session.flush()
+    session.add(HazardZone(
+        layer_id=layer.id, hazard_class="KRB III", intensity=1.0, properties={},
+        geom=from_shape(MultiPolygon([box(110.35, -7.72, 110.41, -7.70)]), srid=4326),
+    ))
+    session.flush()
+    return layer
+
+
 def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
     """Seed what exists on this branch; return candidate values per path-parameter name."""
     with factory() as s, s.begin():
@@ -60,11 +78,13 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
             create_key(session=s, name=f"{name} {phone}", role="responder")
         codes = [c.code for c in communities]
         ids = [c.id for c in communities]
+        layer_ids = [seed_hazard_layer(s).id]
     x, y = tile_of(110.36, -7.71, 12)
     return {
         "code": codes,
         "community_code": codes,
         "community_id": ids,
+        "layer_id": layer_ids,
         "hazard": HAZARDS[:2],
         "z": [12],
         "x": [x],
