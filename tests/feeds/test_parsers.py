@@ -49,7 +49,9 @@ def test_autogempa_current_xml_is_lat_first(shared_data: Path) -> None:
 
 
 def test_autogempa_not_felt_and_no_tsunami(shared_data: Path) -> None:
-    (r,) = bmkg.parse((feeds(shared_data) / "bmkg/autogempa_2021-10-13_M5.3_notfelt.json").read_bytes())
+    (r,) = bmkg.parse(
+        (feeds(shared_data) / "bmkg/autogempa_2021-10-13_M5.3_notfelt.json").read_bytes()
+    )
     assert (r.lat, r.lon, r.magnitude) == (-0.14, 133.02, 5.3)
     assert r.mmi is None and r.properties["felt"] == [] and r.tsunami is False
     assert r.properties["shakemap_image"].endswith("20211013101309.mmi.jpg")
@@ -88,8 +90,12 @@ def test_gempadirasakan_documented_shape() -> None:
 
 
 def test_indonesian_month_names_and_zones() -> None:
-    assert bmkg.local_date_time("4 Agu 2021", "07:00:00 WITA") == datetime(2021, 8, 3, 23, tzinfo=UTC)
-    assert bmkg.local_date_time("12 Des 2022", "09:00:00 WIT") == datetime(2022, 12, 12, 0, tzinfo=UTC)
+    assert bmkg.local_date_time("4 Agu 2021", "07:00:00 WITA") == datetime(
+        2021, 8, 3, 23, tzinfo=UTC
+    )
+    assert bmkg.local_date_time("12 Des 2022", "09:00:00 WIT") == datetime(
+        2022, 12, 12, 0, tzinfo=UTC
+    )
     assert bmkg.local_date_time("01 Mei 2023", "10:00:00 WIB").month == 5
 
 
@@ -113,7 +119,9 @@ def test_coordinates_disagreeing_with_hemispheres_are_refused() -> None:
 
 
 def test_inatews_realtime_geojson(shared_data: Path) -> None:
-    (r,) = bmkg.parse((feeds(shared_data) / "bmkg/inatews_gemparealtime_geojson_2022.json").read_bytes())
+    (r,) = bmkg.parse(
+        (feeds(shared_data) / "bmkg/inatews_gemparealtime_geojson_2022.json").read_bytes()
+    )
     assert r.source == "inatews" and r.source_id == "bmg2022suve"
     assert (round(r.lon, 4), round(r.lat, 4)) == (122.0909, 0.3193)
     assert r.magnitude == 2.6 and round(r.depth_km or 0, 1) == 153.2
@@ -142,7 +150,12 @@ def test_gdacs_rss_with_bom(shared_data: Path) -> None:
     assert (first.magnitude, first.depth_km, first.alert_level) == (5.8, 28.6, "Green")
     assert first.properties["episode_id"] == "1608281"
     assert first.time == datetime(2024, 12, 10, 18, 4, 35, tzinfo=UTC)
-    assert first.footprint is not None and first.footprint.bounds == (-181.2133, 47.1125, -173.2133, 55.1125)
+    assert first.footprint is not None and first.footprint.bounds == (
+        -181.2133,
+        47.1125,
+        -173.2133,
+        55.1125,
+    )
     assert second.source_id == "EQ1456937"
 
 
@@ -150,15 +163,24 @@ def test_gdacs_rss_24h_and_archive(shared_data: Path) -> None:
     day = gdacs.parse((feeds(shared_data) / "gdacs/gdacs_rss_24h_2019-12-30.xml").read_bytes())
     assert len(day) == 21
     assert {r.properties["gdacs_type"] for r in day} >= {"DR", "EQ"}
-    archive = gdacs.parse((feeds(shared_data) / "gdacs/gdacs_rss_archive_india_orange_2016-04-09.xml").read_bytes())
+    archive = gdacs.parse(
+        (feeds(shared_data) / "gdacs/gdacs_rss_archive_india_orange_2016-04-09.xml").read_bytes()
+    )
     assert len(archive) == 23
     eq = archive[0]
-    assert (eq.source_id, eq.magnitude, eq.depth_km, eq.alert_level) == ("EQ1077755", 6.7, 55.0, "Red")
+    assert (eq.source_id, eq.magnitude, eq.depth_km, eq.alert_level) == (
+        "EQ1077755",
+        6.7,
+        55.0,
+        "Red",
+    )
     assert (eq.lat, eq.lon) == (24.8339, 93.6556)
 
 
 def test_gdacs_json_api(shared_data: Path) -> None:
-    reports = gdacs.parse((feeds(shared_data) / "gdacs/gdacs_api_eventsbyarea_pakistan_2026-10.json").read_bytes())
+    reports = gdacs.parse(
+        (feeds(shared_data) / "gdacs/gdacs_api_eventsbyarea_pakistan_2026-10.json").read_bytes()
+    )
     assert len(reports) == 7
     eq = reports[0]
     assert (eq.source_id, eq.magnitude, eq.depth_km) == ("EQ1569499", 4.8, 248.906)
@@ -169,7 +191,9 @@ def test_gdacs_json_api(shared_data: Path) -> None:
 
 
 def test_cap_bmkg_nowcast_unions_every_polygon(shared_data: Path) -> None:
-    r = cap.parse_alert((feeds(shared_data) / "cap/bmkg_nowcast_cap_id_CGT20260924002_alert.xml").read_bytes())
+    r = cap.parse_alert(
+        (feeds(shared_data) / "cap/bmkg_nowcast_cap_id_CGT20260924002_alert.xml").read_bytes()
+    )
     assert r.source_id == "2.49.0.1.360.0.2026.09.24.07.75.002"
     assert r.event_type == "extreme_weather" and r.msg_type == "Alert"
     assert (r.severity, r.urgency, r.certainty) == ("Moderate", "Immediate", "Observed")
@@ -185,13 +209,23 @@ def test_cap_bmkg_nowcast_unions_every_polygon(shared_data: Path) -> None:
 
 
 def test_cap_other_samples(shared_data: Path) -> None:
-    en = cap.parse_alert((feeds(shared_data) / "cap/bmkg_nowcast_cap_en_CGT20260924002_alert.xml").read_bytes())
+    en = cap.parse_alert(
+        (feeds(shared_data) / "cap/bmkg_nowcast_cap_en_CGT20260924002_alert.xml").read_bytes()
+    )
     assert en.properties["languages"] == ["en"] and en.footprint is not None
-    banten = cap.parse_alert((feeds(shared_data) / "cap/bmkg_nowcast_cap_id_CBT20260216004_alert.xml").read_bytes())
-    assert banten.properties["event_codes"] == {"OET": "OET-194"} and len(banten.footprint.geoms) == 2
-    jateng = cap.parse_alert((feeds(shared_data) / "cap/bmkg_nowcast_cap_id_jateng_2026-02-16.xml").read_bytes())
+    banten = cap.parse_alert(
+        (feeds(shared_data) / "cap/bmkg_nowcast_cap_id_CBT20260216004_alert.xml").read_bytes()
+    )
+    assert (
+        banten.properties["event_codes"] == {"OET": "OET-194"} and len(banten.footprint.geoms) == 2
+    )
+    jateng = cap.parse_alert(
+        (feeds(shared_data) / "cap/bmkg_nowcast_cap_id_jateng_2026-02-16.xml").read_bytes()
+    )
     assert jateng.footprint is None  # its one (trimmed) polygon is a straight line
-    amber = cap.parse_alert((feeds(shared_data) / "cap/oasis_example_amber_alert_cap12.xml").read_bytes())
+    amber = cap.parse_alert(
+        (feeds(shared_data) / "cap/oasis_example_amber_alert_cap12.xml").read_bytes()
+    )
     assert amber.severity == "Severe" and amber.properties["languages"] == ["en-US", "es-US"]
     assert amber.time == datetime(2003, 6, 12, 5, 39, tzinfo=UTC)
 
@@ -206,15 +240,28 @@ def test_cap_update_and_cancel_references() -> None:
 
 
 def test_cap_index_feeds(shared_data: Path) -> None:
-    rss = cap.parse_index((feeds(shared_data) / "cap/bmkg_nowcast_rss_id_2026-09-24.xml").read_bytes())
+    rss = cap.parse_index(
+        (feeds(shared_data) / "cap/bmkg_nowcast_rss_id_2026-09-24.xml").read_bytes()
+    )
     assert len(rss) == 11
     assert rss[0].id == "2.49.0.1.360.0.2026.09.24.07.75.002"
     assert rss[0].link and rss[0].link.endswith("CGT20260924002_alert.xml")
     assert rss[0].updated == datetime(2026, 9, 24, 7, 7, tzinfo=UTC)
-    assert len(cap.parse_index((feeds(shared_data) / "cap/bmkg_nowcast_rss_id_2026-02-16.xml").read_bytes())) == 3
-    atom = cap.parse_index((feeds(shared_data) / "cap/nws_atom_cap_index_feed_2018.xml").read_bytes())
+    assert (
+        len(
+            cap.parse_index(
+                (feeds(shared_data) / "cap/bmkg_nowcast_rss_id_2026-02-16.xml").read_bytes()
+            )
+        )
+        == 3
+    )
+    atom = cap.parse_index(
+        (feeds(shared_data) / "cap/nws_atom_cap_index_feed_2018.xml").read_bytes()
+    )
     assert len(atom) > 100
-    assert atom[0].summary["event"] == "High Wind Warning" and atom[0].summary["severity"] == "Severe"
+    assert (
+        atom[0].summary["event"] == "High Wind Warning" and atom[0].summary["severity"] == "Severe"
+    )
 
 
 def test_xml_entities_are_refused() -> None:
@@ -226,11 +273,51 @@ def test_xml_entities_are_refused() -> None:
 @pytest.mark.parametrize(
     ("name", "nlon", "nlat", "mag", "time", "lat", "lon"),
     [
-        ("20131105060809_grid.xml", 101, 101, 3.6, datetime(2013, 11, 4, 23, 8, 9, tzinfo=UTC), -2.43, 140.62),
-        ("20150918201057_grid.xml", 101, 100, 2.5, datetime(2015, 9, 18, 13, 10, 57, tzinfo=UTC), -7.92, 110.34),
-        ("20161214005704_grid.xml", 101, 101, 3.5, datetime(2016, 12, 13, 17, 57, 4, tzinfo=UTC), 4.92, 96.55),
-        ("20180928170244_grid.xml", 161, 161, 7.0, datetime(2018, 9, 28, 10, 2, 44, tzinfo=UTC), 0.18, 119.85),
-        ("20190930000000_grid.xml", 161, 161, 7.6, datetime(2019, 9, 29, 17, 0, tzinfo=UTC), -0.72, 99.867),
+        (
+            "20131105060809_grid.xml",
+            101,
+            101,
+            3.6,
+            datetime(2013, 11, 4, 23, 8, 9, tzinfo=UTC),
+            -2.43,
+            140.62,
+        ),
+        (
+            "20150918201057_grid.xml",
+            101,
+            100,
+            2.5,
+            datetime(2015, 9, 18, 13, 10, 57, tzinfo=UTC),
+            -7.92,
+            110.34,
+        ),
+        (
+            "20161214005704_grid.xml",
+            101,
+            101,
+            3.5,
+            datetime(2016, 12, 13, 17, 57, 4, tzinfo=UTC),
+            4.92,
+            96.55,
+        ),
+        (
+            "20180928170244_grid.xml",
+            161,
+            161,
+            7.0,
+            datetime(2018, 9, 28, 10, 2, 44, tzinfo=UTC),
+            0.18,
+            119.85,
+        ),
+        (
+            "20190930000000_grid.xml",
+            161,
+            161,
+            7.6,
+            datetime(2019, 9, 29, 17, 0, tzinfo=UTC),
+            -0.72,
+            99.867,
+        ),
     ],
 )
 def test_shakemap_grids(shared_data: Path, name: str, nlon: int, nlat: int, mag: float,
@@ -241,7 +328,11 @@ def test_shakemap_grids(shared_data: Path, name: str, nlon: int, nlat: int, mag:
     assert g.mmi.shape == (nlat, nlon) and not np.isnan(g.mmi).any()
     # The first grid line of the file is the north-west point: it lands in cell (0, 0).
     first_line = data.split(b"<grid_data>")[1].split(b"\n", 2)[1].split()
-    lon0, lat0, mmi0 = float(first_line[0]), float(first_line[1]), float(first_line[g.fields.index("MMI")])
+    lon0, lat0, mmi0 = (
+        float(first_line[0]),
+        float(first_line[1]),
+        float(first_line[g.fields.index("MMI")]),
+    )
     assert g.mmi[0, 0] == pytest.approx(mmi0)
     assert g.transform @ (0.5, 0.5) == pytest.approx((lon0, lat0), abs=1e-3)
     assert g.bounds[0] < g.lon_min < g.lon_max < g.bounds[2]
@@ -255,7 +346,13 @@ def test_truncated_shakemap_is_an_error(shared_data: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [b"", b"<html><body>Service Unavailable</body></html>", b'{"Infogempa": {"gempa": [{"Tang', b"null"]
+    "body",
+    [
+        b"",
+        b"<html><body>Service Unavailable</body></html>",
+        b'{"Infogempa": {"gempa": [{"Tang',
+        b"null",
+    ],
 )
 def test_bad_bodies_raise_parse_errors(body: bytes) -> None:
     for parse in (bmkg.parse, usgs.parse, gdacs.parse):

@@ -85,7 +85,9 @@ def hemisphere_value(text: str | None, positive: str, negative: str) -> float | 
         return -abs(value)
     if hemi in (positive, ""):
         return value
-    raise FeedParseError(f"BMKG: unknown hemisphere {hemi!r} in {text!r} (use {positive}/{negative})")
+    raise FeedParseError(
+        f"BMKG: unknown hemisphere {hemi!r} in {text!r} (use {positive}/{negative})"
+    )
 
 
 def local_date_time(tanggal: str, jam: str) -> datetime:
@@ -126,9 +128,13 @@ def _record_to_report(rec: dict[str, Any], *, lon_first: bool) -> Report:
         c_lat, c_lon = (b, a) if lon_first else (a, b)
         # Lintang/Bujur are unambiguous; Coordinates must agree with them when both exist.
         if lat is not None and abs(lat - c_lat) > 0.011:
-            raise FeedParseError(f"BMKG: Coordinates {coords!r} disagree with Lintang {rec.get('Lintang')!r}")
+            raise FeedParseError(
+                f"BMKG: Coordinates {coords!r} disagree with Lintang {rec.get('Lintang')!r}"
+            )
         if lon is not None and abs(lon - c_lon) > 0.011:
-            raise FeedParseError(f"BMKG: Coordinates {coords!r} disagree with Bujur {rec.get('Bujur')!r}")
+            raise FeedParseError(
+                f"BMKG: Coordinates {coords!r} disagree with Bujur {rec.get('Bujur')!r}"
+            )
         lat = c_lat if lat is None else lat
         lon = c_lon if lon is None else lon
     if lat is None or lon is None:
@@ -138,7 +144,9 @@ def _record_to_report(rec: dict[str, Any], *, lon_first: bool) -> Report:
     depth = leading_number(rec.get("Kedalaman"), "BMKG Kedalaman")
     felt = parse_felt(rec.get("Dirasakan"))
     wilayah = rec.get("Wilayah") or "; ".join(
-        str(rec[k]) for k in ("Wilayah1", "Wilayah2", "Wilayah3", "Wilayah4", "Wilayah5") if rec.get(k)
+        str(rec[k])
+        for k in ("Wilayah1", "Wilayah2", "Wilayah3", "Wilayah4", "Wilayah5")
+        if rec.get(k)
     )
     potensi = rec.get("Potensi")
     tsunami = tsunami_potential(potensi)

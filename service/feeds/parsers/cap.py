@@ -83,8 +83,14 @@ def _polygonal(geom: BaseGeometry) -> MultiPolygon | None:
 def area_footprint(areas: list[etree._Element]) -> MultiPolygon | None:
     shapes: list[BaseGeometry] = []
     for area in areas:
-        shapes += [make_valid(parse_polygon(p.text)) for p in children(area, "polygon") if p.text and p.text.strip()]
-        shapes += [parse_circle(c.text) for c in children(area, "circle") if c.text and c.text.strip()]
+        shapes += [
+            make_valid(parse_polygon(p.text))
+            for p in children(area, "polygon")
+            if p.text and p.text.strip()
+        ]
+        shapes += [
+            parse_circle(c.text) for c in children(area, "circle") if c.text and c.text.strip()
+        ]
     if not shapes:
         return None
     return _polygonal(unary_union(shapes))
@@ -130,7 +136,11 @@ def parse_alert(data: bytes, *, language: str = "id") -> Report:
     if info is not None:
         category = text(info, "category")
         event = text(info, "event")
-        severity, urgency, certainty = (text(info, "severity"), text(info, "urgency"), text(info, "certainty"))
+        severity, urgency, certainty = (
+            text(info, "severity"),
+            text(info, "urgency"),
+            text(info, "certainty"),
+        )
         start = text(info, "onset") or text(info, "effective")
         if start:
             time = iso_utc(start, "CAP onset/effective")
@@ -220,7 +230,11 @@ def parse_index(data: bytes) -> list[IndexEntry]:
                     link = ln.get("href")
                     break
             upd = text(entry, "updated")
-            summary = {local(c): (c.text or "").strip() for c in entry if isinstance(c.tag, str) and _is_cap(c)}
+            summary = {
+                local(c): (c.text or "").strip()
+                for c in entry
+                if isinstance(c.tag, str) and _is_cap(c)
+            }
             entries.append(
                 IndexEntry(
                     id=ident,

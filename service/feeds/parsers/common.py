@@ -165,7 +165,9 @@ def iso_utc(value: str, what: str) -> datetime:
 
 def zone_suffixed_time(value: str, what: str) -> datetime:
     """'2018-09-28T17:02:44WIB', '2009-09-30T10:16:09UTC', '...Z' -> aware UTC."""
-    m = re.fullmatch(r"\s*(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?)\s*([A-Za-z]+)?\s*", value)
+    m = re.fullmatch(
+        r"\s*(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?)\s*([A-Za-z]+)?\s*", value
+    )
     if not m:
         return iso_utc(value, what)
     zone = (m.group(2) or "UTC").upper()

@@ -160,7 +160,9 @@ def parse_api(data: bytes) -> list[Report]:
                 source_id=f"{etype}{eventid}",
                 event_type=_event_type(etype),
                 time=iso_utc(str(p["fromdate"]), "GDACS fromdate"),
-                updated=iso_utc(str(p["datemodified"]), "GDACS datemodified") if p.get("datemodified") else None,
+                updated=iso_utc(str(p["datemodified"]), "GDACS datemodified")
+                if p.get("datemodified")
+                else None,
                 title=p.get("htmldescription") or p.get("name"),
                 lon=float(coords[0]) if point else None,
                 lat=float(coords[1]) if point else None,

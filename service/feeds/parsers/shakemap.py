@@ -100,7 +100,9 @@ def parse(data: bytes) -> ShakeMapGrid:
     spec = child(root, "grid_specification")
     data_el = child(root, "grid_data")
     if event is None or spec is None or data_el is None:
-        raise FeedParseError("ShakeMap grid.xml needs <event>, <grid_specification> and <grid_data>")
+        raise FeedParseError(
+            "ShakeMap grid.xml needs <event>, <grid_specification> and <grid_data>"
+        )
     fields_by_index = {}
     for f in children(root, "grid_field"):
         try:
@@ -110,11 +112,18 @@ def parse(data: bytes) -> ShakeMapGrid:
     fields = [fields_by_index[i] for i in sorted(fields_by_index)]
     if "MMI" not in fields or "LON" not in fields or "LAT" not in fields:
         raise FeedParseError(f"ShakeMap: grid fields {fields} lack LON, LAT or MMI")
-    nlon, nlat = int(_float(spec.attrib, "nlon", "grid_specification")), int(
-        _float(spec.attrib, "nlat", "grid_specification")
+    nlon, nlat = (
+        int(_float(spec.attrib, "nlon", "grid_specification")),
+        int(_float(spec.attrib, "nlat", "grid_specification")),
     )
-    lon_min, lon_max = _float(spec.attrib, "lon_min", "spec"), _float(spec.attrib, "lon_max", "spec")
-    lat_min, lat_max = _float(spec.attrib, "lat_min", "spec"), _float(spec.attrib, "lat_max", "spec")
+    lon_min, lon_max = (
+        _float(spec.attrib, "lon_min", "spec"),
+        _float(spec.attrib, "lon_max", "spec"),
+    )
+    lat_min, lat_max = (
+        _float(spec.attrib, "lat_min", "spec"),
+        _float(spec.attrib, "lat_max", "spec"),
+    )
     if nlon < 2 or nlat < 2:
         raise FeedParseError(f"ShakeMap: grid of {nlon} x {nlat} points is too small")
 

@@ -32,13 +32,17 @@ def _feature_to_report(f: dict[str, Any]) -> Report:
     mag = leading_number(props.get("mag"), f"USGS {fid} mag")
     kind = str(props.get("type") or "earthquake").lower()
     status = str(props.get("status") or "").lower() or None
-    title = props.get("title") or (f"M {mag:.1f} - {props.get('place')}" if mag is not None else props.get("place"))
+    title = props.get("title") or (
+        f"M {mag:.1f} - {props.get('place')}" if mag is not None else props.get("place")
+    )
     return Report(
         source=SOURCE,
         source_id=str(fid),
         event_type="earthquake" if kind == "earthquake" else "other",
         time=ms_epoch_utc(props.get("time"), f"USGS {fid} time"),
-        updated=ms_epoch_utc(props["updated"], f"USGS {fid} updated") if props.get("updated") else None,
+        updated=ms_epoch_utc(props["updated"], f"USGS {fid} updated")
+        if props.get("updated")
+        else None,
         title=title,
         lon=float(coords[0]),
         lat=float(coords[1]),
