@@ -43,8 +43,14 @@ def add(
     from service.feeds.schemas import FeedCreate
 
     try:
-        spec = FeedCreate(name=name, kind=kind, url=url, poll_interval_s=interval,  # type: ignore[arg-type]
-                          enabled=not disabled, options=json.loads(options))  # fmt: skip
+        spec = FeedCreate(
+            name=name,
+            kind=kind,
+            url=url,
+            poll_interval_s=interval,
+            enabled=not disabled,
+            options=json.loads(options),
+        )
     except (ValidationError, json.JSONDecodeError) as exc:
         _fail(str(exc))
         return
@@ -68,14 +74,32 @@ def list_(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> N
     if as_json:
         typer.echo(json.dumps([f.model_dump(mode="json") for f in feeds], indent=2))
         return
-    table = Table("id", "name", "kind", "enabled", "every", "healthy", "last poll", "failures",
-                  "events", "last error")  # fmt: skip
+    table = Table(
+        "id",
+        "name",
+        "kind",
+        "enabled",
+        "every",
+        "healthy",
+        "last poll",
+        "failures",
+        "events",
+        "last error",
+    )
     for f in feeds:
         h = f.health
-        table.add_row(str(f.id), f.name, f.kind, "yes" if f.enabled else "no", f"{f.poll_interval_s}s",
-                      "yes" if h.healthy else "[red]no[/red]",
-                      h.last_poll_at.strftime("%Y-%m-%d %H:%M:%S") if h.last_poll_at else "-",
-                      str(h.consecutive_failures), str(h.events_seen), (h.last_error or "")[:60])  # fmt: skip
+        table.add_row(
+            str(f.id),
+            f.name,
+            f.kind,
+            "yes" if f.enabled else "no",
+            f"{f.poll_interval_s}s",
+            "yes" if h.healthy else "[red]no[/red]",
+            h.last_poll_at.strftime("%Y-%m-%d %H:%M:%S") if h.last_poll_at else "-",
+            str(h.consecutive_failures),
+            str(h.events_seen),
+            (h.last_error or "")[:60],
+        )
     console.print(table)
 
 
@@ -122,8 +146,15 @@ def poll(
                 session_factory=rt.session_factory, settings=rt.settings, client=client
             )
         else:
-            outcomes = [poll_feed(session_factory=rt.session_factory, settings=rt.settings, client=client,
-                                  feed_id=feed_id, force=True)]  # fmt: skip
+            outcomes = [
+                poll_feed(
+                    session_factory=rt.session_factory,
+                    settings=rt.settings,
+                    client=client,
+                    feed_id=feed_id,
+                    force=True,
+                )
+            ]
     failed = False
     for o in outcomes:
         typer.echo(json.dumps(o.public()))

@@ -36,9 +36,20 @@ from service.settings import FeedSettings
 SOURCE_PRIORITY = {"bmkg": 0, "shakemap": 1, "inatews": 2, "usgs": 3, "gdacs": 4, "cap": 5}
 # Event fields taken from reports; geometry and status are handled separately.
 EVENT_FIELDS = (
-    "title", "time", "expires", "magnitude", "depth_km", "mmi", "severity", "urgency",
-    "certainty", "alert_level", "tsunami", "lon", "lat",
-)  # fmt: skip
+    "title",
+    "time",
+    "expires",
+    "magnitude",
+    "depth_km",
+    "mmi",
+    "severity",
+    "urgency",
+    "certainty",
+    "alert_level",
+    "tsunami",
+    "lon",
+    "lat",
+)
 # A change of these on an earthquake means the shaking estimate must be redone.
 SHAKING_FIELDS = {"magnitude", "depth_km", "lon", "lat"}
 
@@ -211,8 +222,9 @@ def _status(values: list[dict[str, Any]], merged: dict[str, Any], now: datetime)
     return "active"
 
 
-def refresh_event(session: Session, event: HazardEvent, *, source: str, source_id: str,
-                  now: datetime) -> dict[str, list[Any]]:  # fmt: skip
+def refresh_event(
+    session: Session, event: HazardEvent, *, source: str, source_id: str, now: datetime
+) -> dict[str, list[Any]]:
     """Recompute an event's fields from its reports; returns the changes (none if equal)."""
     reports = list(session.scalars(select(EventReport).where(EventReport.event_id == event.id)))
     merged, primary, values = _merge(reports)
@@ -232,7 +244,7 @@ def refresh_event(session: Session, event: HazardEvent, *, source: str, source_i
                 "alert_level",
                 "tsunami",
             )
-        },  # fmt: skip
+        },
         "status": _status(values, merged, now),
         "primary_source": primary.source,
         "primary_source_id": primary.source_id,
@@ -285,8 +297,14 @@ def refresh_event(session: Session, event: HazardEvent, *, source: str, source_i
     return changes
 
 
-def ingest_reports(*, session: Session, reports: list[Report], feed_id: int | None,
-                   tolerances: FeedSettings, now: datetime | None = None) -> IngestResult:  # fmt: skip
+def ingest_reports(
+    *,
+    session: Session,
+    reports: list[Report],
+    feed_id: int | None,
+    tolerances: FeedSettings,
+    now: datetime | None = None,
+) -> IngestResult:
     """Upsert reports and their events inside the caller's transaction."""
     now = now or utcnow()
     result = IngestResult()
@@ -312,9 +330,15 @@ def ingest_reports(*, session: Session, reports: list[Report], feed_id: int | No
             event = _find_event(session, r, tolerances)
             if event is None:
                 event = HazardEvent(
-                    type=r.event_type, status="active", time=r.time, revision=0,
-                    primary_source=r.source, primary_source_id=r.source_id, properties={}, raw={},
-                )  # fmt: skip
+                    type=r.event_type,
+                    status="active",
+                    time=r.time,
+                    revision=0,
+                    primary_source=r.source,
+                    primary_source_id=r.source_id,
+                    properties={},
+                    raw={},
+                )
                 session.add(event)
                 session.flush()
                 result.new_events.append(event.id)
@@ -336,11 +360,9 @@ def ingest_reports(*, session: Session, reports: list[Report], feed_id: int | No
         changes = refresh_event(session, event, source=r.source, source_id=r.source_id, now=now)
         if changes and event.id not in result.new_events and event.id not in result.revised_events:
             result.revised_events.append(event.id)
-        if event.type == "earthquake" and (
-            event.id in result.new_events or SHAKING_FIELDS & changes.keys()
-        ):
-            if event.id not in result.shaking_changed:
-                result.shaking_changed.append(event.id)
+        shaking = event.id in result.new_events or SHAKING_FIELDS & changes.keys()
+        if event.type == "earthquake" and shaking and event.id not in result.shaking_changed:
+            result.shaking_changed.append(event.id)
     session.flush()
     return result
 
@@ -354,6 +376,13 @@ def expire_events(*, session: Session, now: datetime | None = None) -> int:
     for event in rows:
         event.status = "expired"
         event.revision += 1
-        session.add(EventRevision(event_id=event.id, revision=event.revision, source="siaga",
-                                  source_id="expiry", changes={"status": ["active", "expired"]}))  # fmt: skip
+        session.add(
+            EventRevision(
+                event_id=event.id,
+                revision=event.revision,
+                source="siaga",
+                source_id="expiry",
+                changes={"status": ["active", "expired"]},
+            )
+        )
     return len(rows)

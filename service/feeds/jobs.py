@@ -24,10 +24,20 @@ def poll_due(rt: Runtime) -> None:
         if o.status == "error":
             log.warning("feed %s: %s", o.feed_id, o.error)
         elif o.ingest.new_events or o.ingest.revised_events:
-            log.info("feed %s: %d new, %d revised events", o.feed_id, len(o.ingest.new_events),
-                     len(o.ingest.revised_events))  # fmt: skip
+            log.info(
+                "feed %s: %d new, %d revised events",
+                o.feed_id,
+                len(o.ingest.new_events),
+                len(o.ingest.revised_events),
+            )
 
 
 def register(scheduler: BaseScheduler, rt: Runtime) -> None:
-    scheduler.add_job(poll_due, "interval", seconds=rt.settings.feeds.tick_seconds, args=[rt],
-                      id=JOB_ID, replace_existing=True)  # fmt: skip
+    scheduler.add_job(
+        poll_due,
+        "interval",
+        seconds=rt.settings.feeds.tick_seconds,
+        args=[rt],
+        id=JOB_ID,
+        replace_existing=True,
+    )

@@ -72,9 +72,15 @@ def write_array_cog(array: np.ndarray, transform: Affine, dest: Path) -> None:
     """A float32 single-band EPSG:4326 array to a COG, written via a temporary name."""
     data = np.where(np.isfinite(array), array, NODATA).astype(np.float32)
     profile = {
-        "driver": "GTiff", "width": data.shape[1], "height": data.shape[0], "count": 1,
-        "dtype": "float32", "crs": "EPSG:4326", "transform": transform, "nodata": NODATA,
-    }  # fmt: skip
+        "driver": "GTiff",
+        "width": data.shape[1],
+        "height": data.shape[0],
+        "count": 1,
+        "dtype": "float32",
+        "crs": "EPSG:4326",
+        "transform": transform,
+        "nodata": NODATA,
+    }
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -83,8 +89,14 @@ def write_array_cog(array: np.ndarray, transform: Affine, dest: Path) -> None:
             with MemoryFile() as mem:
                 with mem.open(**profile) as dst:
                     dst.write(data, 1)
-                rasterio.shutil.copy(mem.name, str(tmp), driver="COG", COMPRESS="DEFLATE",
-                                     BLOCKSIZE="512", OVERVIEWS="AUTO")  # fmt: skip
+                rasterio.shutil.copy(
+                    mem.name,
+                    str(tmp),
+                    driver="COG",
+                    COMPRESS="DEFLATE",
+                    BLOCKSIZE="512",
+                    OVERVIEWS="AUTO",
+                )
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -116,11 +128,21 @@ def raster_meta(array: np.ndarray, transform: Affine, **extra: Any) -> dict[str,
 
 
 def add_raster_layer(
-    *, session: Session, data_dir: Path, name: str, hazard: str, array: np.ndarray,
-    transform: Affine, classification: dict[str, Any], title: str | None, source: str,
-    event_id: int | None = None, valid_from: Any = None, unit: str | None = None,
+    *,
+    session: Session,
+    data_dir: Path,
+    name: str,
+    hazard: str,
+    array: np.ndarray,
+    transform: Affine,
+    classification: dict[str, Any],
+    title: str | None,
+    source: str,
+    event_id: int | None = None,
+    valid_from: Any = None,
+    unit: str | None = None,
     properties: dict[str, Any] | None = None,
-) -> HazardLayer:  # fmt: skip
+) -> HazardLayer:
     """Write the raster and add a new version of the layer `name` (caller commits)."""
     version = next_version(session, name)
     relpath = raster_relpath(name, version)
@@ -128,11 +150,22 @@ def add_raster_layer(
     meta = raster_meta(array, transform)
     west, south, east, north = meta["bounds"]
     layer = HazardLayer(
-        name=name, version=version, role="hazard", hazard=hazard, kind="raster", title=title,
-        source=source, unit=unit, valid_from=valid_from, classification=classification,
-        raster_path=relpath.as_posix(), raster_meta=meta, event_id=event_id,
-        extent=from_shape(box(west, south, east, north), srid=4326), properties=properties or {},
-    )  # fmt: skip
+        name=name,
+        version=version,
+        role="hazard",
+        hazard=hazard,
+        kind="raster",
+        title=title,
+        source=source,
+        unit=unit,
+        valid_from=valid_from,
+        classification=classification,
+        raster_path=relpath.as_posix(),
+        raster_meta=meta,
+        event_id=event_id,
+        extent=from_shape(box(west, south, east, north), srid=4326),
+        properties=properties or {},
+    )
     session.add(layer)
     session.flush()
     return layer

@@ -71,26 +71,35 @@ def build_client(feeds: FeedSettings, **kwargs: Any) -> httpx.Client:
 def _read_bounded(resp: httpx.Response, *, max_bytes: int, deadline: float, url: str) -> bytes:
     declared = resp.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise FetchError(f"{url} declares {int(declared)} bytes, over the {max_bytes} byte limit",
-                         transient=False)  # fmt: skip
+        raise FetchError(
+            f"{url} declares {int(declared)} bytes, over the {max_bytes} byte limit",
+            transient=False,
+        )
     chunks: list[bytes] = []
     total = 0
     for chunk in resp.iter_bytes():
         total += len(chunk)
         if total > max_bytes:
-            raise FetchError(f"{url} sent more than {max_bytes} bytes; download abandoned",
-                             transient=False)  # fmt: skip
+            raise FetchError(
+                f"{url} sent more than {max_bytes} bytes; download abandoned", transient=False
+            )
         if time.monotonic() > deadline:
-            raise FetchError(f"{url} was still sending after the download deadline; abandoned",
-                             transient=False)  # fmt: skip
+            raise FetchError(
+                f"{url} was still sending after the download deadline; abandoned", transient=False
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
 
 def fetch(
-    client: httpx.Client, url: str, *, settings: FeedSettings, etag: str | None = None,
-    last_modified: str | None = None, sleep: Callable[[float], None] = time.sleep,
-) -> FetchResult:  # fmt: skip
+    client: httpx.Client,
+    url: str,
+    *,
+    settings: FeedSettings,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> FetchResult:
     """GET with conditional headers, bounded size and time, retries for transient errors."""
     headers = {}
     if etag:
@@ -117,9 +126,13 @@ def fetch(
                     raise FetchError(f"{url} answered HTTP {status}", transient=False)
                 body = _read_bounded(resp, max_bytes=max_bytes, deadline=deadline, url=url)
                 return FetchResult(
-                    status, body, resp.headers.get("content-type", ""),
-                    resp.headers.get("etag"), resp.headers.get("last-modified"), attempt,
-                )  # fmt: skip
+                    status,
+                    body,
+                    resp.headers.get("content-type", ""),
+                    resp.headers.get("etag"),
+                    resp.headers.get("last-modified"),
+                    attempt,
+                )
         except FetchError as exc:
             last_error = exc
         except httpx.TimeoutException as exc:
@@ -153,12 +166,16 @@ class PollOutcome:
     def public(self) -> dict[str, Any]:
         i = self.ingest
         return {
-            "feed_id": self.feed_id, "status": self.status, "error": self.error,
-            "new_events": i.new_events, "revised_events": i.revised_events,
-            "reports_seen": i.reports_seen, "new_reports": i.new_reports,
+            "feed_id": self.feed_id,
+            "status": self.status,
+            "error": self.error,
+            "new_events": i.new_events,
+            "revised_events": i.revised_events,
+            "reports_seen": i.reports_seen,
+            "new_reports": i.new_reports,
             "updated_reports": i.updated_reports,
             "shaking_layers": [s.layer_id for s in self.shaking if s.layer_id is not None],
-        }  # fmt: skip
+        }
 
 
 def _parse(kind: str, body: bytes) -> list[Report]:
@@ -182,8 +199,13 @@ def _cap_index_reports(
     """Fetch the alerts an index lists that we do not have yet (bounded per poll)."""
     entries = cap.parse_index(body)
     with session_factory() as s:
-        known = set(s.scalars(select(EventReport.source_id).where(
-            EventReport.source == "cap", EventReport.source_id.in_([e.id for e in entries]))))  # fmt: skip
+        known = set(
+            s.scalars(
+                select(EventReport.source_id).where(
+                    EventReport.source == "cap", EventReport.source_id.in_([e.id for e in entries])
+                )
+            )
+        )
     reports, errors = [], []
     for entry in [e for e in entries if e.id not in known and e.link][
         : settings.max_cap_alerts_per_poll
@@ -198,10 +220,20 @@ def _cap_index_reports(
     return reports, errors
 
 
-def _record(session_factory: sessionmaker[Session], feed_id: int, *, ok: bool, status: str,
-            error: str | None, started: datetime, t0: float, seen: int = 0,
-            etag: str | None = None, last_modified: str | None = None,
-            session: Session | None = None) -> None:  # fmt: skip
+def _record(
+    session_factory: sessionmaker[Session],
+    feed_id: int,
+    *,
+    ok: bool,
+    status: str,
+    error: str | None,
+    started: datetime,
+    t0: float,
+    seen: int = 0,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    session: Session | None = None,
+) -> None:
     def apply(s: Session) -> None:
         feed = s.get(Feed, feed_id, with_for_update=True)
         if feed is None:
@@ -228,9 +260,13 @@ def _record(session_factory: sessionmaker[Session], feed_id: int, *, ok: bool, s
 
 
 def poll_feed(
-    *, session_factory: sessionmaker[Session], settings: Settings, client: httpx.Client,
-    feed_id: int, force: bool = False,
-) -> PollOutcome:  # fmt: skip
+    *,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    client: httpx.Client,
+    feed_id: int,
+    force: bool = False,
+) -> PollOutcome:
     """Poll one feed now. Safe to call from any number of processes at once."""
     from service.feeds import shaking
 
@@ -252,8 +288,15 @@ def poll_feed(
             outcome.fetched_at = time.perf_counter()
             if got.not_modified:
                 outcome.status = "not_modified"
-                _record(session_factory, feed_id, ok=True, status="not_modified", error=None,
-                        started=started, t0=t0)  # fmt: skip
+                _record(
+                    session_factory,
+                    feed_id,
+                    ok=True,
+                    status="not_modified",
+                    error=None,
+                    started=started,
+                    t0=t0,
+                )
                 return outcome
             if got.no_content:
                 if kind != "gdacs":
@@ -261,8 +304,15 @@ def poll_feed(
                         f"{url} answered HTTP {got.status_code} with no data", transient=False
                     )
                 outcome.status = "no_events"  # GDACS's way of saying "nothing matches"
-                _record(session_factory, feed_id, ok=True, status="no_events", error=None,
-                        started=started, t0=t0)  # fmt: skip
+                _record(
+                    session_factory,
+                    feed_id,
+                    ok=True,
+                    status="no_events",
+                    error=None,
+                    started=started,
+                    t0=t0,
+                )
                 return outcome
             if not got.body.strip():
                 raise FeedParseError(f"{url} answered HTTP {got.status_code} with an empty body")
@@ -286,19 +336,37 @@ def poll_feed(
             else:
                 reports = _parse(kind, got.body)
             with session_factory() as s, s.begin():
-                outcome.ingest = ingest_reports(session=s, reports=reports, feed_id=feed_id,
-                                                tolerances=settings.feeds)  # fmt: skip
+                outcome.ingest = ingest_reports(
+                    session=s, reports=reports, feed_id=feed_id, tolerances=settings.feeds
+                )
                 expire_events(session=s)
                 error = "; ".join(partial)[:2000] if partial else None
-                _record(session_factory, feed_id, ok=not partial, status="ok" if not partial else "partial",
-                        error=error, started=started, t0=t0, seen=len(outcome.ingest.new_events),
-                        etag=got.etag, last_modified=got.last_modified, session=s)  # fmt: skip
+                _record(
+                    session_factory,
+                    feed_id,
+                    ok=not partial,
+                    status="ok" if not partial else "partial",
+                    error=error,
+                    started=started,
+                    t0=t0,
+                    seen=len(outcome.ingest.new_events),
+                    etag=got.etag,
+                    last_modified=got.last_modified,
+                    session=s,
+                )
             if partial:
                 outcome.status, outcome.error = "partial", error
         except (FetchError, FeedParseError, ValueError) as exc:
             outcome.status, outcome.error = "error", str(exc)
-            _record(session_factory, feed_id, ok=False, status="error", error=str(exc),
-                    started=started, t0=t0)  # fmt: skip
+            _record(
+                session_factory,
+                feed_id,
+                ok=False,
+                status="error",
+                error=str(exc),
+                started=started,
+                t0=t0,
+            )
             log.warning("feed %s poll failed: %s", feed_id, exc)
             return outcome
         # The events are committed; now what they mean for communities.
@@ -307,12 +375,21 @@ def poll_feed(
             event_id = _event_of(session_factory, grid.event_id)
             targets = [t for t in targets if t != event_id]
             if event_id is not None:
-                outcome.shaking.append(shaking.update_shaking(
-                    session_factory=session_factory, settings=settings, event_id=event_id, grid=grid))  # fmt: skip
+                outcome.shaking.append(
+                    shaking.update_shaking(
+                        session_factory=session_factory,
+                        settings=settings,
+                        event_id=event_id,
+                        grid=grid,
+                    )
+                )
         for event_id in targets:
             try:
-                outcome.shaking.append(shaking.update_shaking(
-                    session_factory=session_factory, settings=settings, event_id=event_id))  # fmt: skip
+                outcome.shaking.append(
+                    shaking.update_shaking(
+                        session_factory=session_factory, settings=settings, event_id=event_id
+                    )
+                )
             except Exception:  # one event's estimate must not stop the others
                 log.exception("shaking estimate for event %s failed", event_id)
         outcome.done_at = time.perf_counter()
@@ -321,8 +398,11 @@ def poll_feed(
 
 def _event_of(session_factory: sessionmaker[Session], shakemap_id: str) -> int | None:
     with session_factory() as s:
-        return s.scalar(select(EventReport.event_id).where(
-            EventReport.source == "shakemap", EventReport.source_id == shakemap_id))  # fmt: skip
+        return s.scalar(
+            select(EventReport.event_id).where(
+                EventReport.source == "shakemap", EventReport.source_id == shakemap_id
+            )
+        )
 
 
 def _ingest_raster(
@@ -343,11 +423,18 @@ def _ingest_raster(
         assert feed is not None
         opts = feed.options or {}
         layer = add_raster_layer(
-            session=s, data_dir=settings.storage.data_dir, name=opts.get("layer_name") or feed.name,
-            hazard=opts.get("hazard") or "other", array=array, transform=transform,
-            classification=opts.get("classification") or {}, title=opts.get("title") or feed.name,
-            source=feed.url, unit=opts.get("unit"), properties={"feed_id": feed_id},
-        )  # fmt: skip
+            session=s,
+            data_dir=settings.storage.data_dir,
+            name=opts.get("layer_name") or feed.name,
+            hazard=opts.get("hazard") or "other",
+            array=array,
+            transform=transform,
+            classification=opts.get("classification") or {},
+            title=opts.get("title") or feed.name,
+            source=feed.url,
+            unit=opts.get("unit"),
+            properties={"feed_id": feed_id},
+        )
         layer_id = layer.id
     recompute_risk(session_factory, layer_id)
 
@@ -360,9 +447,10 @@ def due_feed_ids(session: Session, *, now: datetime | None = None) -> list[int]:
         .where(or_(Feed.last_poll_at.is_(None), Feed.last_poll_at <= now - timedelta(seconds=5)))
     ).all()
     return [
-        f.id for f in feeds
+        f.id
+        for f in feeds
         if f.last_poll_at is None or f.last_poll_at + timedelta(seconds=f.poll_interval_s) <= now
-    ]  # fmt: skip
+    ]
 
 
 def poll_due_feeds(
@@ -374,8 +462,14 @@ def poll_due_feeds(
     outcomes = []
     for feed_id in ids:
         try:
-            outcomes.append(poll_feed(session_factory=session_factory, settings=settings,
-                                      client=client, feed_id=feed_id))  # fmt: skip
+            outcomes.append(
+                poll_feed(
+                    session_factory=session_factory,
+                    settings=settings,
+                    client=client,
+                    feed_id=feed_id,
+                )
+            )
         except Exception as exc:  # a bug or DB hiccup on one feed: record it, go on
             log.exception("polling feed %s crashed", feed_id)
             outcomes.append(PollOutcome(feed_id, "error", error=f"internal error: {exc}"))

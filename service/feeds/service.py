@@ -24,19 +24,43 @@ from service.feeds.schemas import (
 # The real public feeds (REFERENCE sections 2-4). Registered disabled: the quick start must
 # not depend on reaching them; an operator enables the ones they want.
 PUBLIC_FEEDS: list[dict[str, Any]] = [
-    {"name": "bmkg-autogempa", "kind": "bmkg", "poll_interval_s": 60,
-     "url": "https://data.bmkg.go.id/DataMKG/TEWS/autogempa.json"},
-    {"name": "bmkg-gempaterkini", "kind": "bmkg", "poll_interval_s": 300,
-     "url": "https://data.bmkg.go.id/DataMKG/TEWS/gempaterkini.json"},
-    {"name": "bmkg-gempadirasakan", "kind": "bmkg", "poll_interval_s": 300,
-     "url": "https://data.bmkg.go.id/DataMKG/TEWS/gempadirasakan.json"},
-    {"name": "usgs-4.5-day", "kind": "usgs", "poll_interval_s": 120,
-     "url": "https://earthquake.usgs.gov/earthquakes/feed/v1.0/summary/4.5_day.geojson"},
-    {"name": "gdacs-rss", "kind": "gdacs", "poll_interval_s": 600,
-     "url": "https://www.gdacs.org/xml/rss.xml"},
-    {"name": "bmkg-nowcast-cap-id", "kind": "cap", "poll_interval_s": 300,
-     "url": "https://www.bmkg.go.id/alerts/nowcast/id/rss.xml"},
-]  # fmt: skip
+    {
+        "name": "bmkg-autogempa",
+        "kind": "bmkg",
+        "poll_interval_s": 60,
+        "url": "https://data.bmkg.go.id/DataMKG/TEWS/autogempa.json",
+    },
+    {
+        "name": "bmkg-gempaterkini",
+        "kind": "bmkg",
+        "poll_interval_s": 300,
+        "url": "https://data.bmkg.go.id/DataMKG/TEWS/gempaterkini.json",
+    },
+    {
+        "name": "bmkg-gempadirasakan",
+        "kind": "bmkg",
+        "poll_interval_s": 300,
+        "url": "https://data.bmkg.go.id/DataMKG/TEWS/gempadirasakan.json",
+    },
+    {
+        "name": "usgs-4.5-day",
+        "kind": "usgs",
+        "poll_interval_s": 120,
+        "url": "https://earthquake.usgs.gov/earthquakes/feed/v1.0/summary/4.5_day.geojson",
+    },
+    {
+        "name": "gdacs-rss",
+        "kind": "gdacs",
+        "poll_interval_s": 600,
+        "url": "https://www.gdacs.org/xml/rss.xml",
+    },
+    {
+        "name": "bmkg-nowcast-cap-id",
+        "kind": "cap",
+        "poll_interval_s": 300,
+        "url": "https://www.bmkg.go.id/alerts/nowcast/id/rss.xml",
+    },
+]
 
 
 def _health(feed: Feed) -> FeedHealth:
@@ -55,10 +79,17 @@ def _health(feed: Feed) -> FeedHealth:
 
 def feed_public(feed: Feed) -> FeedPublic:
     return FeedPublic(
-        id=feed.id, name=feed.name, kind=feed.kind, url=feed.url,
-        poll_interval_s=feed.poll_interval_s, enabled=feed.enabled, options=feed.options or {},
-        health=_health(feed), created_at=feed.created_at, updated_at=feed.updated_at,
-    )  # fmt: skip
+        id=feed.id,
+        name=feed.name,
+        kind=feed.kind,
+        url=feed.url,
+        poll_interval_s=feed.poll_interval_s,
+        enabled=feed.enabled,
+        options=feed.options or {},
+        health=_health(feed),
+        created_at=feed.created_at,
+        updated_at=feed.updated_at,
+    )
 
 
 def _get(session: Session, feed_id: int) -> Feed:
@@ -72,9 +103,15 @@ def create_feed(*, session: Session, spec: FeedCreate) -> Feed:
     if session.scalar(select(Feed.id).where(Feed.name == spec.name)) is not None:
         raise Conflict(f"a feed named {spec.name!r} exists already; pick another name or PATCH it")
     feed = Feed(
-        name=spec.name, kind=spec.kind, url=str(spec.url), poll_interval_s=spec.poll_interval_s,
-        enabled=spec.enabled, options=spec.options, consecutive_failures=0, events_seen=0,
-    )  # fmt: skip
+        name=spec.name,
+        kind=spec.kind,
+        url=str(spec.url),
+        poll_interval_s=spec.poll_interval_s,
+        enabled=spec.enabled,
+        options=spec.options,
+        consecutive_failures=0,
+        events_seen=0,
+    )
     session.add(feed)
     try:
         session.flush()
@@ -86,9 +123,10 @@ def create_feed(*, session: Session, spec: FeedCreate) -> Feed:
 def update_feed(*, session: Session, feed_id: int, spec: FeedUpdate) -> Feed:
     feed = _get(session, feed_id)
     changes = spec.model_dump(exclude_unset=True)
-    if "name" in changes and changes["name"] != feed.name:
-        if session.scalar(select(Feed.id).where(Feed.name == changes["name"])) is not None:
-            raise Conflict(f"a feed named {changes['name']!r} exists already")
+    new_name = changes.get("name")
+    taken = select(Feed.id).where(Feed.name == new_name, Feed.id != feed_id)
+    if new_name and session.scalar(taken) is not None:
+        raise Conflict(f"a feed named {new_name!r} exists already")
     for key, value in changes.items():
         if value is None and key in ("name", "url", "poll_interval_s", "enabled", "options"):
             continue
@@ -132,26 +170,65 @@ def get_event(*, session: Session, event_id: int) -> EventPublic:
         .order_by(EventRevision.revision)
     )
     intensities = session.execute(
-        select(Community.code, Community.name, EventIntensity.mmi, EventIntensity.method,
-               EventIntensity.distance_km, EventIntensity.layer_id)
+        select(
+            Community.code,
+            Community.name,
+            EventIntensity.mmi,
+            EventIntensity.method,
+            EventIntensity.distance_km,
+            EventIntensity.layer_id,
+        )
         .join(Community, Community.id == EventIntensity.community_id)
         .where(EventIntensity.event_id == event_id)
         .order_by(EventIntensity.mmi.desc())
-    ).all()  # fmt: skip
+    ).all()
     return EventPublic(
-        id=event.id, type=event.type, status=event.status, title=event.title, time=event.time,
-        expires=event.expires, magnitude=event.magnitude, depth_km=event.depth_km, mmi=event.mmi,
-        severity=event.severity, urgency=event.urgency, certainty=event.certainty,
-        alert_level=event.alert_level, tsunami=event.tsunami,
-        lon=point.x if point else None, lat=point.y if point else None,
-        revision=event.revision, primary_source=event.primary_source,
+        id=event.id,
+        type=event.type,
+        status=event.status,
+        title=event.title,
+        time=event.time,
+        expires=event.expires,
+        magnitude=event.magnitude,
+        depth_km=event.depth_km,
+        mmi=event.mmi,
+        severity=event.severity,
+        urgency=event.urgency,
+        certainty=event.certainty,
+        alert_level=event.alert_level,
+        tsunami=event.tsunami,
+        lon=point.x if point else None,
+        lat=point.y if point else None,
+        revision=event.revision,
+        primary_source=event.primary_source,
         properties=event.properties or {},
-        reports=[EventReportPublic(
-            source=r.source, source_id=r.source_id, time=r.time, magnitude=r.magnitude, lon=r.lon,
-            lat=r.lat, revision=r.revision, feed_id=r.feed_id, first_seen=r.first_seen,
-            last_seen=r.last_seen) for r in reports],
-        revisions=[{"revision": v.revision, "source": v.source, "source_id": v.source_id,
-                    "changes": v.changes, "recorded_at": v.recorded_at.isoformat()} for v in revisions],
-        intensities=[{"code": c, "name": n, "mmi": m, "method": meth, "distance_km": d, "layer_id": lid}
-                     for c, n, m, meth, d, lid in intensities],
-    )  # fmt: skip
+        reports=[
+            EventReportPublic(
+                source=r.source,
+                source_id=r.source_id,
+                time=r.time,
+                magnitude=r.magnitude,
+                lon=r.lon,
+                lat=r.lat,
+                revision=r.revision,
+                feed_id=r.feed_id,
+                first_seen=r.first_seen,
+                last_seen=r.last_seen,
+            )
+            for r in reports
+        ],
+        revisions=[
+            {
+                "revision": v.revision,
+                "source": v.source,
+                "source_id": v.source_id,
+                "changes": v.changes,
+                "recorded_at": v.recorded_at.isoformat(),
+            }
+            for v in revisions
+        ],
+        intensities=[
+            {"code": c, "name": n, "mmi": m, "method": meth, "distance_km": d, "layer_id": lid}
+            for c, n, m, meth, d, lid in intensities
+        ],
+    )

@@ -76,7 +76,7 @@ def _latest_method(session: Session, event_id: int) -> str | None:
 def recompute_risk(session_factory: sessionmaker[Session], layer_id: int) -> bool:
     """Hand the new layer to the risk engine; False when no engine is installed."""
     try:
-        from service.risk.service import recompute_layer  # type: ignore[attr-defined]
+        from service.risk.service import recompute_layer
     except ImportError:
         log.warning("risk engine not available: layer %s not scored", layer_id)
         return False
@@ -85,9 +85,13 @@ def recompute_risk(session_factory: sessionmaker[Session], layer_id: int) -> boo
 
 
 def update_shaking(
-    *, session_factory: sessionmaker[Session], settings: Settings, event_id: int,
-    grid: ShakeMapGrid | None = None, recompute: bool = True,
-) -> ShakingResult:  # fmt: skip
+    *,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    event_id: int,
+    grid: ShakeMapGrid | None = None,
+    recompute: bool = True,
+) -> ShakingResult:
     """Estimate (or take the ShakeMap of) an earthquake's MMI and store it as a layer."""
     t0 = time.perf_counter()
     data_dir = Path(settings.storage.data_dir)
@@ -113,23 +117,42 @@ def update_shaking(
                 )
             f = settings.feeds
             array, transform = intensity.mmi_grid(
-                magnitude=event.magnitude, depth_km=event.depth_km, lon=epicentre.x, lat=epicentre.y,
-                cell_deg=f.intensity_cell_deg, min_mmi=f.intensity_min_mmi,
+                magnitude=event.magnitude,
+                depth_km=event.depth_km,
+                lon=epicentre.x,
+                lat=epicentre.y,
+                cell_deg=f.intensity_cell_deg,
+                min_mmi=f.intensity_min_mmi,
                 max_radius_km=f.intensity_max_radius_km,
-            )  # fmt: skip
+            )
             method, source = intensity.METHOD, "Allen, Wald & Worden (2012) IPE, Siaga estimate"
         bounds = _bounds(array, transform)
         communities = _communities_in(session, bounds)
         if not communities and grid is None:
-            return ShakingResult(event_id, None, None, 0, False, time.perf_counter() - t0,
-                                 skipped="no community within the shaking area")  # fmt: skip
+            return ShakingResult(
+                event_id,
+                None,
+                None,
+                0,
+                False,
+                time.perf_counter() - t0,
+                skipped="no community within the shaking area",
+            )
         layer = add_raster_layer(
-            session=session, data_dir=data_dir, name=layer_name(event_id), hazard="earthquake",
-            array=array, transform=transform, classification=MMI_CLASSIFICATION,
+            session=session,
+            data_dir=data_dir,
+            name=layer_name(event_id),
+            hazard="earthquake",
+            array=array,
+            transform=transform,
+            classification=MMI_CLASSIFICATION,
             title=f"Guncangan {event.title or 'gempa'} ({'ShakeMap' if grid else 'perkiraan'})",
-            source=source, event_id=event_id, valid_from=event.time, unit="MMI",
+            source=source,
+            event_id=event_id,
+            valid_from=event.time,
+            unit="MMI",
             properties={"method": method, "event_revision": event.revision},
-        )  # fmt: skip
+        )
         session.execute(delete(EventIntensity).where(EventIntensity.event_id == event_id))
         if communities:
             ids = np.array([c[0] for c in communities])
@@ -138,11 +161,17 @@ def update_shaking(
             dist = intensity.haversine_km(epicentre.x, epicentre.y, lons, lats)
             mmi = intensity.sample_raster(array, transform, lons, lats)
             rows = [
-                {"event_id": event_id, "community_id": int(i), "mmi": round(float(m), 2), "method": method,
-                 "layer_id": layer.id, "distance_km": round(float(d), 2)}
+                {
+                    "event_id": event_id,
+                    "community_id": int(i),
+                    "mmi": round(float(m), 2),
+                    "method": method,
+                    "layer_id": layer.id,
+                    "distance_km": round(float(d), 2),
+                }
                 for i, m, d in zip(ids, mmi, dist, strict=True)
                 if np.isfinite(m)
-            ]  # fmt: skip
+            ]
             if rows:
                 session.execute(insert(EventIntensity), rows)
         event.properties = {

@@ -52,9 +52,14 @@ def haversine_km(lon0: float, lat0: float, lon: ArrayLike, lat: ArrayLike) -> ND
 
 
 def mmi_at_points(
-    *, magnitude: float, depth_km: float | None, lon: float, lat: float,
-    points_lon: ArrayLike, points_lat: ArrayLike,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:  # fmt: skip
+    *,
+    magnitude: float,
+    depth_km: float | None,
+    lon: float,
+    lat: float,
+    points_lon: ArrayLike,
+    points_lat: ArrayLike,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """(MMI, epicentral distance km) at each point."""
     epi = haversine_km(lon, lat, points_lon, points_lat)
     hypo = np.sqrt(epi**2 + float(depth_km or 0.0) ** 2)
@@ -82,16 +87,27 @@ def radius_for_mmi(
 
 
 def mmi_grid(
-    *, magnitude: float, depth_km: float | None, lon: float, lat: float,
-    cell_deg: float = 0.01, min_mmi: float = 4.0, max_radius_km: float = 400.0,
-) -> tuple[NDArray[np.float32], Affine]:  # fmt: skip
+    *,
+    magnitude: float,
+    depth_km: float | None,
+    lon: float,
+    lat: float,
+    cell_deg: float = 0.01,
+    min_mmi: float = 4.0,
+    max_radius_km: float = 400.0,
+) -> tuple[NDArray[np.float32], Affine]:
     """A north-up MMI raster around the epicentre, out to where MMI falls to `min_mmi`.
 
     The grid's edges sit on multiples of `cell_deg`, so estimates of different events
     share one lattice (and the risk engine's cached coverage weights where sizes match).
     """
-    radius = min(max(radius_for_mmi(magnitude=magnitude, depth_km=depth_km, mmi=min_mmi), 2 * cell_deg * 111.0),
-                 max_radius_km)  # fmt: skip
+    radius = min(
+        max(
+            radius_for_mmi(magnitude=magnitude, depth_km=depth_km, mmi=min_mmi),
+            2 * cell_deg * 111.0,
+        ),
+        max_radius_km,
+    )
     dlat = radius / 111.32
     dlon = radius / (111.32 * max(math.cos(math.radians(lat)), 0.05))
     west = math.floor((lon - dlon) / cell_deg) * cell_deg
@@ -104,15 +120,24 @@ def mmi_grid(
     cols = west + (np.arange(width) + 0.5) * cell_deg
     rows = north - (np.arange(height) + 0.5) * cell_deg
     grid_lon, grid_lat = np.meshgrid(cols, rows)
-    mmi, _ = mmi_at_points(magnitude=magnitude, depth_km=depth_km, lon=lon, lat=lat,
-                           points_lon=grid_lon, points_lat=grid_lat)  # fmt: skip
+    mmi, _ = mmi_at_points(
+        magnitude=magnitude,
+        depth_km=depth_km,
+        lon=lon,
+        lat=lat,
+        points_lon=grid_lon,
+        points_lat=grid_lat,
+    )
     return mmi.astype(np.float32), transform
 
 
 def sample_raster(
-    array: NDArray[np.floating], transform: Affine, lons: ArrayLike, lats: ArrayLike,
+    array: NDArray[np.floating],
+    transform: Affine,
+    lons: ArrayLike,
+    lats: ArrayLike,
     nodata: float | None = None,
-) -> NDArray[np.float64]:  # fmt: skip
+) -> NDArray[np.float64]:
     """Value of the cell containing each point (NaN outside the grid or on nodata)."""
     if transform.b != 0 or transform.d != 0:
         raise ValueError("sample_raster needs a north-up grid (no rotation)")

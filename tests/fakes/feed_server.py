@@ -85,8 +85,13 @@ class FeedServer:
                         time.sleep(route.delay_s)
                     self._send(route.status, route.body, route.content_type, extra)
 
-            def _send(self, status: int, body: bytes, ctype: str | None,
-                      headers: dict[str, str] | None = None) -> None:  # fmt: skip
+            def _send(
+                self,
+                status: int,
+                body: bytes,
+                ctype: str | None,
+                headers: dict[str, str] | None = None,
+            ) -> None:
                 self.send_response(status)
                 if ctype:
                     self.send_header("Content-Type", ctype)

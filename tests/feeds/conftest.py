@@ -30,9 +30,14 @@ def feed_server() -> Iterator[FeedServer]:
 def feed_settings(settings: Settings) -> Settings:
     """Short timeouts and a small body limit so every failure mode shows up quickly."""
     feeds = FeedSettings(
-        connect_timeout_s=1, read_timeout_s=0.5, retries=1, retry_backoff_s=0.01,
-        max_body_mb=3, max_poll_seconds=3, max_cap_alerts_per_poll=5,
-    )  # fmt: skip
+        connect_timeout_s=1,
+        read_timeout_s=0.5,
+        retries=1,
+        retry_backoff_s=0.01,
+        max_body_mb=3,
+        max_poll_seconds=3,
+        max_cap_alerts_per_poll=5,
+    )
     return settings.model_copy(update={"feeds": feeds})
 
 
@@ -40,9 +45,16 @@ def feed_settings(settings: Settings) -> Settings:
 def add_feed(session_factory: sessionmaker[Session]) -> Callable[..., int]:
     def make(name: str, kind: str, url: str, **kw: object) -> int:
         with session_factory() as s, s.begin():
-            feed = Feed(name=name, kind=kind, url=url, poll_interval_s=kw.pop("interval", 60),
-                        enabled=kw.pop("enabled", True), options=kw.pop("options", {}),
-                        consecutive_failures=0, events_seen=0)  # fmt: skip
+            feed = Feed(
+                name=name,
+                kind=kind,
+                url=url,
+                poll_interval_s=kw.pop("interval", 60),
+                enabled=kw.pop("enabled", True),
+                options=kw.pop("options", {}),
+                consecutive_failures=0,
+                events_seen=0,
+            )
             s.add(feed)
             s.flush()
             return feed.id
@@ -66,12 +78,22 @@ def load_communities(
     frame = gpd.read_file(path)
     with session_factory() as s, s.begin():
         for row in frame.itertuples():
-            s.add(Community(
-                code=row.kode, name=row.nama, level=row.level, province_code=row.kode_prov,
-                province_name=row.nama_prov, regency_code=row.kode_kab, regency_name=row.nama_kab,
-                district_code=row.kode_kec, district_name=row.nama_kec, population=population,
-                properties={}, geom=from_shape(_multi(row.geometry), srid=4326),
-            ))  # fmt: skip
+            s.add(
+                Community(
+                    code=row.kode,
+                    name=row.nama,
+                    level=row.level,
+                    province_code=row.kode_prov,
+                    province_name=row.nama_prov,
+                    regency_code=row.kode_kab,
+                    regency_name=row.nama_kab,
+                    district_code=row.kode_kec,
+                    district_name=row.nama_kec,
+                    population=population,
+                    properties={},
+                    geom=from_shape(_multi(row.geometry), srid=4326),
+                )
+            )
     return len(frame)
 
 

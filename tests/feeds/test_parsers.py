@@ -113,7 +113,10 @@ def test_tsunami_potential(text: str | None, expected: bool | None) -> None:
 
 
 def test_coordinates_disagreeing_with_hemispheres_are_refused() -> None:
-    body = b'{"Infogempa":{"gempa":{"DateTime":"2021-10-05T11:00:27+00:00","Coordinates":"8.15,118.10","Lintang":"8.15 LS","Bujur":"118.10 BT","Magnitude":"4.5","Kedalaman":"20 km"}}}'
+    body = (
+        b'{"Infogempa":{"gempa":{"DateTime":"2021-10-05T11:00:27+00:00","Coordinates":"8.15,118.10",'
+        b'"Lintang":"8.15 LS","Bujur":"118.10 BT","Magnitude":"4.5","Kedalaman":"20 km"}}}'
+    )
     with pytest.raises(FeedParseError, match="disagree"):
         bmkg.parse(body)
 
@@ -320,8 +323,16 @@ def test_xml_entities_are_refused() -> None:
         ),
     ],
 )
-def test_shakemap_grids(shared_data: Path, name: str, nlon: int, nlat: int, mag: float,
-                        time: datetime, lat: float, lon: float) -> None:  # fmt: skip
+def test_shakemap_grids(
+    shared_data: Path,
+    name: str,
+    nlon: int,
+    nlat: int,
+    mag: float,
+    time: datetime,
+    lat: float,
+    lon: float,
+) -> None:
     data = (shared_data / "real/bmkg_shakemaps" / name).read_bytes()
     g = shakemap.parse(data)
     assert (g.nlon, g.nlat, g.magnitude, g.time, g.lat, g.lon) == (nlon, nlat, mag, time, lat, lon)

@@ -29,9 +29,15 @@ def _poll(sf: sessionmaker[Session], settings: Settings, feed_id: int):  # type:
 
 def _events(sf: sessionmaker[Session]) -> list[tuple]:  # type: ignore[type-arg]
     with sf() as s:
-        return [tuple(r) for r in s.execute(text(
-            "SELECT id, type, time, magnitude, depth_km, ST_X(epicentre), ST_Y(epicentre), revision"
-            " FROM hazard_events ORDER BY id"))]  # fmt: skip
+        return [
+            tuple(r)
+            for r in s.execute(
+                text(
+                    "SELECT id, type, time, magnitude, depth_km, ST_X(epicentre),"
+                    " ST_Y(epicentre), revision FROM hazard_events ORDER BY id"
+                )
+            )
+        ]
 
 
 def _feed(sf: sessionmaker[Session], feed_id: int) -> Feed:
@@ -63,9 +69,16 @@ SAMPLES = [
 
 @pytest.mark.parametrize(("name", "kind", "ctype", "count"), SAMPLES, ids=[s[0] for s in SAMPLES])
 def test_every_sample_is_served_parsed_and_stored(
-    name: str, kind: str, ctype: str, count: int, shared_data: Path, feed_server: FeedServer,
-    feed_settings: Settings, session_factory: sessionmaker[Session], add_feed: Callable[..., int],
-) -> None:  # fmt: skip
+    name: str,
+    kind: str,
+    ctype: str,
+    count: int,
+    shared_data: Path,
+    feed_server: FeedServer,
+    feed_settings: Settings,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+) -> None:
     url = feed_server.set(
         "/" + name, Route((shared_data / "feeds" / name).read_bytes(), content_type=ctype)
     )
@@ -83,9 +96,13 @@ def test_every_sample_is_served_parsed_and_stored(
     assert "Siaga" in feed_server.requests[0]["headers"]["User-Agent"]
 
 
-def test_autogempa_fields_in_the_database(shared_data: Path, feed_server: FeedServer, feed_settings: Settings,
-                                          session_factory: sessionmaker[Session],
-                                          add_feed: Callable[..., int]) -> None:  # fmt: skip
+def test_autogempa_fields_in_the_database(
+    shared_data: Path,
+    feed_server: FeedServer,
+    feed_settings: Settings,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+) -> None:
     body = (shared_data / "feeds/bmkg/autogempa_2021-10-05.json").read_bytes()
     feed_id = add_feed("bmkg", "bmkg", feed_server.set("/autogempa.json", Route(body)))
     assert _poll(session_factory, feed_settings, feed_id).status == "ok"
@@ -96,9 +113,12 @@ def test_autogempa_fields_in_the_database(shared_data: Path, feed_server: FeedSe
 
 
 def test_repoll_never_duplicates_and_revision_keeps_history(
-    shared_data: Path, feed_server: FeedServer, feed_settings: Settings,
-    session_factory: sessionmaker[Session], add_feed: Callable[..., int],
-) -> None:  # fmt: skip
+    shared_data: Path,
+    feed_server: FeedServer,
+    feed_settings: Settings,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+) -> None:
     doc = json.loads((shared_data / "feeds/bmkg/autogempa_2021-10-05.json").read_bytes())
     feed_id = add_feed("bmkg", "bmkg", feed_server.set("/a.json", Route(json.dumps(doc).encode())))
     _poll(session_factory, feed_settings, feed_id)
@@ -106,16 +126,20 @@ def test_repoll_never_duplicates_and_revision_keeps_history(
     assert again.ingest.unchanged_reports == 1 and not again.ingest.new_events
     assert len(_events(session_factory)) == 1
     # BMKG revises the magnitude and moves the epicentre.
-    doc["Infogempa"]["gempa"].update(Magnitude="4.8", Coordinates="-8.20,118.15", Lintang="8.20 LS",
-                                     Bujur="118.15 BT")  # fmt: skip
+    doc["Infogempa"]["gempa"].update(
+        Magnitude="4.8", Coordinates="-8.20,118.15", Lintang="8.20 LS", Bujur="118.15 BT"
+    )
     feed_server.routes["/a.json"].body = json.dumps(doc).encode()
     revised = _poll(session_factory, feed_settings, feed_id)
     assert revised.ingest.updated_reports == 1 and revised.ingest.revised_events
     ((event_id, _, _, mag, _, lon, lat, rev),) = _events(session_factory)
     assert (mag, lon, lat, rev) == (4.8, 118.15, -8.20, 2)
     with session_factory() as s:
-        history = s.scalars(select(EventRevision).where(EventRevision.event_id == event_id)
-                            .order_by(EventRevision.revision)).all()  # fmt: skip
+        history = s.scalars(
+            select(EventRevision)
+            .where(EventRevision.event_id == event_id)
+            .order_by(EventRevision.revision)
+        ).all()
         assert [h.revision for h in history] == [1, 2]
         assert history[1].changes["magnitude"] == [4.5, 4.8]
         assert history[1].changes["lat"] == [-8.15, -8.20]
@@ -139,9 +163,13 @@ MALFORMED = {
 
 @pytest.mark.parametrize("case", list(MALFORMED))
 def test_malformed_feed_is_unhealthy_and_nothing_else_moves(
-    case: str, shared_data: Path, feed_server: FeedServer, feed_settings: Settings,
-    session_factory: sessionmaker[Session], add_feed: Callable[..., int],
-) -> None:  # fmt: skip
+    case: str,
+    shared_data: Path,
+    feed_server: FeedServer,
+    feed_settings: Settings,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+) -> None:
     good_bmkg = (shared_data / "feeds/bmkg/gempaterkini_2023-07-12.json").read_bytes()
     bad_id = add_feed("bmkg", "bmkg", feed_server.set("/bmkg.json", Route(good_bmkg)))
     usgs_body = (shared_data / "feeds/usgs/usgs_summary_all_hour_2017.geojson").read_bytes()
@@ -159,8 +187,12 @@ def test_malformed_feed_is_unhealthy_and_nothing_else_moves(
     with session_factory() as s, s.begin():  # both feeds due again
         s.execute(update(Feed).values(last_poll_at=None))
     with build_client(feed_settings.feeds) as client:
-        outcomes = {o.feed_id: o for o in poll_due_feeds(session_factory=session_factory,
-                                                         settings=feed_settings, client=client)}  # fmt: skip
+        outcomes = {
+            o.feed_id: o
+            for o in poll_due_feeds(
+                session_factory=session_factory, settings=feed_settings, client=client
+            )
+        }
     bad, other = outcomes[bad_id], outcomes[other_id]
     assert bad.status == "error" and expected in (bad.error or ""), bad.error
     assert other.status == "ok" and other.ingest.unchanged_reports == 8
@@ -172,9 +204,13 @@ def test_malformed_feed_is_unhealthy_and_nothing_else_moves(
     assert _feed(session_factory, other_id).consecutive_failures == 0
 
 
-def test_transient_503_is_retried(shared_data: Path, feed_server: FeedServer, feed_settings: Settings,
-                                  session_factory: sessionmaker[Session],
-                                  add_feed: Callable[..., int]) -> None:  # fmt: skip
+def test_transient_503_is_retried(
+    shared_data: Path,
+    feed_server: FeedServer,
+    feed_settings: Settings,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+) -> None:
     body = (shared_data / "feeds/bmkg/autogempa_2021-10-05.json").read_bytes()
     feed_id = add_feed("bmkg", "bmkg", feed_server.set("/a.json", Route(body, fail_first=1)))
     assert _poll(session_factory, feed_settings, feed_id).status == "ok"
@@ -182,9 +218,12 @@ def test_transient_503_is_retried(shared_data: Path, feed_server: FeedServer, fe
 
 
 def test_conditional_get_uses_etag_and_last_modified(
-    shared_data: Path, feed_server: FeedServer, feed_settings: Settings,
-    session_factory: sessionmaker[Session], add_feed: Callable[..., int],
-) -> None:  # fmt: skip
+    shared_data: Path,
+    feed_server: FeedServer,
+    feed_settings: Settings,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+) -> None:
     body = (shared_data / "feeds/usgs/usgs_summary_all_hour_2017.geojson").read_bytes()
     lm = "Sun, 03 Dec 2017 23:15:50 GMT"
     feed_id = add_feed(
@@ -203,9 +242,12 @@ def test_conditional_get_uses_etag_and_last_modified(
     assert _feed(session_factory, feed_id).last_status == "not_modified"
 
 
-def test_gdacs_no_events_is_healthy(feed_server: FeedServer, feed_settings: Settings,
-                                    session_factory: sessionmaker[Session],
-                                    add_feed: Callable[..., int]) -> None:  # fmt: skip
+def test_gdacs_no_events_is_healthy(
+    feed_server: FeedServer,
+    feed_settings: Settings,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+) -> None:
     feed_id = add_feed("gdacs", "gdacs", feed_server.set("/g", Route(b"", status=204)))
     outcome = _poll(session_factory, feed_settings, feed_id)
     assert (
@@ -214,9 +256,12 @@ def test_gdacs_no_events_is_healthy(feed_server: FeedServer, feed_settings: Sett
 
 
 def test_same_feed_never_polled_twice_at_once(
-    shared_data: Path, feed_server: FeedServer, feed_settings: Settings,
-    session_factory: sessionmaker[Session], add_feed: Callable[..., int],
-) -> None:  # fmt: skip
+    shared_data: Path,
+    feed_server: FeedServer,
+    feed_settings: Settings,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+) -> None:
     body = (shared_data / "feeds/bmkg/autogempa_2021-10-05.json").read_bytes()
     feed_id = add_feed("bmkg", "bmkg", feed_server.set("/a.json", Route(body)))
     # Another process (here: another connection) holds the feed's poll lock.
@@ -228,8 +273,12 @@ def test_same_feed_never_polled_twice_at_once(
     # Two concurrent polls of a slow feed: one fetches, the other skips.
     feed_server.routes["/a.json"].delay_s = 0.3
     results: list[str] = []
-    threads = [threading.Thread(target=lambda: results.append(
-        _poll(session_factory, feed_settings, feed_id).status)) for _ in range(2)]  # fmt: skip
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(_poll(session_factory, feed_settings, feed_id).status)
+        )
+        for _ in range(2)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -239,9 +288,12 @@ def test_same_feed_never_polled_twice_at_once(
 
 
 def test_one_earthquake_from_three_sources_is_one_event(
-    shared_data: Path, feed_server: FeedServer, feed_settings: Settings,
-    session_factory: sessionmaker[Session], add_feed: Callable[..., int],
-) -> None:  # fmt: skip
+    shared_data: Path,
+    feed_server: FeedServer,
+    feed_settings: Settings,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+) -> None:
     usgs = (shared_data / "feeds/usgs/usgs_summary_4.5_week_2020.geojson").read_bytes()
     # USGS us6000c60p: M5.0, 13 km W of Ternate, 2020-10-06T08:47:01.687Z, depth 101.5 km.
     bmkg = {
@@ -262,12 +314,28 @@ def test_one_earthquake_from_three_sources_is_one_event(
             }
         }
     }
-    gdacs = {"type": "FeatureCollection", "features": [{"type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [127.2634, 0.7895]},
-        "properties": {"eventtype": "EQ", "eventid": 1234567, "episodeid": 1, "alertlevel": "Green",
-                       "fromdate": "2020-10-06T08:47:01", "datemodified": "2020-10-06T09:00:00",
-                       "severitydata": {"severity": 5.0, "severityunit": "M",
-                                        "severitytext": "Magnitude 5M, Depth:101.52km"}}}]}  # fmt: skip
+    gdacs = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [127.2634, 0.7895]},
+                "properties": {
+                    "eventtype": "EQ",
+                    "eventid": 1234567,
+                    "episodeid": 1,
+                    "alertlevel": "Green",
+                    "fromdate": "2020-10-06T08:47:01",
+                    "datemodified": "2020-10-06T09:00:00",
+                    "severitydata": {
+                        "severity": 5.0,
+                        "severityunit": "M",
+                        "severitytext": "Magnitude 5M, Depth:101.52km",
+                    },
+                },
+            }
+        ],
+    }
     ids = [
         add_feed("usgs", "usgs", feed_server.set("/usgs", Route(usgs))),
         add_feed("bmkg", "bmkg", feed_server.set("/bmkg", Route(json.dumps(bmkg).encode()))),
@@ -284,19 +352,24 @@ def test_one_earthquake_from_three_sources_is_one_event(
         assert s.scalar(select(func.count()).select_from(HazardEvent)) == 91  # no other merges
 
 
-def test_cap_cancel_references_the_alert(shared_data: Path, feed_server: FeedServer, feed_settings: Settings,
-                                         session_factory: sessionmaker[Session],
-                                         add_feed: Callable[..., int]) -> None:  # fmt: skip
+def test_cap_cancel_references_the_alert(
+    shared_data: Path,
+    feed_server: FeedServer,
+    feed_settings: Settings,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+) -> None:
     alert = (shared_data / "feeds/cap/bmkg_nowcast_cap_id_CGT20260924002_alert.xml").read_bytes()
     feed_id = add_feed("cap", "cap", feed_server.set("/cap.xml", Route(alert, content_type=XML)))
     assert _poll(session_factory, feed_settings, feed_id).status == "ok"
     cancel = (
-        b'<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>2.49.0.1.360.0.2026.09.24.08.75.003'
-        b"</identifier><sender>cuaca.ekstrem@bmkg.go.id</sender><sent>2026-09-24T16:00:00+08:00</sent>"
+        b'<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">'
+        b"<identifier>2.49.0.1.360.0.2026.09.24.08.75.003</identifier>"
+        b"<sender>cuaca.ekstrem@bmkg.go.id</sender><sent>2026-09-24T16:00:00+08:00</sent>"
         b"<status>Actual</status><msgType>Cancel</msgType><scope>Public</scope><references>"
         b"cuaca.ekstrem@bmkg.go.id,2.49.0.1.360.0.2026.09.24.07.75.002,2026-09-24T15:07:00+08:00"
         b"</references></alert>"
-    )  # fmt: skip
+    )
     feed_server.routes["/cap.xml"].body = cancel
     assert _poll(session_factory, feed_settings, feed_id).status == "ok"
     with session_factory() as s:
@@ -309,9 +382,13 @@ def test_cap_cancel_references_the_alert(shared_data: Path, feed_server: FeedSer
         assert s.scalar(select(func.count()).select_from(EventReport)) == 2
 
 
-def test_cap_index_fetches_listed_alerts(shared_data: Path, feed_server: FeedServer, feed_settings: Settings,
-                                         session_factory: sessionmaker[Session],
-                                         add_feed: Callable[..., int]) -> None:  # fmt: skip
+def test_cap_index_fetches_listed_alerts(
+    shared_data: Path,
+    feed_server: FeedServer,
+    feed_settings: Settings,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+) -> None:
     cap_dir = shared_data / "feeds/cap"
     index = (cap_dir / "bmkg_nowcast_rss_id_2026-02-16.xml").read_bytes()
     index = index.replace(b"https://www.bmkg.go.id", feed_server.url.encode())  # never the internet
@@ -341,9 +418,13 @@ def test_cap_index_fetches_listed_alerts(shared_data: Path, feed_server: FeedSer
 
 
 def test_shakemap_feed_becomes_a_layer_of_its_event(
-    shared_data: Path, feed_server: FeedServer, feed_settings: Settings,
-    session_factory: sessionmaker[Session], add_feed: Callable[..., int], padang_communities: int,
-) -> None:  # fmt: skip
+    shared_data: Path,
+    feed_server: FeedServer,
+    feed_settings: Settings,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+    padang_communities: int,
+) -> None:
     grid = (shared_data / "real/bmkg_shakemaps/20190930000000_grid.xml").read_bytes()
     feed_id = add_feed(
         "shakemap", "shakemap", feed_server.set("/grid.xml", Route(grid, content_type=XML))

@@ -42,14 +42,20 @@ def update_feed(
 
 
 @router.post("/feeds/{feed_id}/poll", response_model=PollResult)
-def poll_now(feed_id: int, session_factory: SessionFactoryDep, settings: SettingsDep,
-             _: CoordinatorDep) -> PollResult:  # fmt: skip
+def poll_now(
+    feed_id: int, session_factory: SessionFactoryDep, settings: SettingsDep, _: CoordinatorDep
+) -> PollResult:
     """Poll the feed now, even when disabled; the result says what changed."""
     with session_factory() as s:
         service.get_feed(session=s, feed_id=feed_id)  # 404 before any network work
     with build_client(settings.feeds) as client:
-        outcome = poll_feed(session_factory=session_factory, settings=settings, client=client,
-                            feed_id=feed_id, force=True)  # fmt: skip
+        outcome = poll_feed(
+            session_factory=session_factory,
+            settings=settings,
+            client=client,
+            feed_id=feed_id,
+            force=True,
+        )
     with session_factory() as s:
         feed = service.feed_public(service.get_feed(session=s, feed_id=feed_id))
     return PollResult(**outcome.public(), feed=feed)

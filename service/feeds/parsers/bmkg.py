@@ -33,16 +33,58 @@ SOURCE = "bmkg"
 
 MONTHS = {
     # Indonesian abbreviations and names, then English ones (the old feed used "Aug").
-    "jan": 1, "januari": 1, "feb": 2, "februari": 2, "mar": 3, "maret": 3, "apr": 4,
-    "april": 4, "mei": 5, "jun": 6, "juni": 6, "jul": 7, "juli": 7, "agu": 8, "agt": 8,
-    "agustus": 8, "sep": 9, "september": 9, "okt": 10, "oktober": 10, "nov": 11,
-    "november": 11, "des": 12, "desember": 12, "may": 5, "aug": 8, "oct": 10, "dec": 12,
-    "january": 1, "february": 2, "march": 3, "june": 6, "july": 7, "august": 8,
-    "october": 10, "december": 12,
-}  # fmt: skip
+    "jan": 1,
+    "januari": 1,
+    "feb": 2,
+    "februari": 2,
+    "mar": 3,
+    "maret": 3,
+    "apr": 4,
+    "april": 4,
+    "mei": 5,
+    "jun": 6,
+    "juni": 6,
+    "jul": 7,
+    "juli": 7,
+    "agu": 8,
+    "agt": 8,
+    "agustus": 8,
+    "sep": 9,
+    "september": 9,
+    "okt": 10,
+    "oktober": 10,
+    "nov": 11,
+    "november": 11,
+    "des": 12,
+    "desember": 12,
+    "may": 5,
+    "aug": 8,
+    "oct": 10,
+    "dec": 12,
+    "january": 1,
+    "february": 2,
+    "march": 3,
+    "june": 6,
+    "july": 7,
+    "august": 8,
+    "october": 10,
+    "december": 12,
+}
 
-ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9,
-         "X": 10, "XI": 11, "XII": 12}  # fmt: skip
+ROMAN = {
+    "I": 1,
+    "II": 2,
+    "III": 3,
+    "IV": 4,
+    "V": 5,
+    "VI": 6,
+    "VII": 7,
+    "VIII": 8,
+    "IX": 9,
+    "X": 10,
+    "XI": 11,
+    "XII": 12,
+}
 
 _FELT_ITEM = re.compile(r"^\s*([IVX]+)(?:\s*-\s*([IVX]+))?\s+(.+?)\s*$")
 
@@ -104,8 +146,15 @@ def local_date_time(tanggal: str, jam: str) -> datetime:
     if zone not in ZONE_OFFSETS:
         raise FeedParseError(f"BMKG: unknown time zone {zone!r} in Jam {jam!r}")
     tz = timezone(timedelta(hours=ZONE_OFFSETS[zone]))
-    dt = datetime(year, MONTHS[m.group(2).lower()], int(m.group(1)),
-                  int(t.group(1)), int(t.group(2)), int(t.group(3)), tzinfo=tz)  # fmt: skip
+    dt = datetime(
+        year,
+        MONTHS[m.group(2).lower()],
+        int(m.group(1)),
+        int(t.group(1)),
+        int(t.group(2)),
+        int(t.group(3)),
+        tzinfo=tz,
+    )
     return dt.astimezone(UTC)
 
 
