@@ -7,10 +7,9 @@ Cloud-Optimized GeoTIFF); a new version never overwrites an older one.
 from __future__ import annotations
 
 import math
-import os
-import re
-import uuid
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,43 +23,13 @@ from shapely.geometry import box
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service.hazards import storage
 from service.hazards.models import HazardLayer
+from service.hazards.schemes import MMI
 
 NODATA = -9999.0
-
-# The mmi scheme (VI / VII / VIII+), as the hazards domain stores it.
-MMI_CLASSIFICATION: dict[str, Any] = {
-    "name": "mmi",
-    "type": "thresholds",
-    "hazard": "earthquake",
-    "unit": "MMI",
-    "description": "Modified Mercalli shaking intensity: VI, VII, VIII and above",
-    "classes": [
-        {"name": "VI", "severity": 0.33, "label_id": "Kuat (VI)", "lower": 6.0, "upper": 7.0},
-        {
-            "name": "VII",
-            "severity": 0.67,
-            "label_id": "Sangat kuat (VII)",
-            "lower": 7.0,
-            "upper": 8.0,
-        },
-        {
-            "name": "VIII+",
-            "severity": 1.0,
-            "label_id": "Merusak (VIII ke atas)",
-            "lower": 8.0,
-            "upper": None,
-        },
-    ],
-}
-
-
-def slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "layer"
-
-
-def raster_relpath(name: str, version: int) -> Path:
-    return Path("rasters") / slug(name) / f"v{version}.tif"
+# The mmi scheme (VI / VII / VIII+) of the hazards domain.
+MMI_CLASSIFICATION: dict[str, Any] = MMI.to_dict()
 
 
 def next_version(session: Session, name: str) -> int:
@@ -69,7 +38,7 @@ def next_version(session: Session, name: str) -> int:
 
 
 def write_array_cog(array: np.ndarray, transform: Affine, dest: Path) -> None:
-    """A float32 single-band EPSG:4326 array to a COG, written via a temporary name."""
+    """A float32 single-band EPSG:4326 array to a Cloud-Optimized GeoTIFF at `dest`."""
     data = np.where(np.isfinite(array), array, NODATA).astype(np.float32)
     profile = {
         "driver": "GTiff",
@@ -81,25 +50,19 @@ def write_array_cog(array: np.ndarray, transform: Affine, dest: Path) -> None:
         "transform": transform,
         "nodata": NODATA,
     }
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with MemoryFile() as mem:
-                with mem.open(**profile) as dst:
-                    dst.write(data, 1)
-                rasterio.shutil.copy(
-                    mem.name,
-                    str(tmp),
-                    driver="COG",
-                    COMPRESS="DEFLATE",
-                    BLOCKSIZE="512",
-                    OVERVIEWS="AUTO",
-                )
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with MemoryFile() as mem:
+            with mem.open(**profile) as dst:
+                dst.write(data, 1)
+            rasterio.shutil.copy(
+                mem.name,
+                str(dest),
+                driver="COG",
+                COMPRESS="DEFLATE",
+                BLOCKSIZE="512",
+                OVERVIEWS="AUTO",
+            )
 
 
 def raster_meta(array: np.ndarray, transform: Affine, **extra: Any) -> dict[str, Any]:
@@ -127,7 +90,8 @@ def raster_meta(array: np.ndarray, transform: Affine, **extra: Any) -> dict[str,
     }
 
 
-def add_raster_layer(
+@contextmanager
+def raster_layer_version(
     *,
     session: Session,
     data_dir: Path,
@@ -142,33 +106,39 @@ def add_raster_layer(
     valid_from: Any = None,
     unit: str | None = None,
     properties: dict[str, Any] | None = None,
-) -> HazardLayer:
-    """Write the raster and add a new version of the layer `name` (caller commits)."""
+) -> Iterator[HazardLayer]:
+    """Write the raster and add a new version of layer `name`.
+
+    The caller commits inside the block: a failed transaction removes the file again
+    (the hazards domain's `pending_file` guard), a file never appears half-written.
+    """
     version = next_version(session, name)
-    relpath = raster_relpath(name, version)
-    write_array_cog(array, transform, data_dir / relpath)
+    relpath = storage.raster_relpath(name, version)
     meta = raster_meta(array, transform)
     west, south, east, north = meta["bounds"]
-    layer = HazardLayer(
-        name=name,
-        version=version,
-        role="hazard",
-        hazard=hazard,
-        kind="raster",
-        title=title,
-        source=source,
-        unit=unit,
-        valid_from=valid_from,
-        classification=classification,
-        raster_path=relpath.as_posix(),
-        raster_meta=meta,
-        event_id=event_id,
-        extent=from_shape(box(west, south, east, north), srid=4326),
-        properties=properties or {},
-    )
-    session.add(layer)
-    session.flush()
-    return layer
+    with storage.pending_file(
+        data_dir, relpath, lambda dest: write_array_cog(array, transform, dest)
+    ):
+        layer = HazardLayer(
+            name=name,
+            version=version,
+            role="hazard",
+            hazard=hazard,
+            kind="raster",
+            title=title,
+            source=source,
+            unit=unit,
+            valid_from=valid_from,
+            classification=classification,
+            raster_path=relpath.as_posix(),
+            raster_meta=meta,
+            event_id=event_id,
+            extent=from_shape(box(west, south, east, north), srid=4326),
+            properties=properties or {},
+        )
+        session.add(layer)
+        session.flush()
+        yield layer
 
 
 def read_geotiff(data: bytes) -> tuple[np.ndarray, Affine, str]:

@@ -409,7 +409,7 @@ def _ingest_raster(
     session_factory: sessionmaker[Session], settings: Settings, feed_id: int, body: bytes
 ) -> None:
     """A raster feed: the GeoTIFF becomes a new version of the configured hazard layer."""
-    from service.feeds.layers import add_raster_layer, read_geotiff
+    from service.feeds.layers import raster_layer_version, read_geotiff
     from service.feeds.shaking import recompute_risk
 
     try:
@@ -418,11 +418,12 @@ def _ingest_raster(
         raise FeedParseError(f"raster feed: not a readable GeoTIFF ({str(exc)[:200]})") from exc
     if crs not in ("EPSG:4326", "OGC:CRS84"):
         raise FeedParseError(f"raster feed: the GeoTIFF is in {crs}; publish it in EPSG:4326")
-    with session_factory() as s, s.begin():
+    with session_factory() as s:
+        s.begin()  # committed inside the raster file's guard below
         feed = s.get(Feed, feed_id)
         assert feed is not None
         opts = feed.options or {}
-        layer = add_raster_layer(
+        with raster_layer_version(
             session=s,
             data_dir=settings.storage.data_dir,
             name=opts.get("layer_name") or feed.name,
@@ -434,8 +435,9 @@ def _ingest_raster(
             source=feed.url,
             unit=opts.get("unit"),
             properties={"feed_id": feed_id},
-        )
-        layer_id = layer.id
+        ) as layer:
+            layer_id = layer.id
+            s.commit()
     recompute_risk(session_factory, layer_id)
 
 

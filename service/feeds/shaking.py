@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 from affine import Affine
 from geoalchemy2.shape import to_shape
+from shapely.geometry import Point
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.communities.models import Community
-from service.feeds.layers import MMI_CLASSIFICATION, add_raster_layer
+from service.feeds.layers import MMI_CLASSIFICATION, raster_layer_version
 from service.feeds.models import EventIntensity, HazardEvent
 from service.feeds.parsers.shakemap import ShakeMapGrid
 from service.hazards.models import HazardLayer
@@ -84,6 +85,45 @@ def recompute_risk(session_factory: sessionmaker[Session], layer_id: int) -> boo
     return True
 
 
+def _skipped(event_id: int, t0: float, why: str) -> ShakingResult:
+    return ShakingResult(event_id, None, None, 0, False, time.perf_counter() - t0, skipped=why)
+
+
+def _store_intensities(
+    session: Session,
+    event_id: int,
+    layer_id: int,
+    method: str,
+    epicentre: Point,
+    communities: list[tuple[int, float, float]],
+    array: np.ndarray,
+    transform: Affine,
+) -> None:
+    """MMI at each community's representative point (replacing an earlier estimate)."""
+    session.execute(delete(EventIntensity).where(EventIntensity.event_id == event_id))
+    if not communities:
+        return
+    ids = np.array([c[0] for c in communities])
+    lons = np.array([c[1] for c in communities])
+    lats = np.array([c[2] for c in communities])
+    dist = intensity.haversine_km(epicentre.x, epicentre.y, lons, lats)
+    mmi = intensity.sample_raster(array, transform, lons, lats)
+    rows = [
+        {
+            "event_id": event_id,
+            "community_id": int(i),
+            "mmi": round(float(m), 2),
+            "method": method,
+            "layer_id": layer_id,
+            "distance_km": round(float(d), 2),
+        }
+        for i, m, d in zip(ids, mmi, dist, strict=True)
+        if np.isfinite(m)
+    ]
+    if rows:
+        session.execute(insert(EventIntensity), rows)
+
+
 def update_shaking(
     *,
     session_factory: sessionmaker[Session],
@@ -95,26 +135,21 @@ def update_shaking(
     """Estimate (or take the ShakeMap of) an earthquake's MMI and store it as a layer."""
     t0 = time.perf_counter()
     data_dir = Path(settings.storage.data_dir)
-    with session_factory() as session, session.begin():
+    with session_factory() as session:
+        session.begin()  # committed inside the raster file's guard below
         event = session.get(HazardEvent, event_id, with_for_update=True)
         if event is None or event.type != "earthquake" or event.epicentre is None:
-            return ShakingResult(
-                event_id, None, None, 0, False, 0.0, skipped="not a located earthquake"
-            )
+            return _skipped(event_id, t0, "not a located earthquake")
         epicentre = to_shape(event.epicentre)
         if grid is not None:
             array, transform = grid.mmi, grid.transform
-            method, source = (
-                "shakemap",
-                f"ShakeMap {grid.originator or ''} {grid.event_id} v{grid.version}",
-            )
+            method = "shakemap"
+            source = f"ShakeMap {grid.originator or ''} {grid.event_id} v{grid.version}"
         else:
             if event.magnitude is None or event.magnitude < settings.feeds.intensity_min_magnitude:
-                return ShakingResult(event_id, None, None, 0, False, 0.0, skipped="below magnitude")
+                return _skipped(event_id, t0, "below magnitude")
             if _latest_method(session, event_id) == "shakemap":
-                return ShakingResult(
-                    event_id, None, None, 0, False, 0.0, skipped="ShakeMap present"
-                )
+                return _skipped(event_id, t0, "ShakeMap present")
             f = settings.feeds
             array, transform = intensity.mmi_grid(
                 magnitude=event.magnitude,
@@ -126,19 +161,10 @@ def update_shaking(
                 max_radius_km=f.intensity_max_radius_km,
             )
             method, source = intensity.METHOD, "Allen, Wald & Worden (2012) IPE, Siaga estimate"
-        bounds = _bounds(array, transform)
-        communities = _communities_in(session, bounds)
+        communities = _communities_in(session, _bounds(array, transform))
         if not communities and grid is None:
-            return ShakingResult(
-                event_id,
-                None,
-                None,
-                0,
-                False,
-                time.perf_counter() - t0,
-                skipped="no community within the shaking area",
-            )
-        layer = add_raster_layer(
+            return _skipped(event_id, t0, "no community within the shaking area")
+        with raster_layer_version(
             session=session,
             data_dir=data_dir,
             name=layer_name(event_id),
@@ -152,34 +178,16 @@ def update_shaking(
             valid_from=event.time,
             unit="MMI",
             properties={"method": method, "event_revision": event.revision},
-        )
-        session.execute(delete(EventIntensity).where(EventIntensity.event_id == event_id))
-        if communities:
-            ids = np.array([c[0] for c in communities])
-            lons = np.array([c[1] for c in communities])
-            lats = np.array([c[2] for c in communities])
-            dist = intensity.haversine_km(epicentre.x, epicentre.y, lons, lats)
-            mmi = intensity.sample_raster(array, transform, lons, lats)
-            rows = [
-                {
-                    "event_id": event_id,
-                    "community_id": int(i),
-                    "mmi": round(float(m), 2),
-                    "method": method,
-                    "layer_id": layer.id,
-                    "distance_km": round(float(d), 2),
-                }
-                for i, m, d in zip(ids, mmi, dist, strict=True)
-                if np.isfinite(m)
-            ]
-            if rows:
-                session.execute(insert(EventIntensity), rows)
-        event.properties = {
-            **(event.properties or {}),
-            "shaking_layer_id": layer.id,
-            "shaking_method": method,
-        }
-        layer_id = layer.id
+        ) as layer:
+            _store_intensities(session, event_id, layer.id, method, epicentre, communities,
+                               array, transform)  # fmt: skip
+            event.properties = {
+                **(event.properties or {}),
+                "shaking_layer_id": layer.id,
+                "shaking_method": method,
+            }
+            layer_id = layer.id
+            session.commit()
     recomputed = recompute_risk(session_factory, layer_id) if recompute else False
     return ShakingResult(
         event_id, layer_id, method, len(communities), recomputed, time.perf_counter() - t0
