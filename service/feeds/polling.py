@@ -438,7 +438,7 @@ def _ingest_raster(
         ) as layer:
             layer_id = layer.id
             s.commit()
-    recompute_risk(session_factory, layer_id)
+    recompute_risk(session_factory, layer_id, settings)
 
 
 def due_feed_ids(session: Session, *, now: datetime | None = None) -> list[int]:

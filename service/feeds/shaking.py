@@ -74,14 +74,19 @@ def _latest_method(session: Session, event_id: int) -> str | None:
     return (layer.properties or {}).get("method") if layer is not None else None
 
 
-def recompute_risk(session_factory: sessionmaker[Session], layer_id: int) -> bool:
+def recompute_risk(
+    session_factory: sessionmaker[Session], layer_id: int, settings: Settings
+) -> bool:
     """Hand the new layer to the risk engine; False when no engine is installed."""
     try:
         from service.risk.service import recompute_layer
     except ImportError:
         log.warning("risk engine not available: layer %s not scored", layer_id)
         return False
-    recompute_layer(session_factory=session_factory, layer_id=layer_id)
+    summary = recompute_layer(session_factory=session_factory, layer_id=layer_id, settings=settings)
+    if isinstance(summary, dict) and summary.get("status") == "failed":
+        log.warning("risk recompute of layer %s failed: %s", layer_id, summary.get("error"))
+        return False
     return True
 
 
@@ -188,7 +193,7 @@ def update_shaking(
             }
             layer_id = layer.id
             session.commit()
-    recomputed = recompute_risk(session_factory, layer_id) if recompute else False
+    recomputed = recompute_risk(session_factory, layer_id, settings) if recompute else False
     return ShakingResult(
         event_id, layer_id, method, len(communities), recomputed, time.perf_counter() - t0
     )
