@@ -442,3 +442,65 @@ def test_shakemap_feed_becomes_a_layer_of_its_event(
         mmis = [r[0] for r in s.execute(text("SELECT mmi FROM hazard_event_intensities"))]
     assert len(mmis) == padang_communities and 6.0 <= min(mmis) <= max(mmis) <= 9.0
     assert sorted(mmis)[len(mmis) // 2] >= 7.0  # BMKG model: most of Padang at VII or more
+
+
+def test_raster_feed_adds_a_layer_version(
+    feed_server: FeedServer,
+    feed_settings: Settings,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+) -> None:
+    import numpy as np
+    from affine import Affine
+
+    from service.feeds.layers import write_array_cog
+
+    tif = feed_settings.storage.data_dir / "rain.tif"
+    rain = np.arange(20 * 30, dtype=np.float32).reshape(20, 30)
+    write_array_cog(rain, Affine(0.1, 0, 106.0, 0, -0.1, -6.0), tif)
+    route = Route(tif.read_bytes(), content_type="image/tiff")
+    options = {"layer_name": "curah-hujan-24j", "hazard": "flood", "unit": "mm"}
+    feed_id = add_feed("rain", "raster", feed_server.set("/rain.tif", route), options=options)
+    assert _poll(session_factory, feed_settings, feed_id).status == "ok"
+    route.body = tif.read_bytes()  # a newer accumulation: same URL, next version
+    assert _poll(session_factory, feed_settings, feed_id).status == "ok"
+    with session_factory() as s:
+        layers = s.scalars(select(HazardLayer).order_by(HazardLayer.version)).all()
+    assert [(la.name, la.version, la.hazard, la.unit) for la in layers] == [
+        ("curah-hujan-24j", 1, "flood", "mm"),
+        ("curah-hujan-24j", 2, "flood", "mm"),
+    ]
+    assert layers[1].raster_meta["width"] == 30 and layers[1].raster_meta["stats"]["max"] == 599
+    assert (feed_settings.storage.data_dir / layers[1].raster_path).is_file()
+    # A body that is not a GeoTIFF is an error, and no version is added.
+    route.body = b"GIF89a not a tiff"
+    failed = _poll(session_factory, feed_settings, feed_id)
+    assert failed.status == "error" and "GeoTIFF" in (failed.error or "")
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(HazardLayer)) == 2
+
+
+def test_worker_job_is_registered_and_polls(
+    shared_data: Path,
+    feed_server: FeedServer,
+    feed_settings: Settings,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+) -> None:
+    from service.feeds import jobs
+    from service.runtime import Runtime
+    from service.scheduler import build_scheduler
+
+    rt = Runtime(feed_settings, session_factory.kw["bind"], session_factory)
+    scheduler = build_scheduler(rt)
+    job = scheduler.get_job(jobs.JOB_ID)
+    assert (
+        job is not None and job.trigger.interval.total_seconds() == feed_settings.feeds.tick_seconds
+    )
+    body = (shared_data / "feeds/bmkg/gempaterkini_2023-07-12.json").read_bytes()
+    add_feed("bmkg", "bmkg", feed_server.set("/t.json", Route(body)), interval=3600)
+    add_feed("off", "bmkg", feed_server.set("/off.json", Route(body)), enabled=False)
+    jobs.poll_due(rt)
+    jobs.poll_due(rt)  # not due again within its interval
+    assert feed_server.count("/t.json") == 1 and feed_server.count("/off.json") == 0
+    assert len(_events(session_factory)) == 15
