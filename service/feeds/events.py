@@ -102,6 +102,24 @@ def content_hash(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def overlay(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """New values over old ones, but a field a feed does not carry keeps its old value.
+
+    BMKG's autogempa, gempaterkini and gempadirasakan describe the same quake with different
+    field sets (no Dirasakan in gempaterkini, no Potensi in gempadirasakan): polling them in
+    turn must not flip the report back and forth.
+    """
+    empty = (None, [], "", {})
+    merged = dict(old)
+    for key, value in new.items():
+        if key == "properties":
+            kept = {k: v for k, v in (value or {}).items() if v not in empty}
+            merged[key] = {**(old.get(key) or {}), **kept}
+        elif value not in empty:
+            merged[key] = value
+    return merged
+
+
 def _jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
 
@@ -316,6 +334,9 @@ def ingest_reports(
             .where(EventReport.source == r.source, EventReport.source_id == r.source_id)
             .with_for_update()
         ).first()
+        if existing is not None:
+            values = overlay(existing.values, values)
+            digest = content_hash(values)
         if existing is not None and existing.content_hash == digest:
             existing.last_seen = now
             result.unchanged_reports += 1

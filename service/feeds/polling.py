@@ -22,10 +22,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.db import try_advisory_xact_lock, utcnow
+from service.db import advisory_lock_key, try_advisory_xact_lock, utcnow
 from service.feeds.events import IngestResult, expire_events, ingest_reports
 from service.feeds.models import EventReport, Feed
 from service.feeds.parsers import bmkg, cap, gdacs, shakemap, usgs
@@ -336,6 +336,12 @@ def poll_feed(
             else:
                 reports = _parse(kind, got.body)
             with session_factory() as s, s.begin():
+                # One ingest at a time across feeds and workers: BMKG's and USGS's reports of
+                # one quake arriving together must meet, not both create an event.
+                s.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"),
+                    {"k": advisory_lock_key("feed-ingest")},
+                )
                 outcome.ingest = ingest_reports(
                     session=s, reports=reports, feed_id=feed_id, tolerances=settings.feeds
                 )
@@ -368,6 +374,19 @@ def poll_feed(
                 t0=t0,
             )
             log.warning("feed %s poll failed: %s", feed_id, exc)
+            return outcome
+        except Exception as exc:  # a bug or a database error: still recorded on the feed
+            log.exception("feed %s poll crashed", feed_id)
+            outcome.status, outcome.error = "error", f"internal error: {type(exc).__name__}: {exc}"
+            _record(
+                session_factory,
+                feed_id,
+                ok=False,
+                status="error",
+                error=outcome.error,
+                started=started,
+                t0=t0,
+            )
             return outcome
         # The events are committed; now what they mean for communities.
         targets = outcome.ingest.shaking_changed

@@ -504,3 +504,27 @@ def test_worker_job_is_registered_and_polls(
     jobs.poll_due(rt)  # not due again within its interval
     assert feed_server.count("/t.json") == 1 and feed_server.count("/off.json") == 0
     assert len(_events(session_factory)) == 15
+
+
+def test_bmkg_feeds_with_different_fields_do_not_flip_flop(
+    shared_data: Path,
+    feed_server: FeedServer,
+    feed_settings: Settings,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+) -> None:
+    auto = json.loads((shared_data / "feeds/bmkg/autogempa_2021-10-05.json").read_bytes())
+    quake = dict(auto["Infogempa"]["gempa"])
+    terkini = {k: v for k, v in quake.items() if k not in ("Dirasakan", "Shakemap")}
+    terkini_body = json.dumps({"Infogempa": {"gempa": [terkini]}}).encode()
+    a = add_feed("auto", "bmkg", feed_server.set("/auto.json", Route(json.dumps(auto).encode())))
+    t = add_feed("terkini", "bmkg", feed_server.set("/terkini.json", Route(terkini_body)))
+    for _ in range(2):
+        assert _poll(session_factory, feed_settings, a).status == "ok"
+        assert _poll(session_factory, feed_settings, t).status == "ok"
+    ((_id, *_rest, revision),) = _events(session_factory)
+    assert revision == 1
+    with session_factory() as s:
+        report = s.scalars(select(EventReport)).one()
+        assert report.revision == 1 and report.values["mmi"] == 2.0
+        assert report.values["properties"]["felt"][0]["place"] == "Dompu"
