@@ -46,7 +46,7 @@ class DatabaseSettings(BaseSettings):
         # Accept plain postgres:// URLs as most hosting platforms hand them out.
         for prefix in ("postgresql://", "postgres://"):
             if self.url.startswith(prefix):
-                self.url = "postgresql+psycopg://" + self.url[len(prefix):]
+                self.url = "postgresql+psycopg://" + self.url[len(prefix) :]
         return self
 
 
