@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from service.api.deps import CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
+from service.api.deps import CoordinatorDep, IdPath, SessionDep, SessionFactoryDep, SettingsDep
 from service.feeds import service
 from service.feeds.polling import build_client, poll_feed
 from service.feeds.schemas import EventPublic, FeedCreate, FeedPublic, FeedUpdate, PollResult
@@ -27,13 +27,13 @@ def create_feed(spec: FeedCreate, session: SessionDep, _: CoordinatorDep) -> Fee
 
 
 @router.get("/feeds/{feed_id}", response_model=FeedPublic)
-def get_feed(feed_id: int, session: SessionDep) -> FeedPublic:
+def get_feed(feed_id: IdPath, session: SessionDep) -> FeedPublic:
     return service.feed_public(service.get_feed(session=session, feed_id=feed_id))
 
 
 @router.patch("/feeds/{feed_id}", response_model=FeedPublic)
 def update_feed(
-    feed_id: int, spec: FeedUpdate, session: SessionDep, _: CoordinatorDep
+    feed_id: IdPath, spec: FeedUpdate, session: SessionDep, _: CoordinatorDep
 ) -> FeedPublic:
     """Change URL, interval, enabled flag or options (coordinator or admin)."""
     feed = service.update_feed(session=session, feed_id=feed_id, spec=spec)
@@ -43,7 +43,7 @@ def update_feed(
 
 @router.post("/feeds/{feed_id}/poll", response_model=PollResult)
 def poll_now(
-    feed_id: int, session_factory: SessionFactoryDep, settings: SettingsDep, _: CoordinatorDep
+    feed_id: IdPath, session_factory: SessionFactoryDep, settings: SettingsDep, _: CoordinatorDep
 ) -> PollResult:
     """Poll the feed now, even when disabled; the result says what changed."""
     with session_factory() as s:
@@ -62,6 +62,6 @@ def poll_now(
 
 
 @router.get("/events/{event_id}", response_model=EventPublic)
-def get_event(event_id: int, session: SessionDep) -> EventPublic:
+def get_event(event_id: IdPath, session: SessionDep) -> EventPublic:
     """One hazard event with its linked reports, revision history and community intensities."""
     return service.get_event(session=session, event_id=event_id)
