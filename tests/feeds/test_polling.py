@@ -528,3 +528,31 @@ def test_bmkg_feeds_with_different_fields_do_not_flip_flop(
         report = s.scalars(select(EventReport)).one()
         assert report.revision == 1 and report.values["mmi"] == 2.0
         assert report.values["properties"]["felt"][0]["place"] == "Dompu"
+
+
+def test_two_worker_processes_never_poll_one_feed_at_once(
+    database_url: str,
+    shared_data: Path,
+    feed_server: FeedServer,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    body = (shared_data / "feeds/bmkg/autogempa_2021-10-05.json").read_bytes()
+    # Slow enough that the two processes' polls overlap.
+    feed_id = add_feed("bmkg", "bmkg", feed_server.set("/slow.json", Route(body, delay_s=2.0)))
+    env = {**os.environ, "DATABASE_URL": database_url, "SIAGA_FEEDS_READ_TIMEOUT_S": "10"}
+    cmd = [sys.executable, "-m", "service", "feeds", "poll", str(feed_id)]
+    procs = [
+        subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    statuses = sorted(json.loads(out.splitlines()[-1])["status"] for out, _ in outputs)
+    assert statuses == ["ok", "skipped_locked"], outputs
+    assert feed_server.count("/slow.json") == 1
+    assert len(_events(session_factory)) == 1
