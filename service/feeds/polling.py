@@ -478,7 +478,8 @@ def poll_due_feeds(
     *, session_factory: sessionmaker[Session], settings: Settings, client: httpx.Client
 ) -> list[PollOutcome]:
     """The scheduler tick: poll each due feed; one feed's failure never stops the others."""
-    with session_factory() as s:
+    with session_factory() as s, s.begin():
+        expire_events(session=s)  # CAP nowcasts lapse even when no feed is due
         ids = due_feed_ids(s)
     outcomes = []
     for feed_id in ids:

@@ -556,3 +556,26 @@ def test_two_worker_processes_never_poll_one_feed_at_once(
     assert statuses == ["ok", "skipped_locked"], outputs
     assert feed_server.count("/slow.json") == 1
     assert len(_events(session_factory)) == 1
+
+
+def test_cap_alert_past_its_expiry_is_expired(
+    shared_data: Path,
+    feed_server: FeedServer,
+    feed_settings: Settings,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+) -> None:
+    alert = (shared_data / "feeds/cap/bmkg_nowcast_cap_id_CBT20260216004_alert.xml").read_bytes()
+    fresh = alert.replace(b"2026-02-17T02:00:00+07:00", b"2099-02-17T02:00:00+07:00")
+    feed_id = add_feed("cap", "cap", feed_server.set("/a.xml", Route(fresh, content_type=XML)))
+    assert _poll(session_factory, feed_settings, feed_id).status == "ok"
+    with session_factory() as s:
+        event = s.scalars(select(HazardEvent)).one()
+        assert event.status == "active" and event.expires is not None
+        assert event.expires.year == 2099 and event.type == "extreme_weather"
+        assert event.footprint is not None and event.severity == "Moderate"
+    feed_server.routes["/a.xml"].body = alert  # the real sample expired on 17 Feb 2026
+    assert _poll(session_factory, feed_settings, feed_id).status == "ok"
+    with session_factory() as s:
+        event = s.scalars(select(HazardEvent)).one()
+        assert event.status == "expired" and event.revision == 2
