@@ -24,7 +24,7 @@ from typing import Any
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from service.db import utcnow
@@ -50,6 +50,10 @@ EVENT_FIELDS = (
     "lon",
     "lat",
 )
+# Sources without stable event ids (their id is the origin time), and how far apart in time
+# two of their reports may be and still be one earthquake whose time was re-picked.
+SOURCES_WITHOUT_IDS = {"bmkg"}
+SAME_SOURCE_REVISION_S = 20.0
 # A change of these on an earthquake means the shaking estimate must be redone.
 SHAKING_FIELDS = {"magnitude", "depth_km", "lon", "lat"}
 
@@ -143,9 +147,15 @@ def _match_earthquake(session: Session, r: Report, tol: FeedSettings) -> HazardE
             ),
         )
         # Distinct ids of one source are distinct events (two microquakes 4 s apart at
-        # The Geysers are two USGS events), so only other sources' events are candidates.
+        # The Geysers are two USGS events), so only other sources' events are candidates;
+        # except BMKG, whose id is the origin time: a re-picked time is a revision.
         .where(
-            ~HazardEvent.id.in_(select(EventReport.event_id).where(EventReport.source == r.source))
+            or_(
+                ~HazardEvent.id.in_(
+                    select(EventReport.event_id).where(EventReport.source == r.source)
+                ),
+                and_(literal(r.source in SOURCES_WITHOUT_IDS), dt <= SAME_SOURCE_REVISION_S),
+            )
         )
         .order_by(dt)
         .with_for_update()
@@ -215,7 +225,8 @@ def _merge(reports: list[EventReport]) -> tuple[dict[str, Any], EventReport, lis
         reports,
         key=lambda rep: (
             SOURCE_PRIORITY.get(rep.source, 99),
-            -(rep.source_updated or rep.time).timestamp(),
+            # Newest first: the source's own update time, else when we last saw it (BMKG).
+            -(rep.source_updated or rep.last_seen).timestamp(),
         ),
     )
     values = [rep.values for rep in ordered]

@@ -579,3 +579,24 @@ def test_cap_alert_past_its_expiry_is_expired(
     with session_factory() as s:
         event = s.scalars(select(HazardEvent)).one()
         assert event.status == "expired" and event.revision == 2
+
+
+def test_bmkg_repicked_origin_time_is_a_revision_not_a_new_event(
+    shared_data: Path,
+    feed_server: FeedServer,
+    feed_settings: Settings,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+) -> None:
+    doc = json.loads((shared_data / "feeds/bmkg/autogempa_2021-10-05.json").read_bytes())
+    feed_id = add_feed("bmkg", "bmkg", feed_server.set("/a.json", Route(json.dumps(doc).encode())))
+    assert _poll(session_factory, feed_settings, feed_id).status == "ok"
+    # BMKG re-picks the origin 3 s later and revises the magnitude; it has no event id.
+    doc["Infogempa"]["gempa"].update(
+        DateTime="2021-10-05T11:00:30+00:00", Jam="18:00:30 WIB", Magnitude="4.6"
+    )
+    feed_server.routes["/a.json"].body = json.dumps(doc).encode()
+    outcome = _poll(session_factory, feed_settings, feed_id)
+    assert outcome.ingest.new_reports == 1 and not outcome.ingest.new_events
+    ((_id, _type, time, mag, *_rest, revision),) = _events(session_factory)
+    assert (time.second, mag, revision) == (30, 4.6, 2)
