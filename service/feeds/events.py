@@ -113,7 +113,7 @@ def overlay(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     field sets (no Dirasakan in gempaterkini, no Potensi in gempadirasakan): polling them in
     turn must not flip the report back and forth.
     """
-    empty = (None, [], "", {})
+    empty: tuple[Any, ...] = (None, [], "", {})
     merged = dict(old)
     for key, value in new.items():
         if key == "properties":
