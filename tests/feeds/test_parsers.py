@@ -369,3 +369,10 @@ def test_bad_bodies_raise_parse_errors(body: bytes) -> None:
     for parse in (bmkg.parse, usgs.parse, gdacs.parse):
         with pytest.raises(FeedParseError):
             parse(body)
+
+
+def test_non_numeric_shakemap_value_is_an_error(shared_data: Path) -> None:
+    data = (shared_data / "real/bmkg_shakemaps/20131105060809_grid.xml").read_bytes()
+    bad = data.replace(b"139.3950 -01.1813 0 0 1", b"139.3950 -01.1813 0 x 1", 1)
+    with pytest.raises(FeedParseError, match="non-numeric"):
+        shakemap.parse(bad)

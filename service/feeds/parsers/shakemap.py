@@ -8,6 +8,7 @@ beyond lon_min/lat_max. BMKG writes `event_timestamp` in local time with a zone 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -127,10 +128,13 @@ def parse(data: bytes) -> ShakeMapGrid:
     if nlon < 2 or nlat < 2:
         raise FeedParseError(f"ShakeMap: grid of {nlon} x {nlat} points is too small")
 
-    try:
-        values = np.array((data_el.text or "").split(), dtype=np.float64)
-    except ValueError as exc:
-        raise FeedParseError("ShakeMap: grid_data holds a non-numeric value") from exc
+    with warnings.catch_warnings():
+        # numpy stops at a non-numeric token with a DeprecationWarning: make that an error.
+        warnings.simplefilter("error", DeprecationWarning)
+        try:
+            values = np.fromstring(data_el.text or "", dtype=np.float64, sep=" ")
+        except (ValueError, DeprecationWarning) as exc:
+            raise FeedParseError("ShakeMap: grid_data holds a non-numeric value") from exc
     if values.size != nlon * nlat * len(fields):
         raise FeedParseError(
             f"ShakeMap: grid_data has {values.size} values, expected {nlon}x{nlat}x{len(fields)}"
