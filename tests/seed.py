@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.auth.service import create_key
 from service.communities.models import Community
 from service.hazards.models import HazardLayer, HazardZone
+from service.feeds.models import Feed, HazardEvent
 
 SEEDED_PHONES = ["+6281234567890", "+6285712345678", "+6287700011122"]
 SEEDED_NAMES = ["Siti Rahayu Wulandari", "Bambang Sutrisno Hadi", "Dewi Kartika Sari"]
@@ -68,6 +69,24 @@ def seed_hazard_layer(session: Session) -> HazardLayer:
     ))
     session.flush()
     return layer
+def seed_feed_and_event(session: Session) -> tuple[list[int], list[int]]:
+    """A registered feed and an earthquake event near the seeded desa."""
+    from datetime import UTC, datetime
+
+    from shapely.geometry import Point
+
+    feed = Feed(name="uji-bmkg", kind="bmkg", url="http://127.0.0.1:9/autogempa.json",
+                poll_interval_s=60, enabled=False, options={}, consecutive_failures=0,
+                events_seen=0)  # fmt: skip
+    event = HazardEvent(
+        type="earthquake", status="active", title="Gempa M5.1 uji", magnitude=5.1, depth_km=10,
+        time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), primary_source="bmkg",
+        primary_source_id="20260102030405", revision=1, properties={}, raw={},
+        epicentre=from_shape(Point(110.36, -7.75), srid=4326),
+    )  # fmt: skip
+    session.add_all([feed, event])
+    session.flush()
+    return [feed.id], [event.id]
 
 
 def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
@@ -79,12 +98,15 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
         codes = [c.code for c in communities]
         ids = [c.id for c in communities]
         layer_ids = [seed_hazard_layer(s).id]
+        feed_ids, event_ids = seed_feed_and_event(s)
     x, y = tile_of(110.36, -7.71, 12)
     return {
         "code": codes,
         "community_code": codes,
         "community_id": ids,
         "layer_id": layer_ids,
+        "feed_id": feed_ids,
+        "event_id": event_ids,
         "hazard": HAZARDS[:2],
         "z": [12],
         "x": [x],
