@@ -274,9 +274,9 @@ def polygon_window(geoms: NDArray[Any], grid: Grid) -> Window | None:
     bounds = shapely.bounds(geoms)
     xmin, ymin = np.nanmin(bounds[:, 0]), np.nanmin(bounds[:, 1])
     xmax, ymax = np.nanmax(bounds[:, 2]), np.nanmax(bounds[:, 3])
-    inv = ~grid.affine
-    c0, r0 = inv * (xmin, ymax)
-    c1, r1 = inv * (xmax, ymin)
+    a, _, c, _, e, f = grid.transform
+    c0, r0 = (xmin - c) / a, (ymax - f) / e
+    c1, r1 = (xmax - c) / a, (ymin - f) / e
     cmin, cmax = sorted((c0, c1))
     rmin, rmax = sorted((r0, r1))
     col_off = max(0, int(np.floor(cmin)))
@@ -463,7 +463,11 @@ def _assemble(
         val = sign * (area + before)
         pk = (col >= 0) & (np.abs(val) > _TINY)
         partial = (gp[pk], gi[pk], col[pk], val[pk])
-        run_value = sign * np.rint(after)
+        # Cells between boundary cells take the carry: an integer winding number where the
+        # row is crossed fully, a fraction where a horizontal edge lies inside the row.
+        snapped = np.rint(after)
+        run_value = sign * np.where(np.abs(after - snapped) < 1e-9, snapped, after)
+        run_value[np.abs(run_value) < _TINY] = 0.0
     else:
         partial = (gp[:0], gi[:0], col[:0], np.zeros(0))
         run_value = (np.rint(after) != 0).astype(np.float64)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+from affine import Affine
 from numpy.typing import NDArray
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
@@ -58,7 +59,8 @@ def warp_band(
 ) -> NDArray[np.float64]:
     """Band 1 of `src` on rows [row0, row0+nrows) of `window` in `grid`; no data = nan."""
     dst = np.full((nrows, window.width), np.nan, dtype=np.float64)
-    transform = grid.affine * grid.affine.translation(window.col_off, window.row_off + row0)
+    a, _, c, _, e, f = grid.transform
+    transform = Affine(a, 0.0, c + window.col_off * a, 0.0, e, f + (window.row_off + row0) * e)
     same = (
         src.crs is not None
         and src.crs.to_wkt() == grid.crs
