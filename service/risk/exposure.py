@@ -653,10 +653,11 @@ def polygon_sums(
     bands: Iterable[tuple[BandOperator, NDArray[np.float64]]],
 ) -> NDArray[np.float64]:
     """Σ weight x value per polygon (e.g. population in zone ∩ community pieces) over bands."""
-    total = np.zeros(weights.n)
+    total: NDArray[np.float64] | None = None
     for op, values in bands:
-        total += op.sums(values)
-    return total
+        part = op.sums(values)
+        total = part if total is None else total + part
+    return total if total is not None else np.zeros(weights.n)
 
 
 def aggregate_pieces(

@@ -68,7 +68,7 @@ def warp_band(
     )
     if same:
         win = RioWindow(window.col_off, window.row_off + row0, window.width, nrows)
-        arr = src.read(1, window=win, masked=True, boundless=True).astype(np.float64)
+        arr = src.read(1, window=win, masked=True).astype(np.float64)
         return np.ma.filled(arr, np.nan)
     src_nodata = src.nodata
     reproject(
@@ -93,19 +93,39 @@ def iter_population_bands(
             yield op, read_band(pop, weights.window, op.row0, op.nrows)
 
 
+def hazard_rows(weights: CoverageWeights, hazard_path: Path) -> tuple[int, int]:
+    """Window rows [first, stop) the hazard raster's footprint overlaps on the population grid."""
+    from rasterio.warp import transform_bounds
+
+    with rasterio.open(hazard_path) as haz:
+        if haz.crs is None:
+            raise ValueError(f"hazard raster {hazard_path.name} has no CRS")
+        _, bottom, _, top = transform_bounds(haz.crs, weights.grid.crs, *haz.bounds, densify_pts=21)
+    _, _, _, _, e, f = weights.grid.transform
+    r0, r1 = sorted(((top - f) / e, (bottom - f) / e))
+    first = max(0, int(np.floor(r0)) - 1 - weights.window.row_off)
+    stop = min(weights.window.height, int(np.ceil(r1)) + 1 - weights.window.row_off)
+    return first, max(first, stop)
+
+
 def iter_hazard_bands(
     weights: CoverageWeights,
     population_path: Path,
     hazard_path: Path,
     scheme: dict[str, Any],
+    rows: tuple[int, int] | None = None,
 ) -> Iterator[tuple[BandOperator, NDArray[np.float64], NDArray[np.float64]]]:
+    """(operator, population, hazard on the population grid) for the bands in `rows`."""
     resampling = resampling_for(scheme)
+    first, stop = rows if rows is not None else (0, weights.window.height)
     with ExitStack() as stack:
         pop = stack.enter_context(rasterio.open(population_path))
         haz = stack.enter_context(rasterio.open(hazard_path))
         if haz.crs is None:
             raise ValueError(f"hazard raster {hazard_path.name} has no CRS")
         for op in weights.bands():
+            if op.row0 + op.nrows <= first or op.row0 >= stop:
+                continue  # the hazard does not reach these rows
             p = read_band(pop, weights.window, op.row0, op.nrows)
             h = warp_band(haz, weights.grid, weights.window, op.row0, op.nrows, resampling)
             yield op, p, h

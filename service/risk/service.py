@@ -138,36 +138,84 @@ def weights_for(
 # ------------------------------------------------------------------------------------------
 
 
+_TOTALS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def population_totals(
+    weights: exposure.CoverageWeights, pop_path: Path, key: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Population and area (m²) of every community on the grid, once per weights (memoised)."""
+    if key not in _TOTALS:
+        areas = exposure.cell_areas_m2(weights.grid, weights.window)
+
+        def stacked() -> Any:
+            for op, pop in rasters.iter_population_bands(weights, pop_path):
+                cell = np.broadcast_to(areas[op.row0 : op.row0 + op.nrows, None], pop.shape)
+                yield op, np.stack([pop, cell], axis=-1)
+
+        sums = exposure.polygon_sums(weights, stacked())
+        if len(_TOTALS) > 16:
+            _TOTALS.clear()
+        _TOTALS[key] = (sums[:, 0].copy(), sums[:, 1].copy()) if sums.ndim == 2 else (sums, sums)
+    return _TOTALS[key]
+
+
 def _raster_exposure(
-    settings: Settings, inp: LayerInputs, scheme: dict[str, Any], progress: Progress
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    settings: Settings, session: Session, inp: LayerInputs, scheme: dict[str, Any], progress: Progress
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[Community]]:
+    """Exposure of the communities the raster reaches; weights are those of every community
+    on the population grid, so any hazard raster on that grid reuses them."""
     t0 = time.perf_counter()
-    weights, source = weights_for(settings, inp.communities, inp.population, inp.method)
+    grid_communities = communities_on(session, inp.population)
+    weights, source = weights_for(settings, grid_communities, inp.population, inp.method)
     t1 = time.perf_counter()
     pop_path = raster_file(settings, inp.population.raster_path or "")
     haz_path = raster_file(settings, inp.layer.raster_path or "")
     if not haz_path.is_file():
         raise RecomputeError(f"hazard raster file {inp.layer.raster_path} is missing from the data dir")
-    areas = exposure.cell_areas_m2(weights.grid, weights.window)
-    bands = rasters.iter_hazard_bands(weights, pop_path, haz_path, scheme)
-    res = exposure.raster_exposure(
-        weights, bands, scheme, cell_area_rows=areas,
-        on_band=lambda done, total: progress(0.1 + 0.8 * done / max(total, 1), "exposure"),
-    )
+    key = cache.cache_key(community_set_key(grid_communities), inp.population.id, inp.method)
+    pop_total, area_total = population_totals(weights, pop_path, key)
+    try:
+        rows = rasters.hazard_rows(weights, haz_path)
+        bands = rasters.iter_hazard_bands(weights, pop_path, haz_path, scheme, rows)
+        areas = exposure.cell_areas_m2(weights.grid, weights.window)
+        res = exposure.raster_exposure(
+            weights, bands, scheme, cell_area_rows=areas,
+            on_band=lambda done, total: progress(0.1 + 0.8 * done / max(total, 1), "exposure"),
+        )
+    except rasterio_errors() as exc:
+        raise RecomputeError(f"cannot read hazard raster {inp.layer.raster_path}: {exc}") from exc
     t2 = time.perf_counter()
-    rows = []
-    for k in range(weights.n):
-        rows.append({
-            "population": float(res.population[k]),
-            "area_m2": float(res.area_m2[k]),
+    index = {c.id: k for k, c in enumerate(grid_communities)}
+    assessed = [c for c in inp.communities if c.id in index]
+    out = []
+    for c in assessed:
+        k = index[c.id]
+        out.append({
+            "population": float(pop_total[k]),
+            "area_m2": float(area_total[k]),
             "population_by_class": res.population_by_class[k].tolist(),
             "area_by_class_m2": res.area_by_class_m2[k].tolist(),
             "max_intensity": None if np.isnan(res.max_intensity[k]) else float(res.max_intensity[k]),
             "mean_intensity": None if np.isnan(res.mean_intensity[k]) else float(res.mean_intensity[k]),
         })
     timing = {"weights_s": round(t1 - t0, 3), "weights_source": source, "exposure_s": round(t2 - t1, 3),
-              "resampling": rasters.resampling_for(scheme).name}
-    return rows, timing
+              "resampling": rasters.resampling_for(scheme).name, "rows": list(rows)}
+    return out, timing, assessed
+
+
+def rasterio_errors() -> tuple[type[BaseException], ...]:
+    from rasterio.errors import RasterioError
+
+    return (RasterioError, ValueError)
+
+
+def communities_on(session: Session, pop: HazardLayer) -> list[Community]:
+    """Every community on the population raster (the set the grid's weights are built for)."""
+    q = select(Community)
+    if pop.extent is not None:
+        q = q.where(func.ST_Intersects(Community.geom, pop.extent))
+    return list(session.scalars(q.order_by(Community.id)))
 
 
 def _zone_pieces(
@@ -362,7 +410,7 @@ def _compute_and_store(
         if not layer.raster_path:
             raise RecomputeError(f"raster layer {layer.id} has no raster file recorded")
         classes = scoring.scheme_classes(scheme)
-        rows, timing = _raster_exposure(settings, inp, scheme, report)
+        rows, timing, communities = _raster_exposure(settings, session, inp, scheme, report)
     else:
         rows, timing, classes, unmapped = _zones_exposure(settings, session, inp, scheme, report)
     report(0.92, "scores")
