@@ -12,6 +12,7 @@ import threading
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from service.messaging import jobs as messaging_jobs
 from service.risk import jobs as risk_jobs
 from service.runtime import Runtime, open_runtime
 
@@ -19,9 +20,12 @@ log = logging.getLogger(__name__)
 
 
 def build_scheduler(rt: Runtime) -> BackgroundScheduler:
-    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    scheduler = BackgroundScheduler(
+        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
+    )
     # Each domain adds its jobs here, in data-flow order.
     risk_jobs.schedule(scheduler, rt)
+    messaging_jobs.register(scheduler, rt)
     return scheduler
 
 

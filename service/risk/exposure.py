@@ -556,28 +556,46 @@ def _is_geographic(crs: str) -> bool:
     return bool(CRS.from_user_input(crs).is_geographic)
 
 
+def _bound(cls: dict[str, Any], *keys: str) -> float | None:
+    for k in keys:
+        if cls.get(k) is not None:
+            return float(cls[k])
+    return None
+
+
+def _codes(cls: dict[str, Any]) -> list[float]:
+    """Numeric raster codes a categorical class answers to (value, name or aliases)."""
+    out = []
+    for v in [cls.get("value"), cls.get("name"), *(cls.get("aliases") or [])]:
+        try:
+            out.append(float(v))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
 def classify_values(values: NDArray[np.float64], scheme: dict[str, Any]) -> NDArray[np.int16]:
-    """Class index per cell from a scheme (see `scoring.scheme_classes`); -1 = no class/nodata."""
+    """Class index per cell from a scheme dict (service.hazards.schemes); -1 = none/nodata.
+
+    Threshold classes cover [lower, upper) (`min`/`max` are accepted too); categorical
+    rasters hold class codes matched against each class's value, name or aliases.
+    """
     classes = scheme.get("classes") or []
     out = np.full(values.shape, -1, dtype=np.int16)
     finite = np.isfinite(values)
     if scheme.get("type") == "categorical":
         for k, cls in enumerate(classes):
-            try:
-                target = float(cls.get("value", cls.get("name")))
-            except (TypeError, ValueError):
-                continue
-            out[finite & (values == target)] = k
+            for code in _codes(cls):
+                out[finite & (values == code)] = k
         return out
-    # thresholds: class k covers [min, max); later classes win where ranges overlap.
     for k, cls in enumerate(classes):
-        lo = cls.get("min")
-        hi = cls.get("max")
+        lo = _bound(cls, "lower", "min")
+        hi = _bound(cls, "upper", "max")
         sel = finite.copy()
         if lo is not None:
-            sel &= values >= float(lo)
+            sel &= values >= lo
         if hi is not None:
-            sel &= values < float(hi)
+            sel &= values < hi
         out[sel] = k
     return out
 

@@ -178,12 +178,35 @@ def recompute_stale(session_factory: sessionmaker[Session], settings: Settings) 
 JOB_POLL_SECONDS = 2.0
 
 
+def never_computed_layers(session: Session) -> list[int]:
+    """Current hazard layers with no computation recorded yet (new imports, new events)."""
+    from service.risk.models import RiskLayerState
+
+    done = set(session.scalars(select(RiskLayerState.layer_id)))
+    return [layer.id for layer in risk_service.current_hazard_layers(session) if layer.id not in done]
+
+
+def poll(session_factory: sessionmaker[Session], settings: Settings) -> None:
+    """Every couple of seconds: run queued jobs, then score any hazard layer never scored.
+
+    The second part is how a newly imported layer gets its scores within seconds without the
+    importer having to know about risk; importers may also queue `request_recompute`.
+    """
+    run_pending_jobs(session_factory, settings)
+    with session_factory() as session:
+        new = never_computed_layers(session)
+    if new:
+        risk_service.recompute_many(session_factory=session_factory, settings=settings,
+                                    layer_ids=new, only_if_stale=True)
+
+
 def schedule(scheduler: Any, rt: Any) -> None:
     """Register the risk jobs on a worker's scheduler (called from service.scheduler)."""
     factory, settings = rt.session_factory, rt.settings
     scheduler.add_job(
-        run_pending_jobs, "interval", seconds=JOB_POLL_SECONDS, args=[factory, settings],
-        id="jobs.poll", name="run queued jobs (recompute requests)", max_instances=1, coalesce=True,
+        poll, "interval", seconds=JOB_POLL_SECONDS, args=[factory, settings],
+        id="jobs.poll", name="run queued jobs; score new hazard layers", max_instances=1,
+        coalesce=True,
     )
     scheduler.add_job(
         recompute_stale, "interval", minutes=settings.risk.recompute_interval_minutes,

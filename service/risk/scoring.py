@@ -61,14 +61,13 @@ def scheme_classes(scheme: Mapping[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def zone_class_index(scheme: Mapping[str, Any] | None, zone_class: str) -> int | None:
-    """Which scheme class a vector zone's class value belongs to (by name or value)."""
-    want = str(zone_class).strip().lower()
+    """Which scheme class a vector zone's class belongs to (name, label, value or alias)."""
+    from service.hazards.schemes import normalise_label
+
+    want = normalise_label(zone_class)
     for k, cls in enumerate(scheme_classes(scheme)):
-        names = {str(cls.get("name")).strip().lower()}
-        if cls.get("value") is not None:
-            names.add(str(cls["value"]).strip().lower())
-        names |= {str(a).strip().lower() for a in cls.get("aliases") or []}
-        if want in names:
+        keys = [cls.get("name"), cls.get("label_id"), cls.get("value"), *(cls.get("aliases") or [])]
+        if want in {normalise_label(v) for v in keys if v is not None}:
             return k
     return None
 
@@ -79,6 +78,8 @@ class HazardIndex:
     population_share: float
     area_share: float
     by_class: list[dict[str, Any]]
+    exposed_population: float = 0.0  # in classes with severity > 0
+    exposed_area_m2: float = 0.0
 
 
 def hazard_index(
@@ -99,8 +100,9 @@ def hazard_index(
         ps, as_ = min(max(ps, 0.0), 1.0), min(max(as_, 0.0), 1.0)
         hp += cls["severity"] * ps
         ha += cls["severity"] * as_
-        exposed_pop += p
-        exposed_area += a
+        if cls["severity"] > 0:  # e.g. flood_prone "no" is a class but not an exposure
+            exposed_pop += p
+            exposed_area += a
         by_class.append({
             "class": cls["name"], "severity": cls["severity"], "population": round(float(p), 3),
             "area_m2": round(float(a), 1), "population_share": round(ps, 6), "area_share": round(as_, 6),
@@ -114,6 +116,8 @@ def hazard_index(
         population_share=min(1.0, exposed_pop / population) if population > 0 else 0.0,
         area_share=min(1.0, exposed_area / area_m2) if area_m2 > 0 else 0.0,
         by_class=by_class,
+        exposed_population=exposed_pop,
+        exposed_area_m2=exposed_area,
     )
 
 

@@ -104,17 +104,13 @@ def _geoms(communities: list[Community]) -> gpd.GeoSeries:
 
 
 def resolve_scheme(layer: HazardLayer) -> tuple[dict[str, Any], bool]:
-    """The layer's classification scheme, or a one-class default (flagged) when it has none."""
+    """The layer's classification scheme, or the hazard's default scheme (flagged)."""
+    from service.hazards.schemes import default_scheme
+
     scheme = dict(layer.classification or {})
     if scheme.get("classes"):
         return scheme, False
-    if layer.kind == "raster":
-        return {
-            "name": "default_presence",
-            "type": "thresholds",
-            "classes": [{"name": "terdampak", "severity": 1.0, "min": 1e-9}],
-        }, True
-    return {"name": "default_zones", "type": "categorical", "classes": []}, True
+    return default_scheme(layer.hazard or "other", layer.kind).to_dict(), True
 
 
 def weights_for(
@@ -451,8 +447,8 @@ def _compute_and_store(
             "exposure": {
                 "population": round(exp["population"], 3),
                 "area_m2": round(exp["area_m2"], 1),
-                "population_exposed": round(float(sum(exp["population_by_class"])), 3),
-                "area_exposed_m2": round(float(sum(exp["area_by_class_m2"])), 1),
+                "population_exposed": round(h.exposed_population, 3),
+                "area_exposed_m2": round(h.exposed_area_m2, 1),
                 "max_intensity": exp["max_intensity"],
                 "mean_intensity": exp["mean_intensity"],
                 "unit": layer.unit,

@@ -17,6 +17,7 @@ from geoalchemy2.shape import from_shape
 from sqlalchemy.orm import Session
 
 from service.communities.models import Community
+from service.hazards import schemes
 from service.hazards.models import HazardLayer, HazardZone
 
 
@@ -104,35 +105,8 @@ def add_zone_layer(
     return layer
 
 
-KRB_SCHEME = {
-    "name": "volcano_krb", "type": "categorical",
-    "classes": [
-        {"name": "KRB III", "value": "Kawasan Rawan Bencana III", "severity": 1.0},
-        {"name": "KRB II", "value": "Kawasan Rawan Bencana II", "severity": 0.6},
-        {"name": "KRB I", "value": "Kawasan Rawan Bencana I", "severity": 0.3},
-    ],
-}
-FLOOD_SCHEME = {
-    "name": "flood_depth", "type": "thresholds",
-    "classes": [
-        {"name": "0.1-0.7 m", "min": 0.1, "max": 0.7, "severity": 0.3},
-        {"name": "0.7-1.5 m", "min": 0.7, "max": 1.5, "severity": 0.6},
-        {"name": "> 1.5 m", "min": 1.5, "severity": 1.0},
-    ],
-}
-MMI_SCHEME = {
-    "name": "mmi", "type": "thresholds",
-    "classes": [
-        {"name": "VI", "min": 5.5, "max": 6.5, "severity": 0.3},
-        {"name": "VII", "min": 6.5, "max": 7.5, "severity": 0.6},
-        {"name": "VIII+", "min": 7.5, "severity": 1.0},
-    ],
-}
-TSUNAMI_SCHEME = {
-    "name": "tsunami_category", "type": "categorical",
-    "classes": [
-        {"name": "rendah", "value": 1, "severity": 0.3},
-        {"name": "sedang", "value": 2, "severity": 0.6},
-        {"name": "tinggi", "value": 3, "severity": 1.0},
-    ],
-}
+KRB_SCHEME = schemes.VOLCANO_KRB.to_dict()
+FLOOD_SCHEME = schemes.FLOOD_DEPTH.to_dict()
+MMI_SCHEME = schemes.MMI.to_dict()
+TSUNAMI_SCHEME = schemes.TSUNAMI_CATEGORY.to_dict()
+FLOOD_PRONE_SCHEME = schemes.FLOOD_PRONE.to_dict()

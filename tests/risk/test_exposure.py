@@ -151,10 +151,13 @@ def test_cache_round_trip(tmp_path: Path) -> None:
 def test_classify_each_scheme() -> None:
     depth = np.array([0.0, 0.05, 0.1, 0.69, 0.7, 1.49, 1.5, 9.0, np.nan])
     np.testing.assert_array_equal(classify_values(depth, FLOOD_SCHEME), [-1, -1, 0, 0, 1, 1, 2, 2, -1])
-    mmi = np.array([5.4, 5.5, 6.6, 7.5, 9.2])
-    np.testing.assert_array_equal(classify_values(mmi, MMI_SCHEME), [-1, 0, 1, 2, 2])
-    cat = np.array([0, 1, 2, 3, 4], dtype=float)
-    np.testing.assert_array_equal(classify_values(cat, TSUNAMI_SCHEME), [-1, 0, 1, 2, -1])
+    mmi = np.array([5.9, 6.0, 7.0, 7.99, 8.0, 9.2])
+    np.testing.assert_array_equal(classify_values(mmi, MMI_SCHEME), [-1, 0, 1, 1, 2, 2])
+    # A categorical raster of tsunami category codes 1..4 (the scheme's aliases).
+    cat = np.array([0, 1, 2, 3, 4, 5], dtype=float)
+    np.testing.assert_array_equal(classify_values(cat, TSUNAMI_SCHEME), [-1, 0, 1, 2, 3, -1])
+    legacy = {"type": "thresholds", "classes": [{"name": "a", "min": 1, "max": 2}, {"name": "b", "min": 2}]}
+    np.testing.assert_array_equal(classify_values(np.array([0.5, 1.5, 3.0]), legacy), [-1, 0, 1])
 
 
 def test_raster_exposure_per_class_known_answer() -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from service.risk import scoring
-from tests.risk.builders import FLOOD_SCHEME, KRB_SCHEME, MMI_SCHEME, TSUNAMI_SCHEME
+from tests.risk.builders import (
+    FLOOD_PRONE_SCHEME,
+    FLOOD_SCHEME,
+    KRB_SCHEME,
+    MMI_SCHEME,
+    TSUNAMI_SCHEME,
+)
 
 FULL_INDICATORS = {
     "density_per_km2": 2000.0, "share_elderly": 0.4, "share_children": 0.4, "share_disabled": 0.4,
@@ -43,9 +49,18 @@ def test_hazard_index_mixes_population_and_area() -> None:
 
 def test_zone_class_lookup_by_name_or_value() -> None:
     assert scoring.zone_class_index(KRB_SCHEME, "Kawasan Rawan Bencana II") == 1
-    assert scoring.zone_class_index(KRB_SCHEME, "krb iii") == 0
+    assert scoring.zone_class_index(KRB_SCHEME, "krb iii") == 2
+    assert scoring.zone_class_index(KRB_SCHEME, "KRB III") == 2
     assert scoring.zone_class_index(TSUNAMI_SCHEME, "3") == 2
     assert scoring.zone_class_index(KRB_SCHEME, "unknown") is None
+
+
+def test_zero_severity_class_is_not_exposure() -> None:
+    classes = scoring.scheme_classes(FLOOD_PRONE_SCHEME)  # "no" has severity 0
+    h = scoring.hazard_index(classes=classes, population=100, area_m2=1e4,
+                             population_by_class=[60, 40], area_by_class_m2=[6e3, 4e3])
+    assert h.exposed_population == pytest.approx(40)
+    assert h.value == pytest.approx(0.7 * 0.4 + 0.3 * 0.4)
 
 
 def test_missing_indicators_take_flagged_defaults() -> None:

@@ -230,3 +230,21 @@ def test_earthquake_event_raster_on_a_coarse_grid(
         assert centre.exposure["classes"][2]["class"] == "VIII+"
         assert all(r.exposure["population_exposed"] <= r.exposure["population"] + 1e-6 for r in scores)
         assert sum(r.exposure["population"] for r in scores) == pytest.approx(1_635_226.75, rel=1e-6)
+
+
+def test_worker_poll_scores_a_new_layer(merapi: dict, session_factory: sessionmaker[Session],
+                                        settings: Settings) -> None:
+    """A layer that was just imported gets scored by the worker's poll, once."""
+    assert _never(session_factory) == [merapi["krb_id"]]
+    jobs.poll(session_factory, settings)
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(RiskScore)) == 9
+    jobs.poll(session_factory, settings)  # nothing new: nothing recomputed
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(RiskScore)) == 9
+    assert _never(session_factory) == []
+
+
+def _never(session_factory: sessionmaker[Session]) -> list[int]:
+    with session_factory() as s:
+        return jobs.never_computed_layers(s)
