@@ -28,19 +28,23 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import geopandas as gpd  # noqa: E402
-import rasterio  # noqa: E402
-import shapely  # noqa: E402
-from affine import Affine  # noqa: E402
+import geopandas as gpd
+import rasterio
+import shapely
+from affine import Affine
 
-from service.risk import rasters  # noqa: E402
-from service.risk.exposure import Grid, coverage_weights, polygon_sums  # noqa: E402
+from service.risk import rasters
+from service.risk.exposure import Grid, coverage_weights, polygon_sums
 
 
-def make_polygons(n_cells: int, n_polys: int, res: float, x0: float, y0: float, seed: int) -> gpd.GeoDataFrame:
+def make_polygons(
+    n_cells: int, n_polys: int, res: float, x0: float, y0: float, seed: int
+) -> gpd.GeoDataFrame:
     rng = np.random.default_rng(seed)
     extent = n_cells * res
-    pts = shapely.points(rng.uniform(x0, x0 + extent, n_polys), rng.uniform(y0 - extent, y0, n_polys))
+    pts = shapely.points(
+        rng.uniform(x0, x0 + extent, n_polys), rng.uniform(y0 - extent, y0, n_polys)
+    )
     box = shapely.box(x0, y0 - extent, x0 + extent, y0)
     cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=box))
     cells = shapely.segmentize(shapely.intersection(cells, box), res * 3)
@@ -50,14 +54,28 @@ def make_polygons(n_cells: int, n_polys: int, res: float, x0: float, y0: float, 
 def write_raster(path: Path, n: int, transform: Affine, seed: int) -> None:
     rng = np.random.default_rng(seed)
     with rasterio.open(
-        path, "w", driver="GTiff", width=n, height=n, count=1, dtype="float32", crs="EPSG:4326",
-        transform=transform, tiled=True, blockxsize=512, blockysize=512, nodata=-1,
+        path,
+        "w",
+        driver="GTiff",
+        width=n,
+        height=n,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=transform,
+        tiled=True,
+        blockxsize=512,
+        blockysize=512,
+        nodata=-1,
     ) as ds:
         step = 1024
         for r in range(0, n, step):
             h = min(step, n - r)
-            ds.write(rng.gamma(2.0, 10.0, size=(h, n)).astype("float32"), 1,
-                     window=rasterio.windows.Window(0, r, n, h))
+            ds.write(
+                rng.gamma(2.0, 10.0, size=(h, n)).astype("float32"),
+                1,
+                window=rasterio.windows.Window(0, r, n, h),
+            )
 
 
 def siaga_sums(weights, path: Path) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -74,7 +92,9 @@ def peak_rss_mb() -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--size", type=int, default=8000, help="raster width = height in cells")
     ap.add_argument("--polygons", type=int, default=10_000)
     ap.add_argument("--skip-rasterstats", action="store_true")
@@ -89,8 +109,11 @@ def main() -> None:
         write_raster(d / "pop_b.tif", args.size, transform, seed=3)
         gen = time.perf_counter() - t
         verts = shapely.get_num_coordinates(gdf.geometry.values).mean()
-        print(f"data: {args.size}x{args.size} cells ({args.size**2 / 1e6:.0f} M), {len(gdf)} polygons "
-              f"(mean {verts:.0f} vertices), generated in {gen:.1f} s")
+        print(
+            f"data: {args.size}x{args.size} cells ({args.size**2 / 1e6:.0f} M), "
+            f"{len(gdf)} polygons "
+            f"(mean {verts:.0f} vertices), generated in {gen:.1f} s"
+        )
         grid = Grid.from_affine(transform, args.size, args.size, "EPSG:4326")
         geoms = np.asarray(gdf.geometry.values)
 
@@ -138,16 +161,25 @@ def main() -> None:
     if rs_a is not None:
         print(f"{'rasterstats sum (cell centres)':34}{t_rs:10.2f}{t_ee / t_rs:17.1f}x")
     print()
-    print(f"accuracy, coverage vs exactextract: max relative error cold {rel_error(cold_a, ee_a):.1e}, "
-          f"warm {rel_error(warm_b, ee_b):.1e} (target 1e-6)")
+    print(
+        "accuracy, coverage vs exactextract: max relative error "
+        f"cold {rel_error(cold_a, ee_a):.1e}, "
+        f"warm {rel_error(warm_b, ee_b):.1e} (target 1e-6)"
+    )
     if rs_a is not None:
-        print(f"accuracy, centre vs rasterstats: max relative error {rel_error(centre_a, rs_a):.1e}")
+        print(
+            f"accuracy, centre vs rasterstats: max relative error {rel_error(centre_a, rs_a):.1e}"
+        )
     print(f"conservation: sum over polygons {cold_a.sum():.6e} vs exactextract {ee_a.sum():.6e}")
-    print(f"memory: weights {weights.nbytes() / 1e6:.0f} MB; Python-heap peak during Siaga runs "
-          f"{traced_peak / 1e6:.0f} MB; process peak RSS after Siaga runs {rss_siaga:.0f} MB, "
-          f"after all {peak_rss_mb():.0f} MB")
-    print(f"targets: warm >= 5x faster than exactextract: {'yes' if t_ee / warm >= 5 else 'NO'}; "
-          f"cold no slower than exactextract: {'yes' if cold <= t_ee else 'NO'}")
+    print(
+        f"memory: weights {weights.nbytes() / 1e6:.0f} MB; Python-heap peak during Siaga runs "
+        f"{traced_peak / 1e6:.0f} MB; process peak RSS after Siaga runs {rss_siaga:.0f} MB, "
+        f"after all {peak_rss_mb():.0f} MB"
+    )
+    print(
+        f"targets: warm >= 5x faster than exactextract: {'yes' if t_ee / warm >= 5 else 'NO'}; "
+        f"cold no slower than exactextract: {'yes' if cold <= t_ee else 'NO'}"
+    )
 
 
 if __name__ == "__main__":

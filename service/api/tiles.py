@@ -49,7 +49,9 @@ def risk_tile(
         raise InvalidInput(f"zoom {z} is out of range: use 0..{MAX_ZOOM}")
     n = 1 << z
     if not (0 <= x < n and 0 <= y < n):
-        raise InvalidInput(f"tile {z}/{x}/{y} does not exist: x and y must be in 0..{n - 1} at zoom {z}")
+        raise InvalidInput(
+            f"tile {z}/{x}/{y} does not exist: x and y must be in 0..{n - 1} at zoom {z}"
+        )
     data = session.execute(_TILE_SQL, {"z": z, "x": x, "y": y, "hazard": hazard}).scalar()
     return Response(
         content=bytes(data or b""),

@@ -51,7 +51,9 @@ class Grid:
     def from_affine(cls, transform: Affine, width: int, height: int, crs: str = "") -> Grid:
         a, b, c, d, e, f = transform[:6]
         if b != 0 or d != 0:
-            raise ValueError("rotated rasters are not supported: warp the raster to a north-up grid")
+            raise ValueError(
+                "rotated rasters are not supported: warp the raster to a north-up grid"
+            )
         return cls((a, b, c, d, e, f), int(width), int(height), crs)
 
     @property
@@ -59,7 +61,9 @@ class Grid:
         return Affine(*self.transform)
 
     def key(self) -> str:
-        text = repr((tuple(round(v, 12) for v in self.transform), self.width, self.height, self.crs))
+        text = repr(
+            (tuple(round(v, 12) for v in self.transform), self.width, self.height, self.crs)
+        )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -129,8 +133,15 @@ class CoverageWeights:
         return sum(
             a.nbytes
             for a in (
-                self.partial_poly, self.partial_row, self.partial_col, self.partial_value,
-                self.run_poly, self.run_row, self.run_start, self.run_stop, self.run_value,
+                self.partial_poly,
+                self.partial_row,
+                self.partial_col,
+                self.partial_value,
+                self.run_poly,
+                self.run_row,
+                self.run_start,
+                self.run_stop,
+                self.run_value,
             )
         )
 
@@ -145,10 +156,15 @@ class CoverageWeights:
                 [self.window.row_off, self.window.col_off, self.window.height, self.window.width]
             ),
             "method": np.array(self.method),
-            "partial_poly": self.partial_poly, "partial_row": self.partial_row,
-            "partial_col": self.partial_col, "partial_value": self.partial_value,
-            "run_poly": self.run_poly, "run_row": self.run_row, "run_start": self.run_start,
-            "run_stop": self.run_stop, "run_value": self.run_value,
+            "partial_poly": self.partial_poly,
+            "partial_row": self.partial_row,
+            "partial_col": self.partial_col,
+            "partial_value": self.partial_value,
+            "run_poly": self.run_poly,
+            "run_row": self.run_row,
+            "run_start": self.run_start,
+            "run_stop": self.run_stop,
+            "run_value": self.run_value,
         }
 
     @classmethod
@@ -157,11 +173,19 @@ class CoverageWeights:
         grid = Grid(tuple(float(v) for v in a["transform"]), w, h, str(a["crs"]))  # type: ignore[arg-type]
         win = Window(*(int(v) for v in a["window"]))
         return cls(
-            n=int(a["n"]), grid=grid, window=win, method=str(a["method"]),
-            partial_poly=a["partial_poly"], partial_row=a["partial_row"],
-            partial_col=a["partial_col"], partial_value=a["partial_value"],
-            run_poly=a["run_poly"], run_row=a["run_row"], run_start=a["run_start"],
-            run_stop=a["run_stop"], run_value=a["run_value"],
+            n=int(a["n"]),
+            grid=grid,
+            window=win,
+            method=str(a["method"]),
+            partial_poly=a["partial_poly"],
+            partial_row=a["partial_row"],
+            partial_col=a["partial_col"],
+            partial_value=a["partial_value"],
+            run_poly=a["run_poly"],
+            run_row=a["run_row"],
+            run_start=a["run_start"],
+            run_stop=a["run_stop"],
+            run_value=a["run_value"],
         )
 
 
@@ -187,7 +211,9 @@ class BandOperator:
         v = values[..., None] if squeeze else values
         nb, w, m = v.shape
         if (nb, w) != (self.nrows, self.width):
-            raise ValueError(f"values of shape {(nb, w)} do not fit the band {(self.nrows, self.width)}")
+            raise ValueError(
+                f"values of shape {(nb, w)} do not fit the band {(self.nrows, self.width)}"
+            )
         v = v.astype(np.float64, copy=False)
         out = self.boundary @ v.reshape(nb * w, m)
         s = np.zeros((nb, w + 1, m))
@@ -213,7 +239,10 @@ class BandOperator:
 
 
 def _csr(
-    vals: NDArray[np.float64], rows: NDArray[np.int64], cols: NDArray[np.int64], shape: tuple[int, int]
+    vals: NDArray[np.float64],
+    rows: NDArray[np.int64],
+    cols: NDArray[np.int64],
+    shape: tuple[int, int],
 ) -> sp.csr_array:
     """A CSR matrix straight from entries sorted by row (duplicates allowed: products sum them)."""
     indptr = np.zeros(shape[0] + 1, dtype=np.int64)
@@ -254,8 +283,16 @@ def _make_bands(wt: CoverageWeights, max_cells: int) -> list[BandOperator]:
         runs = _csr(rv, rr, rc, (wt.n, nrows * (w + 1)))
         out.append(
             BandOperator(
-                row0, nrows, w, boundary, runs, p_poly, p_cell, r_poly,
-                r_row * w + r_start, r_row * w + r_stop,
+                row0,
+                nrows,
+                w,
+                boundary,
+                runs,
+                p_poly,
+                p_cell,
+                r_poly,
+                r_row * w + r_start,
+                r_row * w + r_stop,
             )
         )
     return out
@@ -288,7 +325,7 @@ def polygon_window(geoms: NDArray[Any], grid: Grid) -> Window | None:
     return Window(row_off, col_off, row_end - row_off, col_end - col_off)
 
 
-def _edges(geoms: NDArray[Any], grid: Grid, window: Window) -> tuple[NDArray[np.float64], ...]:
+def _edges(geoms: NDArray[Any], grid: Grid, window: Window) -> tuple[NDArray[Any], ...]:
     """Every ring edge of every polygon in window-relative (col, row) space, with its polygon."""
     parts, part_geom = shapely.get_parts(geoms, return_index=True)
     keep = shapely.get_type_id(parts) == 3  # polygons only (collections may hold lines/points)
@@ -341,7 +378,14 @@ def _split_at_lines(
     if not cross.any():
         return u1, v1, u2, v2, owner
     # Segments that cross nothing pass through untouched; the rest become n + 1 pieces.
-    su1, sv1, su2, sv2, sown, sn = u1[cross], v1[cross], u2[cross], v2[cross], owner[cross], n[cross]
+    su1, sv1, su2, sv2, sown, sn = (
+        u1[cross],
+        v1[cross],
+        u2[cross],
+        v2[cross],
+        owner[cross],
+        n[cross],
+    )
     up = su2 >= su1
     first = np.where(up, np.floor(np.minimum(su1, su2)) + 1, np.ceil(np.maximum(su1, su2)) - 1)
     step = np.where(up, 1.0, -1.0)
@@ -479,10 +523,18 @@ def _assemble(
     stop = np.minimum(stop, window.width)
     rk = (stop > start) & (run_value != 0)
     return CoverageWeights(
-        n=n, grid=grid, window=window, method=method,
-        partial_poly=partial[0].astype(np.int64), partial_row=partial[1].astype(np.int64),
-        partial_col=partial[2].astype(np.int64), partial_value=partial[3].astype(np.float64),
-        run_poly=gp[rk], run_row=gi[rk], run_start=start[rk], run_stop=stop[rk],
+        n=n,
+        grid=grid,
+        window=window,
+        method=method,
+        partial_poly=partial[0].astype(np.int64),
+        partial_row=partial[1].astype(np.int64),
+        partial_col=partial[2].astype(np.int64),
+        partial_value=partial[3].astype(np.float64),
+        run_poly=gp[rk],
+        run_row=gi[rk],
+        run_start=start[rk],
+        run_stop=stop[rk],
         run_value=run_value[rk],
     )
 
@@ -507,10 +559,13 @@ def coverage_weights(
     empty = np.zeros(0, np.int64)
     if n == 0 or window.height == 0 or window.width == 0:
         z = np.zeros(0)
-        return CoverageWeights(n, grid, window, method, empty, empty, empty, z, empty, empty, empty, empty, z)
+        return CoverageWeights(
+            n, grid, window, method, empty, empty, empty, z, empty, empty, empty, empty, z
+        )
     c1, r1, c2, r2, poly = _edges(arr, grid, window)
-    entries = (_coverage_entries if method == "coverage" else _centre_entries)(c1, r1, c2, r2, poly, window)
-    return _assemble(n, grid, window, method, *entries, sign=_orientation_sign(grid))
+    split = _coverage_entries if method == "coverage" else _centre_entries
+    p, i, j, area, carry = split(c1, r1, c2, r2, poly, window)
+    return _assemble(n, grid, window, method, p, i, j, area, carry, sign=_orientation_sign(grid))
 
 
 # ----------------------------------------------------------------------------------------
@@ -568,7 +623,7 @@ def _codes(cls: dict[str, Any]) -> list[float]:
     out = []
     for v in [cls.get("value"), cls.get("name"), *(cls.get("aliases") or [])]:
         try:
-            out.append(float(v))  # type: ignore[arg-type]
+            out.append(float(v))
         except (TypeError, ValueError):
             continue
     return out

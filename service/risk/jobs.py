@@ -26,7 +26,9 @@ from service.settings import Settings
 log = logging.getLogger(__name__)
 
 RECOMPUTE = "risk.recompute"
-Handler = Callable[[sessionmaker[Session], Settings, Job, Callable[[float, str], None]], dict[str, Any]]
+Handler = Callable[
+    [sessionmaker[Session], Settings, Job, Callable[[float, str], None]], dict[str, Any]
+]
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -42,7 +44,9 @@ def create_job(*, session: Session, kind: str, params: dict[str, Any]) -> int:
     return int(job.id)
 
 
-def request_recompute(*, session: Session, layer_id: int | None = None, method: str | None = None) -> int:
+def request_recompute(
+    *, session: Session, layer_id: int | None = None, method: str | None = None
+) -> int:
     """Queue a recompute of one layer (or of every current hazard layer) and return the job id.
 
     The job becomes visible to workers when the caller's transaction commits, so an importer
@@ -56,7 +60,9 @@ def request_recompute(*, session: Session, layer_id: int | None = None, method: 
             raise NotFound(f"hazard layer {layer_id} does not exist")
         if layer.role != "hazard":
             raise InvalidInput(f"layer {layer_id} is an exposure layer; give a hazard layer id")
-    return create_job(session=session, kind=RECOMPUTE, params={"layer_id": layer_id, "method": method})
+    return create_job(
+        session=session, kind=RECOMPUTE, params={"layer_id": layer_id, "method": method}
+    )
 
 
 def get_job(*, session: Session, job_id: int) -> dict[str, Any]:
@@ -68,8 +74,14 @@ def get_job(*, session: Session, job_id: int) -> dict[str, Any]:
 
 def job_json(job: Job) -> dict[str, Any]:
     return {
-        "id": job.id, "kind": job.kind, "params": job.params, "status": job.status,
-        "progress": job.progress, "message": job.message, "result": job.result, "error": job.error,
+        "id": job.id,
+        "kind": job.kind,
+        "params": job.params,
+        "status": job.status,
+        "progress": job.progress,
+        "message": job.message,
+        "result": job.result,
+        "error": job.error,
         "created_at": job.created_at.isoformat() if job.created_at else None,
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
@@ -93,7 +105,9 @@ def claim_next(session_factory: sessionmaker[Session], kinds: list[str]) -> Job 
         return job
 
 
-def _progress_writer(session_factory: sessionmaker[Session], job_id: int) -> Callable[[float, str], None]:
+def _progress_writer(
+    session_factory: sessionmaker[Session], job_id: int
+) -> Callable[[float, str], None]:
     last = [0.0]
 
     def write(fraction: float, message: str) -> None:
@@ -103,7 +117,8 @@ def _progress_writer(session_factory: sessionmaker[Session], job_id: int) -> Cal
         last[0] = now
         with session_factory() as session, session.begin():
             session.execute(
-                update(Job).where(Job.id == job_id)
+                update(Job)
+                .where(Job.id == job_id)
                 .values(progress=min(1.0, max(0.0, fraction)), message=message[:500])
             )
 
@@ -118,15 +133,22 @@ def run_job(session_factory: sessionmaker[Session], settings: Settings, job: Job
             raise RuntimeError(f"no handler for job kind {job.kind!r}")
         result = handler(session_factory, settings, job, _progress_writer(session_factory, job.id))
         failed = [r for r in result.get("layers", []) if r.get("status") == "failed"]
-        status = "failed" if failed and len(failed) == len(result.get("layers", [])) else "succeeded"
+        status = (
+            "failed" if failed and len(failed) == len(result.get("layers", [])) else "succeeded"
+        )
         error = "; ".join(f"layer {r['layer_id']}: {r['error']}" for r in failed) or None
-    except Exception as exc:  # noqa: BLE001 - the job records it
+    except Exception as exc:
         log.exception("job %s (%s) failed", job.id, job.kind)
         result, status, error = {}, "failed", str(exc) or type(exc).__name__
     with session_factory() as session, session.begin():
         session.execute(
-            update(Job).where(Job.id == job.id).values(
-                status=status, result=result, error=error, finished_at=utcnow(),
+            update(Job)
+            .where(Job.id == job.id)
+            .values(
+                status=status,
+                result=result,
+                error=error,
+                finished_at=utcnow(),
                 progress=1.0 if status == "succeeded" else Job.progress,
             )
         )
@@ -149,15 +171,20 @@ def run_pending_jobs(
 
 
 def _recompute_handler(
-    session_factory: sessionmaker[Session], settings: Settings, job: Job,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    job: Job,
     progress: Callable[[float, str], None],
 ) -> dict[str, Any]:
     params = job.params or {}
     layer_id = params.get("layer_id")
     return risk_service.recompute_many(
-        session_factory=session_factory, settings=settings,
+        session_factory=session_factory,
+        settings=settings,
         layer_ids=[int(layer_id)] if layer_id is not None else None,
-        method=params.get("method"), progress=progress, job_id=job.id,
+        method=params.get("method"),
+        progress=progress,
+        job_id=job.id,
     )
 
 
@@ -183,7 +210,9 @@ def never_computed_layers(session: Session) -> list[int]:
     from service.risk.models import RiskLayerState
 
     done = set(session.scalars(select(RiskLayerState.layer_id)))
-    return [layer.id for layer in risk_service.current_hazard_layers(session) if layer.id not in done]
+    return [
+        layer.id for layer in risk_service.current_hazard_layers(session) if layer.id not in done
+    ]
 
 
 def poll(session_factory: sessionmaker[Session], settings: Settings) -> None:
@@ -196,20 +225,32 @@ def poll(session_factory: sessionmaker[Session], settings: Settings) -> None:
     with session_factory() as session:
         new = never_computed_layers(session)
     if new:
-        risk_service.recompute_many(session_factory=session_factory, settings=settings,
-                                    layer_ids=new, only_if_stale=True)
+        risk_service.recompute_many(
+            session_factory=session_factory, settings=settings, layer_ids=new, only_if_stale=True
+        )
 
 
 def schedule(scheduler: Any, rt: Any) -> None:
     """Register the risk jobs on a worker's scheduler (called from service.scheduler)."""
     factory, settings = rt.session_factory, rt.settings
     scheduler.add_job(
-        poll, "interval", seconds=JOB_POLL_SECONDS, args=[factory, settings],
-        id="jobs.poll", name="run queued jobs; score new hazard layers", max_instances=1,
+        poll,
+        "interval",
+        seconds=JOB_POLL_SECONDS,
+        args=[factory, settings],
+        id="jobs.poll",
+        name="run queued jobs; score new hazard layers",
+        max_instances=1,
         coalesce=True,
     )
     scheduler.add_job(
-        recompute_stale, "interval", minutes=settings.risk.recompute_interval_minutes,
-        args=[factory, settings], id="risk.stale", name="recompute stale risk layers",
-        next_run_time=utcnow(), max_instances=1, coalesce=True,
+        recompute_stale,
+        "interval",
+        minutes=settings.risk.recompute_interval_minutes,
+        args=[factory, settings],
+        id="risk.stale",
+        name="recompute stale risk layers",
+        next_run_time=utcnow(),
+        max_instances=1,
+        coalesce=True,
     )

@@ -127,6 +127,4 @@ class RiskLayerState(Base):
     error: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
 
-    __table_args__ = (
-        CheckConstraint("status IN ('succeeded','failed')", name="status"),
-    )
+    __table_args__ = (CheckConstraint("status IN ('succeeded','failed')", name="status"),)

@@ -29,8 +29,13 @@ AREA_WEIGHT = 0.3
 DENSITY_HIGH_PER_KM2 = 1000.0
 SHARE_HIGH = 0.4
 DRILLS_FULL = 2
-V_WEIGHTS = {"density": 0.6, "share_elderly": 0.1, "share_children": 0.1, "share_disabled": 0.1,
-             "share_poor": 0.1}
+V_WEIGHTS = {
+    "density": 0.6,
+    "share_elderly": 0.1,
+    "share_children": 0.1,
+    "share_disabled": 0.1,
+    "share_poor": 0.1,
+}
 
 # Defaults for unknown indicators: national figures (BPS) for shares; capacity assumed absent
 # (the cautious choice: an unknown early-warning system is not counted as one).
@@ -103,14 +108,18 @@ def hazard_index(
         if cls["severity"] > 0:  # e.g. flood_prone "no" is a class but not an exposure
             exposed_pop += p
             exposed_area += a
-        by_class.append({
-            "class": cls["name"], "severity": cls["severity"], "population": round(float(p), 3),
-            "area_m2": round(float(a), 1), "population_share": round(ps, 6), "area_share": round(as_, 6),
-        })
-    if population > 0:
-        h = POPULATION_WEIGHT * hp + AREA_WEIGHT * ha
-    else:
-        h = ha
+        by_class.append(
+            {
+                "class": cls["name"],
+                "severity": cls["severity"],
+                "population": round(float(p), 3),
+                "area_m2": round(float(a), 1),
+                "population_share": round(ps, 6),
+                "area_share": round(as_, 6),
+            }
+        )
+    # People weigh more than land; without population data, area alone.
+    h = POPULATION_WEIGHT * hp + AREA_WEIGHT * ha if population > 0 else ha
     return HazardIndex(
         value=min(1.0, max(0.0, h)),
         population_share=min(1.0, exposed_pop / population) if population > 0 else 0.0,
@@ -147,7 +156,9 @@ def vulnerability_index(indicators: Mapping[str, Any]) -> IndexResult:
         inputs[name] = float(v)
         parts[name] = min(1.0, float(v) / SHARE_HIGH)
     value = sum(V_WEIGHTS[k] * parts[k] for k in V_WEIGHTS)
-    return IndexResult(round(value, 6), inputs, defaults, {k: round(v, 6) for k, v in parts.items()})
+    return IndexResult(
+        round(value, 6), inputs, defaults, {k: round(v, 6) for k, v in parts.items()}
+    )
 
 
 def capacity_index(indicators: Mapping[str, Any]) -> IndexResult:
@@ -215,7 +226,9 @@ def risk_score(
     c = capacity_index(indicators)
     r = hazard.value * (0.5 + 0.5 * v.value) / (1.0 + c.value)
     r = round(min(1.0, max(0.0, r)), 6)
-    return RiskScore(r, risk_level(r, medium_cutoff=medium_cutoff, high_cutoff=high_cutoff), hazard, v, c)
+    return RiskScore(
+        r, risk_level(r, medium_cutoff=medium_cutoff, high_cutoff=high_cutoff), hazard, v, c
+    )
 
 
 def _finite(v: Any) -> bool:

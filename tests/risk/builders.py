@@ -37,8 +37,12 @@ def add_communities(session: Session, gdf: gpd.GeoDataFrame, **indicators: Any) 
     for i, row in enumerate(gdf.itertuples()):
         code = str(getattr(row, "kode", None) or f"99.99.{i:04d}")
         c = Community(
-            code=code, name=str(getattr(row, "nama", None) or code), level="desa",
-            geom=from_shape(_multi(row.geometry), srid=4326), properties={}, **indicators,
+            code=code,
+            name=str(getattr(row, "nama", None) or code),
+            level="desa",
+            geom=from_shape(_multi(row.geometry), srid=4326),
+            properties={},
+            **indicators,
         )
         session.add(c)
         out.append(c)
@@ -47,12 +51,24 @@ def add_communities(session: Session, gdf: gpd.GeoDataFrame, **indicators: Any) 
 
 
 def write_raster(
-    path: Path, data: np.ndarray, transform: Affine, crs: str = "EPSG:4326", nodata: float | None = None
+    path: Path,
+    data: np.ndarray,
+    transform: Affine,
+    crs: str = "EPSG:4326",
+    nodata: float | None = None,
 ) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(
-        path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0], count=1,
-        dtype=data.dtype, crs=crs, transform=transform, nodata=nodata,
+        path,
+        "w",
+        driver="GTiff",
+        width=data.shape[1],
+        height=data.shape[0],
+        count=1,
+        dtype=data.dtype,
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
     ) as ds:
         ds.write(data, 1)
     return path
@@ -65,8 +81,15 @@ def _extent(path: Path) -> Any:
 
 
 def add_raster_layer(
-    session: Session, data_dir: Path, src: Path, *, name: str, role: str = "hazard",
-    hazard: str | None = "flood", scheme: dict[str, Any] | None = None, version: int = 1,
+    session: Session,
+    data_dir: Path,
+    src: Path,
+    *,
+    name: str,
+    role: str = "hazard",
+    hazard: str | None = "flood",
+    scheme: dict[str, Any] | None = None,
+    version: int = 1,
     **extra: Any,
 ) -> HazardLayer:
     """Register a raster file (copied into the data dir) as a layer."""
@@ -75,9 +98,18 @@ def add_raster_layer(
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_bytes(src.read_bytes())
     layer = HazardLayer(
-        name=name, version=version, role=role, hazard=hazard if role == "hazard" else None,
-        kind="raster", classification=scheme or {}, raster_path=str(rel), raster_meta={},
-        extent=_extent(dst), properties={}, source="test", **extra,
+        name=name,
+        version=version,
+        role=role,
+        hazard=hazard if role == "hazard" else None,
+        kind="raster",
+        classification=scheme or {},
+        raster_path=str(rel),
+        raster_meta={},
+        extent=_extent(dst),
+        properties={},
+        source="test",
+        **extra,
     )
     session.add(layer)
     session.flush()
@@ -85,22 +117,38 @@ def add_raster_layer(
 
 
 def add_zone_layer(
-    session: Session, gdf: gpd.GeoDataFrame, class_field: str, *, name: str, hazard: str,
-    scheme: dict[str, Any] | None = None, version: int = 1,
+    session: Session,
+    gdf: gpd.GeoDataFrame,
+    class_field: str,
+    *,
+    name: str,
+    hazard: str,
+    scheme: dict[str, Any] | None = None,
+    version: int = 1,
 ) -> HazardLayer:
     gdf = gdf.to_crs(4326)
     layer = HazardLayer(
-        name=name, version=version, role="hazard", hazard=hazard, kind="zones",
-        classification=scheme or {}, properties={}, source="test",
+        name=name,
+        version=version,
+        role="hazard",
+        hazard=hazard,
+        kind="zones",
+        classification=scheme or {},
+        properties={},
+        source="test",
         extent=from_shape(shapely.box(*gdf.total_bounds), srid=4326),
     )
     session.add(layer)
     session.flush()
     for row in gdf.itertuples():
-        session.add(HazardZone(
-            layer_id=layer.id, hazard_class=str(getattr(row, class_field)), properties={},
-            geom=from_shape(_multi(row.geometry), srid=4326),
-        ))
+        session.add(
+            HazardZone(
+                layer_id=layer.id,
+                hazard_class=str(getattr(row, class_field)),
+                properties={},
+                geom=from_shape(_multi(row.geometry), srid=4326),
+            )
+        )
     session.flush()
     return layer
 

@@ -33,24 +33,39 @@ def merapi(shared_data: Path, session_factory: sessionmaker[Session], data_dir: 
     ys = np.linspace(b.bottom, b.top, 4)
     boxes = [shapely.box(xs[i], ys[j], xs[i + 1], ys[j + 1]) for i in range(3) for j in range(3)]
     comms = gpd.GeoDataFrame(
-        {"kode": [f"34.04.{k:02d}.2001" for k in range(9)], "nama": [f"Desa {k}" for k in range(9)]},
-        geometry=boxes, crs=4326,
+        {
+            "kode": [f"34.04.{k:02d}.2001" for k in range(9)],
+            "nama": [f"Desa {k}" for k in range(9)],
+        },
+        geometry=boxes,
+        crs=4326,
     )
     zones = gpd.read_file(d / "donut.shp")
     with session_factory() as s, s.begin():
         builders.add_communities(s, comms, share_poor=0.2)
-        pop = builders.add_raster_layer(s, data_dir, d / "pop_merapi_clip.tif", name="pop_merapi", role="exposure")
-        krb = builders.add_zone_layer(s, zones, "KRB", name="krb_merapi", hazard="volcano",
-                                      scheme=builders.KRB_SCHEME)
-        return {"pop_id": pop.id, "krb_id": krb.id, "codes": list(comms.kode), "zones": zones,
-                "pop_path": d / "pop_merapi_clip.tif"}
+        pop = builders.add_raster_layer(
+            s, data_dir, d / "pop_merapi_clip.tif", name="pop_merapi", role="exposure"
+        )
+        krb = builders.add_zone_layer(
+            s, zones, "KRB", name="krb_merapi", hazard="volcano", scheme=builders.KRB_SCHEME
+        )
+        return {
+            "pop_id": pop.id,
+            "krb_id": krb.id,
+            "codes": list(comms.kode),
+            "zones": zones,
+            "pop_path": d / "pop_merapi_clip.tif",
+        }
 
 
 @pytest.fixture
-def jakarta(shared_data: Path, session_factory: sessionmaker[Session], data_dir: Path,
-            tmp_path: Path) -> dict:
+def jakarta(
+    shared_data: Path, session_factory: sessionmaker[Session], data_dir: Path, tmp_path: Path
+) -> dict:
     """Jakarta kelurahan, the SP2010 population raster, and a flood depth raster on its grid."""
-    kel = gpd.read_file(shared_data / "real" / "admin_boundaries_kepmendagri2025" / "dki_jakarta_kelurahan.geojson")
+    kel = gpd.read_file(
+        shared_data / "real" / "admin_boundaries_kepmendagri2025" / "dki_jakarta_kelurahan.geojson"
+    )
     pop_src = shared_data / "real" / "population_jakarta_sp2010" / "populaiton_jakarta.tif"
     with rasterio.open(pop_src) as ds:
         transform, h, w = ds.transform, ds.height, ds.width
@@ -62,7 +77,18 @@ def jakarta(shared_data: Path, session_factory: sessionmaker[Session], data_dir:
     with session_factory() as s, s.begin():
         builders.add_communities(s, kel[["kode", "nama", "geometry"]])
         pop = builders.add_raster_layer(s, data_dir, pop_src, name="pop_jakarta", role="exposure")
-        flood = builders.add_raster_layer(s, data_dir, depth_path, name="flood_depth_jkt",
-                                          hazard="flood", scheme=builders.FLOOD_SCHEME, unit="m")
-        return {"pop_id": pop.id, "flood_id": flood.id, "depth_path": depth_path,
-                "codes": list(kel.kode)}
+        flood = builders.add_raster_layer(
+            s,
+            data_dir,
+            depth_path,
+            name="flood_depth_jkt",
+            hazard="flood",
+            scheme=builders.FLOOD_SCHEME,
+            unit="m",
+        )
+        return {
+            "pop_id": pop.id,
+            "flood_id": flood.id,
+            "depth_path": depth_path,
+            "codes": list(kel.kode),
+        }

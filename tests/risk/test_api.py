@@ -17,14 +17,19 @@ from service.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_recompute_request_runs_as_a_job(client, auth_headers, merapi: dict, session_factory,
-                                         settings: Settings) -> None:
+def test_recompute_request_runs_as_a_job(
+    client, auth_headers, merapi: dict, session_factory, settings: Settings
+) -> None:
     r = client.post("/api/v1/recompute", json={"layer_id": merapi["krb_id"]})
     assert r.status_code == 401
-    r = client.post("/api/v1/recompute", json={"layer_id": merapi["krb_id"]}, headers=auth_headers("viewer"))
+    r = client.post(
+        "/api/v1/recompute", json={"layer_id": merapi["krb_id"]}, headers=auth_headers("viewer")
+    )
     assert r.status_code == 403
     coord = auth_headers("coordinator")
-    r = client.post("/api/v1/recompute", json={"layer_id": merapi["krb_id"], "method": "centre"}, headers=coord)
+    r = client.post(
+        "/api/v1/recompute", json={"layer_id": merapi["krb_id"], "method": "centre"}, headers=coord
+    )
     assert r.status_code == 202, r.text
     job_id = r.json()["job_id"]
     assert r.headers["location"] == f"/api/v1/jobs/{job_id}"
@@ -33,9 +38,14 @@ def test_recompute_request_runs_as_a_job(client, auth_headers, merapi: dict, ses
     body = client.get(f"/api/v1/jobs/{job_id}").json()
     assert body["status"] == "succeeded" and body["progress"] == 1.0
     layer = body["result"]["layers"][0]
-    assert layer["status"] == "succeeded" and layer["method"] == "centre" and layer["communities"] == 9
+    assert (
+        layer["status"] == "succeeded" and layer["method"] == "centre" and layer["communities"] == 9
+    )
     with session_factory() as s:
-        assert s.scalar(select(func.count()).select_from(RiskScore).where(RiskScore.job_id == job_id)) == 9
+        assert (
+            s.scalar(select(func.count()).select_from(RiskScore).where(RiskScore.job_id == job_id))
+            == 9
+        )
 
 
 def test_recompute_bad_requests(client, auth_headers, merapi: dict, session_factory) -> None:
@@ -54,11 +64,14 @@ def test_recompute_bad_requests(client, auth_headers, merapi: dict, session_fact
         assert s.scalar(select(func.count()).select_from(Job)) == 0
 
 
-def test_failed_job_is_recorded(client, auth_headers, jakarta: dict, session_factory, settings: Settings,
-                                data_dir: Path) -> None:
+def test_failed_job_is_recorded(
+    client, auth_headers, jakarta: dict, session_factory, settings: Settings, data_dir: Path
+) -> None:
     for f in (data_dir / "rasters").glob("flood_depth_jkt*"):
         f.write_bytes(b"garbage")
-    r = client.post("/api/v1/recompute", json={"layer_id": jakarta["flood_id"]}, headers=auth_headers("admin"))
+    r = client.post(
+        "/api/v1/recompute", json={"layer_id": jakarta["flood_id"]}, headers=auth_headers("admin")
+    )
     jobs.run_pending_jobs(session_factory, settings)
     body = client.get(f"/api/v1/jobs/{r.json()['job_id']}").json()
     assert body["status"] == "failed" and "flood_depth_jkt" in body["error"]
@@ -83,11 +96,17 @@ def test_risk_card(client, merapi: dict, session_factory, settings: Settings) ->
     hz = card["hazards"][0]
     assert hz["hazard"] == "volcano" and hz["level"] in ("rendah", "sedang", "tinggi")
     assert {"H", "V", "C", "score", "inputs", "exposure", "history", "computed_at"} <= set(hz)
-    assert hz["inputs"]["layer_name"] == "krb_merapi" and hz["inputs"]["population_layer_name"] == "pop_merapi"
+    assert (
+        hz["inputs"]["layer_name"] == "krb_merapi"
+        and hz["inputs"]["population_layer_name"] == "pop_merapi"
+    )
     assert [c["class"] for c in hz["exposure"]["classes"]] == ["KRB III", "KRB II", "KRB I"]
     assert "share_elderly" in hz["inputs"]["defaults"]
     assert client.get("/api/v1/communities/00.00/risk").status_code == 404
-    assert client.get(f"/api/v1/communities/{code}/risk", params={"datetime": "yesterday"}).status_code == 400
+    assert (
+        client.get(f"/api/v1/communities/{code}/risk", params={"datetime": "yesterday"}).status_code
+        == 400
+    )
 
 
 def test_vector_tiles(client, merapi: dict, session_factory, settings: Settings) -> None:
@@ -113,7 +132,11 @@ def test_cli_recompute(merapi: dict, database_url: str, data_dir: Path, session_
     env = os.environ | {"DATABASE_URL": database_url, "SIAGA_STORAGE_DATA_DIR": str(data_dir)}
     out = subprocess.run(
         [sys.executable, "-m", "service", "risk", "recompute", "--layer", str(merapi["krb_id"])],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     assert '"succeeded": 1' in out.stdout

@@ -28,7 +28,9 @@ UNIT = Grid.from_affine(Affine(1, 0, 0, 0, -1, 4), 4, 4, "EPSG:3857")  # 4x4 cel
 def sums(weights, values: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
     w = weights.window
     sub = values[w.row_off : w.row_off + w.height, w.col_off : w.col_off + w.width]
-    return polygon_sums(weights, ((op, sub[op.row0 : op.row0 + op.nrows]) for op in weights.bands()))
+    return polygon_sums(
+        weights, ((op, sub[op.row0 : op.row0 + op.nrows]) for op in weights.bands())
+    )
 
 
 def dense(weights) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -44,12 +46,14 @@ def test_coverage_fractions_of_a_shifted_square() -> None:
     # Square from (0.5, 0.5) to (2.5, 2.5) in map units; the grid's origin is top-left (0, 4).
     w = coverage_weights([shapely.box(0.5, 0.5, 2.5, 2.5)], UNIT)
     got = dense(w)[0]
-    want = np.array([
-        [0, 0, 0, 0],
-        [0.25, 0.5, 0.25, 0],
-        [0.5, 1.0, 0.5, 0],
-        [0.25, 0.5, 0.25, 0],
-    ])
+    want = np.array(
+        [
+            [0, 0, 0, 0],
+            [0.25, 0.5, 0.25, 0],
+            [0.5, 1.0, 0.5, 0],
+            [0.25, 0.5, 0.25, 0],
+        ]
+    )
     np.testing.assert_allclose(got, want, atol=1e-12)
 
 
@@ -94,10 +98,13 @@ def test_banded_operators_equal_the_explicit_matrix() -> None:
     polys = shapely.intersection(polys, shapely.box(100.2, 3.1, 102.9, 4.95))
     values = rng.gamma(2.0, 5.0, size=(200, 300))
     w = coverage_weights(polys, grid)
-    explicit = w.to_csr() @ values[
-        w.window.row_off : w.window.row_off + w.window.height,
-        w.window.col_off : w.window.col_off + w.window.width,
-    ].ravel()
+    explicit = (
+        w.to_csr()
+        @ values[
+            w.window.row_off : w.window.row_off + w.window.height,
+            w.window.col_off : w.window.col_off + w.window.width,
+        ].ravel()
+    )
     banded = sums(w, values)
     np.testing.assert_allclose(banded, explicit, rtol=1e-10)
     w._bands.clear()
@@ -117,13 +124,24 @@ def test_matches_exactextract_on_random_polygons(tmp_path: Path) -> None:
     transform = Affine(0.01, 0, 100, 0, -0.01, 5)
     values = rng.gamma(2.0, 5.0, size=(150, 200)).astype("float32")
     src = tmp_path / "v.tif"
-    with rasterio.open(src, "w", driver="GTiff", width=200, height=150, count=1, dtype="float32",
-                       crs="EPSG:4326", transform=transform) as ds:
+    with rasterio.open(
+        src,
+        "w",
+        driver="GTiff",
+        width=200,
+        height=150,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=transform,
+    ) as ds:
         ds.write(values, 1)
     # Irregular, concave polygons: buffered random walks, some reaching beyond the raster.
     geoms = []
     for _ in range(40):
-        walk = np.cumsum(rng.normal(0, 0.05, size=(12, 2)), axis=0) + rng.uniform([100, 3.5], [102, 5])
+        walk = np.cumsum(rng.normal(0, 0.05, size=(12, 2)), axis=0) + rng.uniform(
+            [100, 3.5], [102, 5]
+        )
         geoms.append(shapely.LineString(walk).buffer(rng.uniform(0.01, 0.08)))
     gdf = gpd.GeoDataFrame(geometry=geoms, crs=4326)
     ee = exact_extract(str(src), gdf, ["sum"], output="pandas")["sum"].to_numpy()
@@ -141,7 +159,7 @@ def test_cache_round_trip(tmp_path: Path) -> None:
         return coverage_weights([shapely.box(0.5, 0.5, 2.5, 2.5)], UNIT)
 
     w1, s1 = cache.get_or_build("k1", build, directory=tmp_path)
-    w2, s2 = cache.get_or_build("k1", build, directory=tmp_path)
+    _, s2 = cache.get_or_build("k1", build, directory=tmp_path)
     cache.clear_memory()
     w3, s3 = cache.get_or_build("k1", build, directory=tmp_path)
     assert (s1, s2, s3) == ("built", "memory", "disk") and len(built) == 1
@@ -150,29 +168,38 @@ def test_cache_round_trip(tmp_path: Path) -> None:
 
 def test_classify_each_scheme() -> None:
     depth = np.array([0.0, 0.05, 0.1, 0.69, 0.7, 1.49, 1.5, 9.0, np.nan])
-    np.testing.assert_array_equal(classify_values(depth, FLOOD_SCHEME), [-1, -1, 0, 0, 1, 1, 2, 2, -1])
+    np.testing.assert_array_equal(
+        classify_values(depth, FLOOD_SCHEME), [-1, -1, 0, 0, 1, 1, 2, 2, -1]
+    )
     mmi = np.array([5.9, 6.0, 7.0, 7.99, 8.0, 9.2])
     np.testing.assert_array_equal(classify_values(mmi, MMI_SCHEME), [-1, 0, 1, 1, 2, 2])
     # A categorical raster of tsunami category codes 1..4 (the scheme's aliases).
     cat = np.array([0, 1, 2, 3, 4, 5], dtype=float)
     np.testing.assert_array_equal(classify_values(cat, TSUNAMI_SCHEME), [-1, 0, 1, 2, 3, -1])
-    legacy = {"type": "thresholds", "classes": [{"name": "a", "min": 1, "max": 2}, {"name": "b", "min": 2}]}
+    legacy = {
+        "type": "thresholds",
+        "classes": [{"name": "a", "min": 1, "max": 2}, {"name": "b", "min": 2}],
+    }
     np.testing.assert_array_equal(classify_values(np.array([0.5, 1.5, 3.0]), legacy), [-1, 0, 1])
 
 
 def test_raster_exposure_per_class_known_answer() -> None:
     grid = Grid.from_affine(Affine(10, 0, 0, 0, -10, 40), 4, 4, "EPSG:32749")
     pop = np.full((4, 4), 10.0)
-    depth = np.array([
-        [0.0, 0.2, 0.2, 0.0],
-        [0.0, 1.0, 2.0, 0.0],
-        [0.0, 0.0, np.nan, 0.0],
-        [0.0, 0.0, 0.0, 0.0],
-    ])
+    depth = np.array(
+        [
+            [0.0, 0.2, 0.2, 0.0],
+            [0.0, 1.0, 2.0, 0.0],
+            [0.0, 0.0, np.nan, 0.0],
+            [0.0, 0.0, 0.0, 0.0],
+        ]
+    )
     # Left half and right half of the grid, each 2 x 4 cells.
     w = coverage_weights([shapely.box(0, 0, 20, 40), shapely.box(20, 0, 40, 40)], grid)
     areas = cell_areas_m2(grid, w.window)
-    res = raster_exposure(w, [(op, pop, depth) for op in w.bands()], FLOOD_SCHEME, cell_area_rows=areas)
+    res = raster_exposure(
+        w, [(op, pop, depth) for op in w.bands()], FLOOD_SCHEME, cell_area_rows=areas
+    )
     np.testing.assert_allclose(res.population, [80, 80])
     np.testing.assert_allclose(res.population_by_class, [[10, 10, 0], [10, 0, 10]])
     np.testing.assert_allclose(res.area_by_class_m2, [[100, 100, 0], [100, 0, 100]])
@@ -209,8 +236,11 @@ def test_merapi_centre_matches_inasafe(shared_data: Path) -> None:
     zones, src, grid = _merapi(shared_data)
     got = sums(coverage_weights(zones.geometry.values, grid, method="centre"), _values(src))
     per_class = zones.assign(pop=got).groupby("KRB")["pop"].sum()
-    published = {"Kawasan Rawan Bencana III": 56_514, "Kawasan Rawan Bencana II": 68_568,
-                 "Kawasan Rawan Bencana I": 66_971}
+    published = {
+        "Kawasan Rawan Bencana III": 56_514,
+        "Kawasan Rawan Bencana II": 68_568,
+        "Kawasan Rawan Bencana I": 66_971,
+    }
     for krb, want in published.items():
         assert per_class[krb] == pytest.approx(want, rel=0.005)
     assert per_class.sum() == pytest.approx(192_055, rel=0.005)
@@ -227,7 +257,9 @@ def test_merapi_coverage_matches_exactextract(shared_data: Path) -> None:
 
 def test_jakarta_conservation(shared_data: Path) -> None:
     """Communities that tile an area: their sums add up to the raster total inside the union."""
-    kel = gpd.read_file(shared_data / "real" / "admin_boundaries_kepmendagri2025" / "dki_jakarta_kelurahan.geojson")
+    kel = gpd.read_file(
+        shared_data / "real" / "admin_boundaries_kepmendagri2025" / "dki_jakarta_kelurahan.geojson"
+    )
     geoms = _tiling(shapely.make_valid(kel.geometry.values))
     src = shared_data / "real" / "population_jakarta_sp2010" / "populaiton_jakarta.tif"
     with rasterio.open(src) as ds:
@@ -241,7 +273,9 @@ def test_jakarta_conservation(shared_data: Path) -> None:
     # "The raster total inside the union", independently: exactextract on the union.
     from exactextract import exact_extract
 
-    ee = exact_extract(str(src), gpd.GeoDataFrame(geometry=[union], crs=4326), ["sum"], output="pandas")
+    ee = exact_extract(
+        str(src), gpd.GeoDataFrame(geometry=[union], crs=4326), ["sum"], output="pandas"
+    )
     assert whole == pytest.approx(float(ee["sum"].iloc[0]), rel=1e-6)
     centre = sums(coverage_weights(geoms, grid, method="centre"), values)
     centre_whole = sums(coverage_weights([union], grid, method="centre"), values)[0]

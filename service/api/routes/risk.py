@@ -18,17 +18,26 @@ router = APIRouter(prefix="/api/v1", tags=["risk"])
 class RecomputeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    layer_id: int | None = Field(None, description="hazard layer id; omit to recompute every current layer")
-    method: Literal["coverage", "centre"] | None = Field(None, description="default: SIAGA_RISK_METHOD")
+    layer_id: int | None = Field(
+        None, description="hazard layer id; omit to recompute every current layer"
+    )
+    method: Literal["coverage", "centre"] | None = Field(
+        None, description="default: SIAGA_RISK_METHOD"
+    )
 
 
 @router.post("/recompute", status_code=202)
 def post_recompute(
-    session: SessionDep, _: CoordinatorDep, response: Response, body: RecomputeRequest | None = None,
+    session: SessionDep,
+    _: CoordinatorDep,
+    response: Response,
+    body: RecomputeRequest | None = None,
 ) -> dict[str, Any]:
     """Queue a recompute; a worker picks it up within seconds. Poll the job for progress."""
     body = body or RecomputeRequest()
-    job_id = risk_jobs.request_recompute(session=session, layer_id=body.layer_id, method=body.method)
+    job_id = risk_jobs.request_recompute(
+        session=session, layer_id=body.layer_id, method=body.method
+    )
     session.commit()
     response.headers["Location"] = f"/api/v1/jobs/{job_id}"
     return {"job_id": job_id, "status": "queued", "href": f"/api/v1/jobs/{job_id}"}
@@ -44,7 +53,9 @@ def get_job(session: SessionDep, job_id: Annotated[int, Path(ge=1)]) -> dict[str
 def get_risk_card(
     session: SessionDep,
     code: str,
-    at: Annotated[datetime | None, Query(alias="datetime", description="scores as of this time (RFC 3339)")] = None,
+    at: Annotated[
+        datetime | None, Query(alias="datetime", description="scores as of this time (RFC 3339)")
+    ] = None,
 ) -> dict[str, Any]:
     """The risk card: per hazard level, score, H/V/C with inputs, exposure per class, history."""
     return risk_service.get_risk_card(session=session, code=code, at=at)
