@@ -545,6 +545,7 @@ def coverage_weights(
     *,
     method: str = "coverage",
     window: Window | None = None,
+    chunk_vertices: int = 250_000,
 ) -> CoverageWeights:
     """Weights of each polygon (in the grid's CRS) on every cell of `grid`.
 
@@ -562,10 +563,33 @@ def coverage_weights(
         return CoverageWeights(
             n, grid, window, method, empty, empty, empty, z, empty, empty, empty, empty, z
         )
-    c1, r1, c2, r2, poly = _edges(arr, grid, window)
     split = _coverage_entries if method == "coverage" else _centre_entries
-    p, i, j, area, carry = split(c1, r1, c2, r2, poly, window)
-    return _assemble(n, grid, window, method, p, i, j, area, carry, sign=_orientation_sign(grid))
+    sign = _orientation_sign(grid)
+    parts = []
+    # Polygons in chunks of about `chunk_vertices` vertices: temporary arrays stay bounded
+    # (a national set of ~84,000 desa would otherwise need tens of GB at once).
+    for lo, hi in _chunks(shapely.get_num_coordinates(arr), chunk_vertices):
+        c1, r1, c2, r2, poly = _edges(arr[lo:hi], grid, window)
+        p, i, j, area, carry = split(c1, r1, c2, r2, poly + lo, window)
+        parts.append(_assemble(n, grid, window, method, p, i, j, area, carry, sign=sign))
+    if len(parts) == 1:
+        return parts[0]
+    names = [f for f in CoverageWeights.__dataclass_fields__ if f.startswith(("partial_", "run_"))]
+    joined = {f: np.concatenate([getattr(w, f) for w in parts]) for f in names}
+    return CoverageWeights(n=n, grid=grid, window=window, method=method, **joined)
+
+
+def _chunks(vertices: NDArray[np.int64], budget: int) -> list[tuple[int, int]]:
+    """[lo, hi) index ranges whose vertex counts add up to about `budget` each."""
+    if len(vertices) == 0:
+        return [(0, 0)]
+    cum = np.cumsum(vertices)
+    cuts = [0]
+    while cuts[-1] < len(vertices):
+        target = (cum[cuts[-1] - 1] if cuts[-1] else 0) + budget
+        nxt = int(np.searchsorted(cum, target, side="right"))
+        cuts.append(max(nxt, cuts[-1] + 1))
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
 
 
 # ----------------------------------------------------------------------------------------

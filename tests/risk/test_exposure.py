@@ -291,3 +291,17 @@ def _tiling(geoms: np.ndarray) -> np.ndarray:
         if i < j:
             out[j] = shapely.difference(out[j], out[i])
     return out
+
+
+def test_chunked_build_equals_one_pass() -> None:
+    rng = np.random.default_rng(3)
+    grid = Grid.from_affine(Affine(0.01, 0, 100, 0, -0.01, 5), 300, 200, "EPSG:4326")
+    pts = shapely.points(rng.uniform(100, 103, 80), rng.uniform(3, 5, 80))
+    polys = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts)))
+    polys = shapely.segmentize(shapely.intersection(polys, shapely.box(100, 3, 103, 5)), 0.03)
+    values = rng.gamma(2.0, 5.0, size=(200, 300))
+    for method in ("coverage", "centre"):
+        one = coverage_weights(polys, grid, method=method)
+        many = coverage_weights(polys, grid, method=method, chunk_vertices=50)
+        np.testing.assert_allclose(sums(many, values), sums(one, values), rtol=1e-12)
+        np.testing.assert_allclose(sums(many, values).sum(), values.sum(), rtol=1e-9)
