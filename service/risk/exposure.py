@@ -23,6 +23,7 @@ the same scanline, evaluated at the row centres, gives only runs.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -589,7 +590,7 @@ def _chunks(vertices: NDArray[np.int64], budget: int) -> list[tuple[int, int]]:
         target = (cum[cuts[-1] - 1] if cuts[-1] else 0) + budget
         nxt = int(np.searchsorted(cum, target, side="right"))
         cuts.append(max(nxt, cuts[-1] + 1))
-    return list(zip(cuts[:-1], cuts[1:], strict=True))
+    return list(itertools.pairwise(cuts))
 
 
 # ----------------------------------------------------------------------------------------
