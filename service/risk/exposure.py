@@ -575,9 +575,25 @@ def coverage_weights(
         parts.append(_assemble(n, grid, window, method, p, i, j, area, carry, sign=sign))
     if len(parts) == 1:
         return parts[0]
-    names = [f for f in CoverageWeights.__dataclass_fields__ if f.startswith(("partial_", "run_"))]
-    joined = {f: np.concatenate([getattr(w, f) for w in parts]) for f in names}
-    return CoverageWeights(n=n, grid=grid, window=window, method=method, **joined)
+
+    def cat(name: str) -> NDArray[Any]:
+        return np.concatenate([getattr(w, name) for w in parts])
+
+    return CoverageWeights(
+        n=n,
+        grid=grid,
+        window=window,
+        method=method,
+        partial_poly=cat("partial_poly"),
+        partial_row=cat("partial_row"),
+        partial_col=cat("partial_col"),
+        partial_value=cat("partial_value"),
+        run_poly=cat("run_poly"),
+        run_row=cat("run_row"),
+        run_start=cat("run_start"),
+        run_stop=cat("run_stop"),
+        run_value=cat("run_value"),
+    )
 
 
 def _chunks(vertices: NDArray[np.int64], budget: int) -> list[tuple[int, int]]:
