@@ -14,6 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from service.feeds import jobs as feeds_jobs
 from service.messaging import jobs as messaging_jobs
+from service.risk import jobs as risk_jobs
 from service.runtime import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ def build_scheduler(rt: Runtime) -> BackgroundScheduler:
     )
     # Each domain adds its jobs here, in data-flow order.
     feeds_jobs.register(scheduler, rt)
+    risk_jobs.schedule(scheduler, rt)
     messaging_jobs.register(scheduler, rt)
     return scheduler
 

@@ -104,8 +104,17 @@ class RiskSettings(BaseSettings):
 
     recompute_interval_minutes: float = Field(60.0, gt=0)
     method: Literal["coverage", "centre"] = "coverage"
-    medium_cutoff: float = Field(0.33, ge=0, le=1)
-    high_cutoff: float = Field(0.66, ge=0, le=1)
+    medium_cutoff: float = Field(0.33, ge=0, le=1, description="R at or above: level 'sedang'")
+    high_cutoff: float = Field(0.66, ge=0, le=1, description="R at or above: level 'tinggi'")
+
+    @model_validator(mode="after")
+    def _ordered_cutoffs(self) -> RiskSettings:
+        if self.high_cutoff <= self.medium_cutoff:
+            raise ValueError(
+                "SIAGA_RISK_HIGH_CUTOFF must be greater than SIAGA_RISK_MEDIUM_CUTOFF "
+                f"(got {self.high_cutoff} <= {self.medium_cutoff})"
+            )
+        return self
 
 
 class FeedSettings(BaseSettings):

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.auth.service import create_key
 from service.communities.models import Community
-from service.hazards.models import HazardLayer, HazardZone
 from service.feeds.models import Feed, HazardEvent
+from service.hazards.models import HazardLayer, HazardZone
 
 SEEDED_PHONES = ["+6281234567890", "+6285712345678", "+6287700011122"]
 SEEDED_NAMES = ["Siti Rahayu Wulandari", "Bambang Sutrisno Hadi", "Dewi Kartika Sari"]
