@@ -126,6 +126,11 @@ def list_members(*, session: Session, group_id: int) -> list[Member]:
 
 def _check_tree(session: Session, group_id: int, member: Member) -> None:
     """Parent and backup are other members of the same group; parents never loop."""
+    with session.no_autoflush:  # check before the change reaches the database
+        _check_tree_unflushed(session, group_id, member)
+
+
+def _check_tree_unflushed(session: Session, group_id: int, member: Member) -> None:
     for field_name in ("parent_id", "backup_id"):
         other_id = getattr(member, field_name)
         if other_id is None:

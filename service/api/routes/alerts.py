@@ -91,7 +91,9 @@ def list_members(group_id: int, session: SessionDep, principal: PrincipalDep) ->
     return [_member_out(m, principal) for m in svc.list_members(session=session, group_id=group_id)]
 
 
-@router.post("/groups/{group_id}/members", response_model=MemberPrivate, status_code=201)
+@router.post(
+    "/groups/{group_id}/members", response_model=MemberPrivate | MemberPublic, status_code=201
+)
 def add_member(
     group_id: int, data: MemberCreate, session: SessionDep, principal: CoordinatorDep
 ) -> MemberPublic:
