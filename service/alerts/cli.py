@@ -122,7 +122,7 @@ def drill(
                 settings=rt.settings,
                 group_id=group_id,
                 data=DrillIn(hazard=hazard, level=level),
-                now=utcnow(),  # type: ignore[arg-type]
+                now=utcnow(),
             )
             console.print(f"drill alert {alert.id} ({alert.identifier}) queued")
     except SiagaError as exc:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from service.alerts.models import Alert, AlertGroup, AlertRecipient, Member
 from service.alerts.service import message_context
-from service.alerts.templates import TemplateError, render, whatsapp_template
+from service.alerts.templates import MessageContext, TemplateError, render, whatsapp_template
 from service.messaging import outbox
 from service.settings import Settings
 
@@ -121,7 +121,7 @@ def escalate_due(*, session: Session, settings: Settings, now: datetime) -> Esca
     return summary
 
 
-def _render(ctx, member: Member, settings: Settings) -> str | None:  # type: ignore[no-untyped-def]
+def _render(ctx: MessageContext, member: Member, settings: Settings) -> str | None:
     try:
         return render(
             ctx,

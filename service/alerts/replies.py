@@ -105,10 +105,10 @@ def handle_inbound(*, session: Session, message: InboundMessage) -> str:
         return "report"  # a webhook retry: kept once
     latest = session.execute(open_q.limit(1)).first()
     member = members[0]
-    alert = latest[1] if latest is not None else None
+    open_alert = latest[1] if latest is not None else None
     if latest is not None:
         member = next(m for m in members if m.id == latest[0].member_id)
-    community_code = member.community_code or (alert.community_code if alert else None)
+    community_code = member.community_code or (open_alert.community_code if open_alert else None)
     if community_code is None:
         group = session.get(AlertGroup, member.group_id)
         community_code = group.community_codes[0] if group and group.community_codes else None
@@ -121,7 +121,7 @@ def handle_inbound(*, session: Session, message: InboundMessage) -> str:
         GroundReport(
             group_id=member.group_id,
             member_id=member.id,
-            alert_id=alert.id if alert else None,
+            alert_id=open_alert.id if open_alert else None,
             community_code=community_code,
             text=message.text[:2000],
             channel=message.channel,
