@@ -9,6 +9,7 @@ from service.auth import cli as keys_cli
 from service.communities import cli as communities_cli
 from service.feeds import cli as feeds_cli
 from service.hazards import cli as hazards_cli
+from service.messaging import cli as messaging_cli
 from service.risk import cli as risk_cli
 
 app = typer.Typer(help="Siaga: early warning and risk mapping for communities", no_args_is_help=True)
@@ -20,6 +21,7 @@ app.add_typer(risk_cli.app, name="risk")
 app.add_typer(feeds_cli.app, name="feeds")
 app.add_typer(alerts_cli.app, name="groups")
 app.add_typer(keys_cli.app, name="keys")
+app.add_typer(messaging_cli.app, name="messaging")
 
 
 @app.command()
@@ -69,4 +71,9 @@ def demo(action: str = typer.Argument("load", help="load")) -> None:
 
     if action != "load":
         raise typer.BadParameter("only 'load' is supported")
-    load_demo()
+    report = load_demo()
+    typer.echo(
+        f"demo communities: {report.communities}; layers added: "
+        f"{', '.join(report.layers_added) or 'none'}; already present: "
+        f"{', '.join(report.layers_present) or 'none'}"
+    )
