@@ -78,6 +78,7 @@ def escalate_due(*, session: Session, settings: Settings, now: datetime) -> Esca
                     if backup.channel == "whatsapp"
                     else None,
                     purpose="escalation",
+                    sms_fallback_body=_render(ctx, backup, settings, "sms"),
                 )
                 recipient.escalated_to_backup_id = backup.id
                 summary.backups_messaged += 1
@@ -115,18 +116,21 @@ def escalate_due(*, session: Session, settings: Settings, now: datetime) -> Esca
             member_id=parent.id,
             template=None,
             purpose="notice",
+            sms_fallback_body=_render(ctx, parent, settings, "sms"),
         )
         summary.parents_told += 1
     session.flush()
     return summary
 
 
-def _render(ctx: MessageContext, member: Member, settings: Settings) -> str | None:
+def _render(
+    ctx: MessageContext, member: Member, settings: Settings, channel: str | None = None
+) -> str | None:
     try:
         return render(
             ctx,
             language=member.language,
-            channel=member.channel,
+            channel=channel or member.channel,
             max_sms_segments=settings.alerts.sms_max_segments,
         )
     except TemplateError:

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -271,51 +271,81 @@ def message_context(
 
 
 def fan_out(*, session: Session, settings: Settings, alert: Alert, group: AlertGroup) -> int:
-    """One delivery per member of the group, every member directly. Returns deliveries made."""
-    members = session.scalars(select(Member).where(Member.group_id == group.id).order_by(Member.id))
+    """One delivery per member of the group, every member directly. Returns deliveries made.
+
+    Bulk: texts are rendered once per language and channel, deliveries go to the outbox in
+    one `enqueue_many`, recipients in one insert — a tree of 100,000 is one transaction.
+    """
+    members = session.execute(
+        select(Member.id, Member.phone, Member.channel, Member.language, Member.consent)
+        .where(Member.group_id == group.id)
+        .order_by(Member.id)
+    ).all()
     ctx = message_context(session=session, settings=settings, alert=alert, group=group)
-    bodies: dict[tuple[str, str], str | TemplateError] = {}
-    made = 0
-    for member in members:
-        recipient = AlertRecipient(
-            alert_id=alert.id, member_id=member.id, channel=member.channel, phone=member.phone
-        )
-        session.add(recipient)
-        if not member.consent:
-            recipient.skipped_reason = "no consent recorded"
-            continue
-        body_key = (member.language, member.channel)
-        if body_key not in bodies:
+    purpose = "all_clear" if alert.kind == "all_clear" else "alert"
+    texts: dict[tuple[str, str], str | TemplateError] = {}
+
+    def text_for(language: str, channel: str) -> str | TemplateError:
+        if (language, channel) not in texts:
             try:
-                bodies[body_key] = render(
+                texts[(language, channel)] = render(
                     ctx,
-                    language=member.language,
-                    channel=member.channel,
+                    language=language,
+                    channel=channel,
                     max_sms_segments=settings.alerts.sms_max_segments,
                 )
             except TemplateError as exc:
-                log.error("alert %s: %s", alert.id, exc)
-                bodies[body_key] = exc
-        body = bodies[body_key]
-        if isinstance(body, TemplateError):
-            recipient.skipped_reason = f"message does not fit: {body}"
+                log.error("alert %s (%s/%s): %s", alert.id, language, channel, exc)
+                texts[(language, channel)] = exc
+        return texts[(language, channel)]
+
+    recipients: list[dict[str, object]] = []
+    items: list[outbox.NewDelivery] = []
+    for member_id, phone, channel, language, consent in members:
+        row: dict[str, object] = {
+            "alert_id": alert.id,
+            "member_id": member_id,
+            "channel": channel,
+            "phone": phone,
+            "delivery_id": None,
+            "skipped_reason": None,
+        }
+        recipients.append(row)
+        if not consent:
+            row["skipped_reason"] = "no consent recorded"
             continue
-        recipient.delivery_id = outbox.enqueue(
-            session=session,
-            idempotency_key=f"alert:{alert.id}:member:{member.id}",
-            phone=member.phone,
-            channel=member.channel,
-            body=body,
-            alert_id=alert.id,
-            member_id=member.id,
-            template=whatsapp_template(ctx, language=member.language)
-            if member.channel == "whatsapp"
-            else None,
-            purpose="all_clear" if alert.kind == "all_clear" else "alert",
+        body = text_for(language, channel)
+        # WhatsApp may fall back to SMS: that text must fit SMS rules too.
+        sms = text_for(language, "sms") if channel == "whatsapp" else body
+        if isinstance(body, TemplateError) or isinstance(sms, TemplateError):
+            row["skipped_reason"] = (
+                f"message does not fit: {body if isinstance(body, TemplateError) else sms}"
+            )
+            continue
+        items.append(
+            outbox.NewDelivery(
+                idempotency_key=f"alert:{alert.id}:member:{member_id}",
+                phone=phone,
+                channel=channel,
+                body=body,
+                alert_id=alert.id,
+                member_id=member_id,
+                template=whatsapp_template(ctx, language=language)
+                if channel == "whatsapp"
+                else None,
+                purpose=purpose,
+                sms_fallback_body=sms if channel == "whatsapp" else None,
+            )
         )
-        made += 1
-    session.flush()
-    return made
+        row["_item"] = len(items) - 1
+    ids = outbox.enqueue_many(session=session, items=items)
+    for row in recipients:
+        index = row.pop("_item", None)
+        if index is not None:
+            row["delivery_id"] = ids[index]  # type: ignore[index]
+    for start in range(0, len(recipients), 5000):
+        session.execute(insert(AlertRecipient), recipients[start : start + 5000])
+    return len(items)
 
 
 def create_drill(

@@ -8,16 +8,32 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service.alerts import delivery_lookup
 from service.alerts.levels import LEVEL_NAMES
 from service.alerts.models import Alert, AlertGroup, AlertRecipient, Member
 from service.errors import NotFound
 
 
-def _delivery_info(session: Session, delivery_ids: list[int]) -> dict[int, dict[str, Any]]:
+def _delivery_info(
+    session: Session, delivery_ids: list[int], with_history: bool = True
+) -> dict[int, dict[str, Any]]:
     """Status, provider id and history of outbox deliveries (messaging's tables)."""
-    from service.alerts import delivery_lookup
+    return delivery_lookup.lookup(
+        session=session, delivery_ids=delivery_ids, with_history=with_history
+    )
 
-    return delivery_lookup.lookup(session=session, delivery_ids=delivery_ids)
+
+DELIVERED = ("delivered", "read")
+
+
+def effective_status(delivery: dict[str, Any] | None) -> str | None:
+    """The outcome for the member: a WhatsApp message that fell back counts as its SMS."""
+    if delivery is None:
+        return None
+    fallback = delivery.get("fallback")
+    if fallback and delivery["status"] not in DELIVERED:
+        return str(fallback["status"])
+    return str(delivery["status"])
 
 
 def alert_summary(alert: Alert, counts: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +64,7 @@ def alert_summary(alert: Alert, counts: dict[str, Any]) -> dict[str, Any]:
 def _counts(
     alert: Alert, recipients: list[AlertRecipient], deliveries: dict[int, dict[str, Any]]
 ) -> dict[str, Any]:
-    statuses = [deliveries.get(r.delivery_id or -1, {}).get("status") for r in recipients]
+    statuses = [effective_status(deliveries.get(r.delivery_id or -1)) for r in recipients]
     acked = [r.acked_at for r in recipients if r.acked_at is not None]
     first_ack = min(acked) if acked else None
     return {
@@ -57,6 +73,7 @@ def _counts(
         "skipped": sum(1 for r in recipients if r.skipped_reason),
         "delivered": sum(1 for s in statuses if s in ("delivered", "read")),
         "failed": sum(1 for s in statuses if s in ("failed", "undelivered", "dead")),
+        "opted_out": sum(1 for s in statuses if s == "opted_out"),
         "acknowledged": len(acked),
         "escalated": sum(1 for r in recipients if r.escalated_at is not None),
         "time_to_first_ack_s": (first_ack - alert.sent_at).total_seconds() if first_ack else None,
@@ -78,7 +95,9 @@ def list_alerts(
         for r in session.scalars(select(AlertRecipient).where(AlertRecipient.alert_id.in_(ids))):
             recipients[r.alert_id].append(r)
     deliveries = _delivery_info(
-        session, [r.delivery_id for rs in recipients.values() for r in rs if r.delivery_id]
+        session,
+        [r.delivery_id for rs in recipients.values() for r in rs if r.delivery_id],
+        with_history=False,
     )
     return [alert_summary(a, _counts(a, recipients[a.id], deliveries)) for a in alerts]
 
@@ -115,7 +134,10 @@ def alert_detail(*, session: Session, alert_id: int, include_pii: bool) -> dict[
             "role": member.role if member else None,
             "channel": delivery.get("channel", recipient.channel),
             "delivery_id": recipient.delivery_id,
-            "status": delivery.get("status", "skipped" if recipient.skipped_reason else "enqueued"),
+            "status": effective_status(delivery or None)
+            or ("skipped" if recipient.skipped_reason else "enqueued"),
+            "fallback": delivery.get("fallback"),
+            "error_code": delivery.get("error_code"),
             "status_history": delivery.get("history", []),
             "provider": delivery.get("provider"),
             "provider_message_id": delivery.get("provider_message_id"),

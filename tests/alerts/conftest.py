@@ -3,43 +3,48 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, box
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.alerts.models import AlertGroup, Member
 from service.communities.models import Community
-from service.messaging import outbox
+from service.messaging.models import Delivery
 
 
 @dataclass
-class FakeOutbox:
-    """Stands in for messaging's enqueue until it is merged: idempotent on the key."""
+class Outbox:
+    """Reads messaging's real outbox (`message_deliveries`) as the alerts code wrote it."""
 
-    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def enqueue(self, *, session: Session, idempotency_key: str, **kwargs: Any) -> int:
-        if idempotency_key not in self.rows:
-            self.rows[idempotency_key] = {
-                "id": len(self.rows) + 1,
-                "key": idempotency_key,
-                **kwargs,
-            }
-        return int(self.rows[idempotency_key]["id"])
+    session: Session
 
     def sent(self, **match: Any) -> list[dict[str, Any]]:
-        return [r for r in self.rows.values() if all(r.get(k) == v for k, v in match.items())]
+        q = select(Delivery).order_by(Delivery.id)
+        for column, value in match.items():
+            q = q.where(getattr(Delivery, column) == value)
+        self.session.expire_all()
+        return [
+            {
+                "id": d.id, "key": d.idempotency_key, "phone": d.phone, "channel": d.channel,
+                "body": d.body, "template": d.template, "purpose": d.purpose,
+                "alert_id": d.alert_id, "member_id": d.member_id,
+                "sms_fallback_body": d.sms_fallback_body, "status": d.status,
+            }
+            for d in self.session.scalars(q)
+        ]
+
+    def count(self) -> int:
+        return len(self.sent())
 
 
 @pytest.fixture
-def fake_outbox(monkeypatch: pytest.MonkeyPatch) -> FakeOutbox:
-    box_ = FakeOutbox()
-    monkeypatch.setattr(outbox, "enqueue", box_.enqueue)
-    return box_
+def outbox_rows(session: Session) -> Outbox:
+    return Outbox(session)
 
 
 def add_community(

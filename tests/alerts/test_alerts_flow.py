@@ -64,7 +64,7 @@ def reply(
 
 
 def test_alert_created_once_and_every_member_messaged(
-    session, settings: Settings, make_tree, fake_outbox
+    session, settings: Settings, make_tree, outbox_rows
 ) -> None:
     tree = make_tree()
     add_rule(session, tree.group.id)
@@ -87,7 +87,7 @@ def test_alert_created_once_and_every_member_messaged(
         "Actual",
     )
     assert alert.ack_due_at == T0 + timedelta(minutes=20)  # the rule's time for level 2
-    sent = fake_outbox.sent(alert_id=alert.id)
+    sent = outbox_rows.sent(alert_id=alert.id)
     consenting = [m for m in tree.members.values() if m.consent]
     assert sorted(r["phone"] for r in sent) == sorted(m.phone for m in consenting)
     assert all(r["purpose"] == "alert" for r in sent)
@@ -108,7 +108,7 @@ def test_alert_created_once_and_every_member_messaged(
 
 
 def test_rising_level_updates_thread_and_all_clear_closes_it(
-    session, settings, make_tree, fake_outbox
+    session, settings, make_tree, outbox_rows
 ) -> None:
     tree = make_tree()
     add_rule(session, tree.group.id, all_clear_after_minutes=60)
@@ -135,12 +135,12 @@ def test_rising_level_updates_thread_and_all_clear_closes_it(
     session.refresh(first)
     session.refresh(update)
     assert first.closed_at == t3 and update.closed_at == t3
-    bodies = [r["body"] for r in fake_outbox.sent(alert_id=clear.id)]
+    bodies = [r["body"] for r in outbox_rows.sent(alert_id=clear.id)]
     assert len(bodies) == 5 and all("AMAN" in b or "ALL CLEAR" in b for b in bodies)
-    assert {r["purpose"] for r in fake_outbox.sent(alert_id=clear.id)} == {"all_clear"}
+    assert {r["purpose"] for r in outbox_rows.sent(alert_id=clear.id)} == {"all_clear"}
 
 
-def test_ack_report_and_escalation_with_clock(session, settings, make_tree, fake_outbox) -> None:
+def test_ack_report_and_escalation_with_clock(session, settings, make_tree, outbox_rows) -> None:
     tree = make_tree()
     add_rule(session, tree.group.id, ack_minutes={"2": 30})
     alert_id = evaluate_signals(
@@ -201,10 +201,10 @@ def test_ack_report_and_escalation_with_clock(session, settings, make_tree, fake
     session.commit()
     # koordinator, warga1, warga2 had not confirmed (warga3 was never messaged: no consent).
     assert len(due.escalated) == 3
-    backup = fake_outbox.sent(purpose="escalation")
+    backup = outbox_rows.sent(purpose="escalation")
     assert [r["phone"] for r in backup] == [m["warga2"].phone]  # warga1's backup
     assert "Warga1" in backup[0]["body"] and "backup" in backup[0]["body"]  # warga2 reads English
-    notices = {r["phone"]: r["body"] for r in fake_outbox.sent(purpose="notice")}
+    notices = {r["phone"]: r["body"] for r in outbox_rows.sent(purpose="notice")}
     assert set(notices) == {m["ketua"].phone, m["koordinator"].phone}
     assert "Koordinator" in notices[m["ketua"].phone]
     assert (
@@ -220,7 +220,7 @@ def test_ack_report_and_escalation_with_clock(session, settings, make_tree, fake
 
 
 def test_ack_goes_to_latest_open_alert_and_covers_its_thread(
-    session, settings, make_tree, fake_outbox
+    session, settings, make_tree, outbox_rows
 ) -> None:
     tree = make_tree()
     add_rule(session, tree.group.id)
@@ -244,7 +244,7 @@ def test_ack_goes_to_latest_open_alert_and_covers_its_thread(
 
 
 def test_drill_goes_through_pipeline_saying_latihan(
-    session, settings, make_tree, fake_outbox
+    session, settings, make_tree, outbox_rows
 ) -> None:
     tree = make_tree()
     alert = create_drill(
@@ -256,15 +256,15 @@ def test_drill_goes_through_pipeline_saying_latihan(
     )
     session.commit()
     assert alert.status == "Exercise"
-    bodies = [r["body"] for r in fake_outbox.sent(alert_id=alert.id)]
+    bodies = [r["body"] for r in outbox_rows.sent(alert_id=alert.id)]
     assert len(bodies) == 5 and all(b.startswith("LATIHAN") for b in bodies)
     # Escalation of a drill says LATIHAN too.
     escalate_due(session=session, settings=settings, now=T0 + timedelta(hours=1))
-    follow = fake_outbox.sent(purpose="notice") + fake_outbox.sent(purpose="escalation")
+    follow = outbox_rows.sent(purpose="notice") + outbox_rows.sent(purpose="escalation")
     assert follow and all(r["body"].startswith("LATIHAN") for r in follow)
 
 
-def test_cancel_threads_and_stops_escalation(session, settings, make_tree, fake_outbox) -> None:
+def test_cancel_threads_and_stops_escalation(session, settings, make_tree, outbox_rows) -> None:
     tree = make_tree()
     add_rule(session, tree.group.id)
     alert_id = evaluate_signals(
@@ -277,7 +277,7 @@ def test_cancel_threads_and_stops_escalation(session, settings, make_tree, fake_
     assert (cancel.msg_type, cancel.thread_id) == ("Cancel", alert_id)
     assert all(
         "DIBATALKAN" in r["body"] or "CANCELLED" in r["body"]
-        for r in fake_outbox.sent(alert_id=cancel.id)
+        for r in outbox_rows.sent(alert_id=cancel.id)
     )
     assert (
         escalate_due(session=session, settings=settings, now=T0 + timedelta(hours=3)).escalated
@@ -286,7 +286,7 @@ def test_cancel_threads_and_stops_escalation(session, settings, make_tree, fake_
 
 
 def test_quiet_hours_hold_until_morning_in_the_db(
-    session, settings, make_tree, fake_outbox
+    session, settings, make_tree, outbox_rows
 ) -> None:
     from datetime import time
 
@@ -296,7 +296,7 @@ def test_quiet_hours_hold_until_morning_in_the_db(
     held = evaluate_signals(
         session=session, settings=settings, signals=[flood(at=night)], now=night
     )
-    assert held.held == 1 and held.alerts_created == [] and fake_outbox.rows == {}
+    assert held.held == 1 and held.alerts_created == [] and outbox_rows.count() == 0
     morning = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)  # 05:00 WIB
     out = evaluate_signals(
         session=session, settings=settings, signals=[flood(at=night)], now=morning

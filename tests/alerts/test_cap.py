@@ -105,7 +105,7 @@ def _alerts_of_every_kind(session, settings, tree) -> dict[str, int]:
 
 
 def test_every_kind_validates_against_the_xsd(
-    client, session, settings, make_tree, fake_outbox, schema
+    client, session, settings, make_tree, outbox_rows, schema
 ) -> None:
     tree = make_tree()
     ids = _alerts_of_every_kind(session, settings, tree)
@@ -146,7 +146,7 @@ def test_every_kind_validates_against_the_xsd(
     assert len(docs["Alert"].find("cap:info", NS).findall("cap:area/cap:polygon", NS)) == 1
 
 
-def test_atom_index_lists_unexpired(client, session, settings, make_tree, fake_outbox) -> None:
+def test_atom_index_lists_unexpired(client, session, settings, make_tree, outbox_rows) -> None:
     tree = make_tree()
     ids = _alerts_of_every_kind(session, settings, tree)
     from service.alerts.models import Alert

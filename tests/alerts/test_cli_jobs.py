@@ -55,7 +55,7 @@ def test_cli_create_and_import(database_url, session, tmp_path: Path) -> None:
 
 
 def test_jobs_registered_and_escalate(
-    settings, engine, session_factory, session, make_tree, fake_outbox
+    settings, engine, session_factory, session, make_tree, outbox_rows
 ) -> None:
     rt = Runtime(settings, engine, session_factory)
     scheduler = build_scheduler(rt)

@@ -229,7 +229,7 @@ def test_rules_validate_thresholds(client, group_id, coordinator) -> None:
 
 
 def test_signals_drill_and_alert_views(
-    client, group_id, coordinator, auth_headers, fake_outbox
+    client, group_id, coordinator, auth_headers, outbox_rows
 ) -> None:
     client.post(
         f"/api/v1/groups/{group_id}/members/import",
@@ -273,13 +273,13 @@ def test_signals_drill_and_alert_views(
         "+6281311112222",
         "+6281399998888",
     }
-    assert {r["status"] for r in private["recipients"]} == {"enqueued", "skipped"}
+    assert {r["status"] for r in private["recipients"]} == {"pending", "skipped"}
 
     r = client.post(
         f"/api/v1/groups/{group_id}/drills", headers=coordinator, json={"hazard": "tsunami"}
     )
     assert r.status_code == 201 and r.json()["status"] == "Exercise"
-    assert all(x["body"].startswith("LATIHAN") for x in fake_outbox.sent(alert_id=r.json()["id"]))
+    assert all(x["body"].startswith("LATIHAN") for x in outbox_rows.sent(alert_id=r.json()["id"]))
     r = client.post(f"/api/v1/alerts/{alert_id}/cancel", headers=coordinator)
     assert r.status_code == 201 and r.json()["msg_type"] == "Cancel"
     assert client.post(f"/api/v1/alerts/{alert_id}/cancel", headers=coordinator).status_code == 409
