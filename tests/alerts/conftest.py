@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from service.alerts.models import AlertGroup, Member
 from service.communities.models import Community
 from service.messaging.models import Delivery
+from tests.messaging.conftest import _fake_servers, fakes, live_app, with_alerts  # noqa: F401
 
 
 @dataclass
@@ -30,10 +31,17 @@ class Outbox:
         self.session.expire_all()
         return [
             {
-                "id": d.id, "key": d.idempotency_key, "phone": d.phone, "channel": d.channel,
-                "body": d.body, "template": d.template, "purpose": d.purpose,
-                "alert_id": d.alert_id, "member_id": d.member_id,
-                "sms_fallback_body": d.sms_fallback_body, "status": d.status,
+                "id": d.id,
+                "key": d.idempotency_key,
+                "phone": d.phone,
+                "channel": d.channel,
+                "body": d.body,
+                "template": d.template,
+                "purpose": d.purpose,
+                "alert_id": d.alert_id,
+                "member_id": d.member_id,
+                "sms_fallback_body": d.sms_fallback_body,
+                "status": d.status,
             }
             for d in self.session.scalars(q)
         ]
