@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 
 def build_scheduler(rt: Runtime) -> BackgroundScheduler:
-    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    scheduler = BackgroundScheduler(
+        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
+    )
     # Each domain adds its jobs here, in data-flow order.
     messaging_jobs.register(scheduler, rt)
     alerts_jobs.register(scheduler, rt)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
-from service.api.deps import CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
+from service.api.deps import CoordinatorDep, IdPath, SessionDep, SessionFactoryDep, SettingsDep
 from service.api.uploads import only_form_fields, staged_uploads
 from service.hazards import service
 from service.hazards.schemas import (
@@ -64,5 +64,5 @@ def list_layers(
 
 
 @router.get("/{layer_id}", summary="One layer version", response_model=HazardLayerPublic)
-def get_layer(layer_id: int, session: SessionDep) -> HazardLayerPublic:
+def get_layer(layer_id: IdPath, session: SessionDep) -> HazardLayerPublic:
     return service.get_layer(session=session, layer_id=layer_id)
