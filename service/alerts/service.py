@@ -341,8 +341,8 @@ def fan_out(*, session: Session, settings: Settings, alert: Alert, group: AlertG
     ids = outbox.enqueue_many(session=session, items=items)
     for row in recipients:
         index = row.pop("_item", None)
-        if index is not None:
-            row["delivery_id"] = ids[index]  # type: ignore[index]
+        if isinstance(index, int):
+            row["delivery_id"] = ids[index]
     for start in range(0, len(recipients), 5000):
         session.execute(insert(AlertRecipient), recipients[start : start + 5000])
     return len(items)

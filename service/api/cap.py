@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from service.alerts.capdocs import atom_index, cap_xml
-from service.api.deps import SessionDep, SettingsDep
+from service.api.deps import IdPath, SessionDep, SettingsDep
 from service.db import utcnow
 
 router = APIRouter(prefix="/cap", tags=["cap"])
@@ -30,7 +30,7 @@ def alerts_atom(request: Request, session: SessionDep, settings: SettingsDep) ->
 
 
 @router.get("/alerts/{alert_id}.xml", response_class=Response)
-def alert_cap(alert_id: int, session: SessionDep, settings: SettingsDep) -> Response:
+def alert_cap(alert_id: IdPath, session: SessionDep, settings: SettingsDep) -> Response:
     return Response(
         cap_xml(session=session, settings=settings, alert_id=alert_id), media_type=CAP_MEDIA_TYPE
     )

@@ -27,7 +27,14 @@ from service.alerts.schemas import (
     SignalIn,
 )
 from service.alerts.service import cancel_alert, create_drill, evaluate_signals
-from service.api.deps import CoordinatorDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.deps import (
+    CoordinatorDep,
+    IdPath,
+    OptionalIdQuery,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+)
 from service.db import utcnow
 from service.errors import InvalidFile, PayloadTooLarge
 
@@ -59,7 +66,7 @@ def create_group(data: GroupCreate, session: SessionDep, _: CoordinatorDep) -> G
 
 
 @router.get("/groups/{group_id}", response_model=GroupPublic)
-def get_group(group_id: int, session: SessionDep) -> GroupPublic:
+def get_group(group_id: IdPath, session: SessionDep) -> GroupPublic:
     group = svc.get_group(session=session, group_id=group_id)
     return GroupPublic.model_validate(group).model_copy(
         update={"member_count": svc.member_count(session=session, group_id=group_id)}
@@ -68,7 +75,7 @@ def get_group(group_id: int, session: SessionDep) -> GroupPublic:
 
 @router.patch("/groups/{group_id}", response_model=GroupPublic)
 def update_group(
-    group_id: int, data: GroupUpdate, session: SessionDep, _: CoordinatorDep
+    group_id: IdPath, data: GroupUpdate, session: SessionDep, _: CoordinatorDep
 ) -> GroupPublic:
     group = svc.update_group(session=session, group_id=group_id, data=data)
     session.commit()
@@ -76,7 +83,7 @@ def update_group(
 
 
 @router.delete("/groups/{group_id}", status_code=204)
-def delete_group(group_id: int, session: SessionDep, _: CoordinatorDep) -> Response:
+def delete_group(group_id: IdPath, session: SessionDep, _: CoordinatorDep) -> Response:
     svc.delete_group(session=session, group_id=group_id)
     session.commit()
     return Response(status_code=204)
@@ -86,7 +93,9 @@ def delete_group(group_id: int, session: SessionDep, _: CoordinatorDep) -> Respo
 
 
 @router.get("/groups/{group_id}/members", response_model=list[MemberPrivate] | list[MemberPublic])
-def list_members(group_id: int, session: SessionDep, principal: PrincipalDep) -> list[MemberPublic]:
+def list_members(
+    group_id: IdPath, session: SessionDep, principal: PrincipalDep
+) -> list[MemberPublic]:
     """Names and phone numbers only for responder and admin keys; others see the tree's shape."""
     return [_member_out(m, principal) for m in svc.list_members(session=session, group_id=group_id)]
 
@@ -95,7 +104,7 @@ def list_members(group_id: int, session: SessionDep, principal: PrincipalDep) ->
     "/groups/{group_id}/members", response_model=MemberPrivate | MemberPublic, status_code=201
 )
 def add_member(
-    group_id: int, data: MemberCreate, session: SessionDep, principal: CoordinatorDep
+    group_id: IdPath, data: MemberCreate, session: SessionDep, principal: CoordinatorDep
 ) -> MemberPublic:
     member = svc.add_member(session=session, group_id=group_id, data=data)
     session.commit()
@@ -104,7 +113,7 @@ def add_member(
 
 @router.get("/groups/{group_id}/members/{member_id}", response_model=MemberPrivate | MemberPublic)
 def get_member(
-    group_id: int, member_id: int, session: SessionDep, principal: PrincipalDep
+    group_id: IdPath, member_id: IdPath, session: SessionDep, principal: PrincipalDep
 ) -> MemberPublic:
     return _member_out(
         svc.get_member(session=session, group_id=group_id, member_id=member_id), principal
@@ -113,8 +122,8 @@ def get_member(
 
 @router.patch("/groups/{group_id}/members/{member_id}", response_model=MemberPrivate | MemberPublic)
 def update_member(
-    group_id: int,
-    member_id: int,
+    group_id: IdPath,
+    member_id: IdPath,
     data: MemberUpdate,
     session: SessionDep,
     principal: CoordinatorDep,
@@ -126,7 +135,7 @@ def update_member(
 
 @router.delete("/groups/{group_id}/members/{member_id}", status_code=204)
 def delete_member(
-    group_id: int, member_id: int, session: SessionDep, _: CoordinatorDep
+    group_id: IdPath, member_id: IdPath, session: SessionDep, _: CoordinatorDep
 ) -> Response:
     svc.delete_member(session=session, group_id=group_id, member_id=member_id)
     session.commit()
@@ -135,7 +144,11 @@ def delete_member(
 
 @router.post("/groups/{group_id}/members/import")
 async def import_members(
-    group_id: int, request: Request, session: SessionDep, settings: SettingsDep, _: CoordinatorDep
+    group_id: IdPath,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: CoordinatorDep,
 ) -> dict[str, Any]:
     """CSV (UTF-8, `,` or `;`): name, phone, channel, language, role, parent_phone,
     backup_phone, community_code, consent. Upload as the raw body (`Content-Type: text/csv`)
@@ -167,12 +180,12 @@ async def import_members(
 
 
 @router.get("/groups/{group_id}/rules", response_model=list[RulePublic])
-def list_rules(group_id: int, session: SessionDep) -> list[Any]:
+def list_rules(group_id: IdPath, session: SessionDep) -> list[Any]:
     return list(svc.list_rules(session=session, group_id=group_id))
 
 
 @router.post("/groups/{group_id}/rules", response_model=RulePublic, status_code=201)
-def create_rule(group_id: int, data: RuleCreate, session: SessionDep, _: CoordinatorDep) -> Any:
+def create_rule(group_id: IdPath, data: RuleCreate, session: SessionDep, _: CoordinatorDep) -> Any:
     rule = svc.create_rule(session=session, group_id=group_id, data=data)
     session.commit()
     return rule
@@ -180,7 +193,7 @@ def create_rule(group_id: int, data: RuleCreate, session: SessionDep, _: Coordin
 
 @router.patch("/groups/{group_id}/rules/{rule_id}", response_model=RulePublic)
 def update_rule(
-    group_id: int, rule_id: int, data: RuleUpdate, session: SessionDep, _: CoordinatorDep
+    group_id: IdPath, rule_id: IdPath, data: RuleUpdate, session: SessionDep, _: CoordinatorDep
 ) -> Any:
     rule = svc.update_rule(session=session, group_id=group_id, rule_id=rule_id, data=data)
     session.commit()
@@ -188,7 +201,9 @@ def update_rule(
 
 
 @router.delete("/groups/{group_id}/rules/{rule_id}", status_code=204)
-def delete_rule(group_id: int, rule_id: int, session: SessionDep, _: CoordinatorDep) -> Response:
+def delete_rule(
+    group_id: IdPath, rule_id: IdPath, session: SessionDep, _: CoordinatorDep
+) -> Response:
     svc.delete_rule(session=session, group_id=group_id, rule_id=rule_id)
     session.commit()
     return Response(status_code=204)
@@ -196,7 +211,7 @@ def delete_rule(group_id: int, rule_id: int, session: SessionDep, _: Coordinator
 
 @router.post("/groups/{group_id}/drills", status_code=201)
 def start_drill(
-    group_id: int, data: DrillIn, session: SessionDep, settings: SettingsDep, _: CoordinatorDep
+    group_id: IdPath, data: DrillIn, session: SessionDep, settings: SettingsDep, _: CoordinatorDep
 ) -> dict[str, Any]:
     """A drill: an Exercise alert to every member (each message says LATIHAN)."""
     alert = create_drill(
@@ -230,7 +245,7 @@ def post_signals(
 @router.get("/alerts")
 def list_alerts(
     session: SessionDep,
-    group_id: Annotated[int | None, Query(description="only this group's alerts")] = None,
+    group_id: OptionalIdQuery = None,
     since: Annotated[datetime | None, Query(description="sent at or after (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -241,7 +256,7 @@ def list_alerts(
 
 
 @router.get("/alerts/{alert_id}")
-def get_alert(alert_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def get_alert(alert_id: IdPath, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Per recipient: channel, status history, provider id, acknowledgement, escalation.
     Names and phone numbers only for responder and admin keys."""
     return views.alert_detail(
@@ -251,7 +266,7 @@ def get_alert(alert_id: int, session: SessionDep, principal: PrincipalDep) -> di
 
 @router.post("/alerts/{alert_id}/cancel", status_code=201)
 def cancel(
-    alert_id: int, session: SessionDep, settings: SettingsDep, _: CoordinatorDep
+    alert_id: IdPath, session: SessionDep, settings: SettingsDep, _: CoordinatorDep
 ) -> dict[str, Any]:
     """Send a CAP Cancel (and a DIBATALKAN message) for an alert sent in error."""
     alert = cancel_alert(session=session, settings=settings, alert_id=alert_id, now=utcnow())
