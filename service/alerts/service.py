@@ -12,12 +12,12 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.alerts.levels import LEVEL_NAMES
-from service.alerts.models import Alert, AlertGroup, AlertRecipient, AlertRule, AlertWatch, Member
+from service.alerts.models import Alert, AlertGroup, AlertRule, AlertWatch, Member
 from service.alerts.rules import Decision, RuleConfig, Signal, WatchState, evaluate
 from service.alerts.schemas import DrillIn
 from service.alerts.templates import MessageContext, TemplateError, render, whatsapp_template
@@ -283,6 +283,7 @@ def fan_out(*, session: Session, settings: Settings, alert: Alert, group: AlertG
     ).all()
     ctx = message_context(session=session, settings=settings, alert=alert, group=group)
     purpose = "all_clear" if alert.kind == "all_clear" else "alert"
+    templates_by_language = {lang: whatsapp_template(ctx, language=lang) for lang in ("id", "en")}
     texts: dict[tuple[str, str], str | TemplateError] = {}
 
     def text_for(language: str, channel: str) -> str | TemplateError:
@@ -299,29 +300,27 @@ def fan_out(*, session: Session, settings: Settings, alert: Alert, group: AlertG
                 texts[(language, channel)] = exc
         return texts[(language, channel)]
 
-    recipients: list[dict[str, object]] = []
+    member_ids: list[int] = []
+    reasons: list[str | None] = []
     items: list[outbox.NewDelivery] = []
+    item_of: list[int | None] = []
     for member_id, phone, channel, language, consent in members:
-        row: dict[str, object] = {
-            "alert_id": alert.id,
-            "member_id": member_id,
-            "channel": channel,
-            "phone": phone,
-            "delivery_id": None,
-            "skipped_reason": None,
-        }
-        recipients.append(row)
+        member_ids.append(member_id)
         if not consent:
-            row["skipped_reason"] = "no consent recorded"
+            reasons.append("no consent recorded")
+            item_of.append(None)
             continue
         body = text_for(language, channel)
         # WhatsApp may fall back to SMS: that text must fit SMS rules too.
         sms = text_for(language, "sms") if channel == "whatsapp" else body
-        if isinstance(body, TemplateError) or isinstance(sms, TemplateError):
-            row["skipped_reason"] = (
-                f"message does not fit: {body if isinstance(body, TemplateError) else sms}"
-            )
+        problem = body if isinstance(body, TemplateError) else sms
+        if isinstance(problem, TemplateError) or isinstance(body, TemplateError):
+            reasons.append(f"message does not fit: {problem}")
+            item_of.append(None)
             continue
+        assert isinstance(body, str) and isinstance(sms, str)
+        reasons.append(None)
+        item_of.append(len(items))
         items.append(
             outbox.NewDelivery(
                 idempotency_key=f"alert:{alert.id}:member:{member_id}",
@@ -330,21 +329,29 @@ def fan_out(*, session: Session, settings: Settings, alert: Alert, group: AlertG
                 body=body,
                 alert_id=alert.id,
                 member_id=member_id,
-                template=whatsapp_template(ctx, language=language)
-                if channel == "whatsapp"
-                else None,
+                template=templates_by_language[language] if channel == "whatsapp" else None,
                 purpose=purpose,
                 sms_fallback_body=sms if channel == "whatsapp" else None,
             )
         )
-        row["_item"] = len(items) - 1
     ids = outbox.enqueue_many(session=session, items=items)
-    for row in recipients:
-        index = row.pop("_item", None)
-        if isinstance(index, int):
-            row["delivery_id"] = ids[index]
-    for start in range(0, len(recipients), 5000):
-        session.execute(insert(AlertRecipient), recipients[start : start + 5000])
+    delivery_ids = [ids[i] if i is not None else None for i in item_of]
+    # One statement, arrays as parameters: 100,000 recipients without 100,000 binds.
+    session.execute(
+        text(
+            "INSERT INTO alert_recipients (alert_id, member_id, channel, phone, delivery_id, "
+            "skipped_reason) SELECT :alert_id, m.id, m.channel, m.phone, x.delivery_id, x.reason "
+            "FROM unnest(CAST(:member_ids AS bigint[]), CAST(:delivery_ids AS bigint[]), "
+            "CAST(:reasons AS text[])) AS x(member_id, delivery_id, reason) "
+            "JOIN group_members m ON m.id = x.member_id"
+        ),
+        {
+            "alert_id": alert.id,
+            "member_ids": member_ids,
+            "delivery_ids": delivery_ids,
+            "reasons": reasons,
+        },
+    )
     return len(items)
 
 
