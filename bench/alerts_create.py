@@ -21,17 +21,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geoalchemy2.shape import from_shape  # noqa: E402
-from shapely.geometry import MultiPolygon, box  # noqa: E402
-from sqlalchemy import create_engine, insert, make_url, text  # noqa: E402
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPolygon, box
+from sqlalchemy import create_engine, insert, make_url, text
 
-from service.alerts.models import AlertGroup, AlertRule, Member  # noqa: E402
-from service.alerts.rules import Signal  # noqa: E402
-from service.alerts.service import evaluate_signals  # noqa: E402
-from service.communities.models import Community  # noqa: E402
-from service.db import make_session_factory  # noqa: E402
-from service.migrate import upgrade  # noqa: E402
-from service.settings import DatabaseSettings, Settings  # noqa: E402
+from service.alerts.models import AlertGroup, AlertRule, Member
+from service.alerts.rules import Signal
+from service.alerts.service import evaluate_signals
+from service.communities.models import Community
+from service.db import make_session_factory
+from service.migrate import upgrade
+from service.settings import DatabaseSettings, Settings
 
 
 def run(url: str, members: int) -> float:
