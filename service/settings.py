@@ -176,6 +176,18 @@ class AlertSettings(BaseSettings):
     whatsapp_receipt_timeout_s: float = Field(
         900.0, gt=0, description="WhatsApp without a delivery receipt after this falls back to SMS"
     )
+    # Rules, CAP and message texts (the alerts work).
+    cap_sender: str = Field("siaga@localhost", description="CAP <sender>, unique per installation")
+    cap_identifier_prefix: str = Field("siaga", pattern=r"^[^\s,<&]+$")
+    timezone: str = Field("Asia/Jakarta", description="offset used in CAP times and quiet hours")
+    sms_max_segments: int = Field(1, ge=1, le=10)
+    alert_expires_hours: float = Field(24.0, gt=0)
+    ack_minutes_waspada: float = Field(60.0, gt=0)
+    ack_minutes_siaga: float = Field(30.0, gt=0)
+    ack_minutes_awas: float = Field(15.0, gt=0)
+    evaluate_interval_seconds: float = Field(60.0, gt=0)
+    escalate_interval_seconds: float = Field(60.0, gt=0)
+    event_window_hours: float = Field(6.0, gt=0, description="feed events this young are signals")
 
 
 class Settings(BaseModel):

@@ -99,6 +99,7 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
         ids = [c.id for c in communities]
         layer_ids = [seed_hazard_layer(s).id]
         feed_ids, event_ids = seed_feed_and_event(s)
+        alerts_values = seed_alerts(s, codes)
     x, y = tile_of(110.36, -7.71, 12)
     return {
         "code": codes,
@@ -111,4 +112,56 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
         "z": [12],
         "x": [x],
         "y": [y],
+        **alerts_values,
+    }
+
+
+def seed_alerts(session: Session, codes: list[str]) -> dict[str, list[Any]]:
+    """A group whose tree holds the seeded people, a drill alert to them, a ground report."""
+    from datetime import UTC, datetime
+
+    from service.alerts.models import AlertGroup, Member
+    from service.alerts.replies import InboundMessage, handle_inbound
+    from service.alerts.schemas import DrillIn
+    from service.alerts.service import create_drill
+    from service.settings import Settings
+
+    group = AlertGroup(name="Destana Uji", community_codes=codes, sender_name="BPBD Sleman")
+    session.add(group)
+    session.flush()
+    members = []
+    for name, phone in zip(SEEDED_NAMES, SEEDED_PHONES, strict=True):
+        member = Member(
+            group_id=group.id,
+            name=name,
+            phone=phone,
+            role="relawan",
+            parent_id=members[0].id if members else None,
+        )
+        session.add(member)
+        session.flush()
+        members.append(member)
+    now = datetime.now(UTC)
+    alert = create_drill(
+        session=session,
+        settings=Settings(env="test"),
+        group_id=group.id,
+        data=DrillIn(hazard="flood", level=2),
+        now=now,
+    )
+    handle_inbound(
+        session=session,
+        message=InboundMessage(
+            channel="whatsapp",
+            phone=SEEDED_PHONES[1],
+            text=f"Air masuk rumah {SEEDED_NAMES[2]}, hubungi {SEEDED_PHONES[2]} / 0812 3456 7890",
+            received_at=now,
+            provider="console",
+            provider_message_id="seed-report-1",
+        ),
+    )
+    return {
+        "group_id": [group.id],
+        "member_id": [m.id for m in members],
+        "alert_id": [alert.id],
     }
