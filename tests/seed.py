@@ -109,6 +109,9 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
         "feed_id": feed_ids,
         "event_id": event_ids,
         "hazard": HAZARDS[:2],
+        # OGC API: every registered collection, features by Kemendagri code (404 elsewhere).
+        "collection_id": ["communities", "hazard-zones"],
+        "feature_id": codes,
         "z": [12],
         "x": [x],
         "y": [y],
