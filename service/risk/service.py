@@ -78,7 +78,7 @@ def population_layer_for(session: Session, layer: HazardLayer) -> HazardLayer:
     if pop is None:
         raise RecomputeError(
             "no population raster covers this hazard layer: import one as an exposure layer "
-            "(siaga hazards import --role exposure FILE.tif)"
+            "(siaga hazards import FILE.tif --name population --role exposure)"
         )
     return pop
 
@@ -144,14 +144,11 @@ def weights_for(
 # ------------------------------------------------------------------------------------------
 
 
-_TOTALS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-
 def population_totals(
     weights: exposure.CoverageWeights, pop_path: Path, key: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Population and area (m²) of every community on the grid, once per weights (memoised)."""
-    if key not in _TOTALS:
+    if key not in cache.TOTALS:
         areas = exposure.cell_areas_m2(weights.grid, weights.window)
 
         def stacked() -> Any:
@@ -160,10 +157,12 @@ def population_totals(
                 yield op, np.stack([pop, cell], axis=-1)
 
         sums = exposure.polygon_sums(weights, stacked())
-        if len(_TOTALS) > 16:
-            _TOTALS.clear()
-        _TOTALS[key] = (sums[:, 0].copy(), sums[:, 1].copy()) if sums.ndim == 2 else (sums, sums)
-    return _TOTALS[key]
+        if sums.ndim == 1:  # no band at all (no community on the grid)
+            sums = np.zeros((weights.n, 2))
+        cache.TOTALS[key] = (sums[:, 0].copy(), sums[:, 1].copy())
+        while len(cache.TOTALS) > cache.MEMORY_ENTRIES:
+            cache.TOTALS.popitem(last=False)
+    return cache.TOTALS[key]
 
 
 def _raster_exposure(

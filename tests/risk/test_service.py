@@ -338,3 +338,24 @@ def test_worker_poll_scores_a_new_layer(
 def _never(session_factory: sessionmaker[Session]) -> list[int]:
     with session_factory() as s:
         return jobs.never_computed_layers(s)
+
+
+def test_no_population_raster_is_a_clear_failure(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    import geopandas as gpd
+    import shapely
+
+    with session_factory() as s, s.begin():
+        builders.add_communities(
+            s, gpd.GeoDataFrame({"kode": ["1"]}, geometry=[shapely.box(0, 0, 1, 1)], crs=4326)
+        )
+        zones = gpd.GeoDataFrame({"kelas": ["3"]}, geometry=[shapely.box(0, 0, 0.5, 0.5)], crs=4326)
+        layer = builders.add_zone_layer(s, zones, "kelas", name="tsunami_x", hazard="tsunami")
+        lid = layer.id
+    res = recompute_layer(session_factory=session_factory, layer_id=lid, settings=settings)
+    assert res["status"] == "failed"
+    assert "no population raster" in res["error"] and "--role exposure" in res["error"]
+    with session_factory() as s:
+        assert s.get(RiskLayerState, lid).status == "failed"
+        assert s.scalar(select(func.count()).select_from(RiskScore)) == 0
