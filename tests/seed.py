@@ -100,6 +100,7 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
         layer_ids = [seed_hazard_layer(s).id]
         feed_ids, event_ids = seed_feed_and_event(s)
         alerts_values = seed_alerts(s, codes)
+        job_ids = [seed_job(s)]
     x, y = tile_of(110.36, -7.71, 12)
     return {
         "code": codes,
@@ -112,8 +113,17 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
         "z": [12],
         "x": [x],
         "y": [y],
+        "job_id": job_ids,
+        "collection_id": ["communities", "hazard-zones", "risk"],
         **alerts_values,
     }
+
+
+def seed_job(session: Session) -> int:
+    """A queued recompute job (the jobs table is shared by every domain)."""
+    from service.risk.jobs import create_job
+
+    return create_job(session=session, kind="risk.recompute", params={"layer_id": None})
 
 
 def seed_alerts(session: Session, codes: list[str]) -> dict[str, list[Any]]:
