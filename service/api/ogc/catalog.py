@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-COLLECTION_MODULES: tuple[str, ...] = ("service.api.ogc.collections",)
+COLLECTION_MODULES: tuple[str, ...] = ("service.api.ogc.collections", "service.feeds.collections")
 
 
 def load() -> None:
