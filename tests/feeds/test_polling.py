@@ -156,6 +156,7 @@ MALFORMED = {
     "http_500": (Route(b"oops", status=500, content_type="text/plain"), "HTTP 500"),
     "timeout": (Route(b"{}", mode="slow", delay_s=5), "timed out"),
     "endless_body": (Route(b"", mode="endless", delay_s=0.0), "more than"),
+    "trickling_body": (Route(b"", mode="endless", delay_s=0.2), "deadline"),
     "dropped_connection": (Route(b'{"Infogempa": {"gempa": {', mode="drop"), "failed"),
     "not_found": (Route(b"", status=404), "HTTP 404"),
 }
