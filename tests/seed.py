@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.auth.service import create_key
 from service.communities.models import Community
+from service.feeds.models import Feed, HazardEvent
+from service.hazards.models import HazardLayer, HazardZone
 
 SEEDED_PHONES = ["+6281234567890", "+6285712345678", "+6287700011122"]
 SEEDED_NAMES = ["Siti Rahayu Wulandari", "Bambang Sutrisno Hadi", "Dewi Kartika Sari"]
@@ -52,6 +54,41 @@ def seed_communities(session: Session, n: int = 3) -> list[Community]:
     return rows
 
 
+def seed_hazard_layer(session: Session) -> HazardLayer:
+    """One KRB zone layer over the seeded communities."""
+    layer = HazardLayer(
+        name="seed-krb", version=1, role="hazard", hazard="volcano", kind="zones",
+        classification={"name": "volcano_krb", "type": "categorical", "classes": []},
+        properties={}, extent=from_shape(box(110.35, -7.72, 110.41, -7.70), srid=4326),
+    )
+    session.add(layer)
+    session.flush()
+    session.add(HazardZone(
+        layer_id=layer.id, hazard_class="KRB III", intensity=1.0, properties={},
+        geom=from_shape(MultiPolygon([box(110.35, -7.72, 110.41, -7.70)]), srid=4326),
+    ))
+    session.flush()
+    return layer
+def seed_feed_and_event(session: Session) -> tuple[list[int], list[int]]:
+    """A registered feed and an earthquake event near the seeded desa."""
+    from datetime import UTC, datetime
+
+    from shapely.geometry import Point
+
+    feed = Feed(name="uji-bmkg", kind="bmkg", url="http://127.0.0.1:9/autogempa.json",
+                poll_interval_s=60, enabled=False, options={}, consecutive_failures=0,
+                events_seen=0)  # fmt: skip
+    event = HazardEvent(
+        type="earthquake", status="active", title="Gempa M5.1 uji", magnitude=5.1, depth_km=10,
+        time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), primary_source="bmkg",
+        primary_source_id="20260102030405", revision=1, properties={}, raw={},
+        epicentre=from_shape(Point(110.36, -7.75), srid=4326),
+    )  # fmt: skip
+    session.add_all([feed, event])
+    session.flush()
+    return [feed.id], [event.id]
+
+
 def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
     """Seed what exists on this branch; return candidate values per path-parameter name."""
     with factory() as s, s.begin():
@@ -60,12 +97,17 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
             create_key(session=s, name=f"{name} {phone}", role="responder")
         codes = [c.code for c in communities]
         ids = [c.id for c in communities]
+        layer_ids = [seed_hazard_layer(s).id]
+        feed_ids, event_ids = seed_feed_and_event(s)
         alerts_values = seed_alerts(s, codes)
     x, y = tile_of(110.36, -7.71, 12)
     return {
         "code": codes,
         "community_code": codes,
         "community_id": ids,
+        "layer_id": layer_ids,
+        "feed_id": feed_ids,
+        "event_id": event_ids,
         "hazard": HAZARDS[:2],
         "z": [12],
         "x": [x],

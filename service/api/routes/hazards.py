@@ -53,7 +53,9 @@ def import_layer(
             response_model=list[HazardLayerPublic])
 def list_layers(
     session: SessionDep,
-    name: Annotated[str | None, Query(description="only this layer name")] = None,
+    name: Annotated[
+        str | None, Query(max_length=200, pattern=r"^[^\x00]+$", description="only this name")
+    ] = None,
     hazard: Annotated[HazardType | None, Query()] = None,
     role: Annotated[Role | None, Query()] = None,
     latest: Annotated[bool, Query(description="only the newest version of each name")] = False,
