@@ -43,7 +43,8 @@ def _score(
     session.add(RiskScore(
         community_id=community_id, layer_id=layer.id, layer_name=layer.name, hazard="flood",
         method="coverage", score={"rendah": 0.1, "sedang": 0.5, "tinggi": 0.8}[level], level=level,
-        hazard_index=0.5, vulnerability_index=0.5, capacity_index=0.5, computed_at=NOW - timedelta(hours=1),
+        hazard_index=0.5, vulnerability_index=0.5, capacity_index=0.5,
+        computed_at=NOW - timedelta(hours=1),
         superseded_at=NOW if superseded else None,
     ))  # fmt: skip
 
