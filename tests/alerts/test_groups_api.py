@@ -324,3 +324,14 @@ def test_stop_reply_shows_as_opted_out(client, session, group_id, coordinator) -
             received_at=at,
         )
     assert client.get(url).json()["opted_out"] is False
+
+
+def test_group_with_alerts_is_kept(client, group_id, coordinator, outbox_rows) -> None:
+    r = client.post(f"/api/v1/groups/{group_id}/drills", headers=coordinator, json={})
+    assert r.status_code == 201
+    r = client.delete(f"/api/v1/groups/{group_id}", headers=coordinator)
+    assert r.status_code == 409 and "audit" in r.json()["detail"]
+    r = client.post(
+        "/api/v1/groups", headers=coordinator, json={"name": "Kosong", "community_codes": [CODE_B]}
+    )
+    assert client.delete(f"/api/v1/groups/{r.json()['id']}", headers=coordinator).status_code == 204
