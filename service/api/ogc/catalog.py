@@ -12,6 +12,7 @@ COLLECTION_MODULES: tuple[str, ...] = (
     "service.api.ogc.collections",
     "service.risk.ogc",
     "service.feeds.collections",
+    "service.alerts.ogc",
 )
 
 

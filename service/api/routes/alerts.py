@@ -37,14 +37,24 @@ from service.api.deps import (
 )
 from service.db import utcnow
 from service.errors import InvalidFile, PayloadTooLarge
+from service.messaging.inbound import opted_out
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
-def _member_out(member: Member, principal: Any) -> MemberPublic:
-    if principal.has("responder"):
-        return MemberPrivate.model_validate(member)
-    return MemberPublic.model_validate(member)
+def _members_out(session: Any, members: list[Member], principal: Any) -> list[MemberPublic]:
+    """Public shape for everyone; names and numbers for responder/admin keys. Whether the
+    number replied STOP/BERHENTI (messaging's opt-out list) shows for everyone."""
+    stopped = opted_out(session, [m.phone for m in members])
+    model = MemberPrivate if principal.has("responder") else MemberPublic
+    return [
+        model.model_validate(m).model_copy(update={"opted_out": m.phone in stopped})
+        for m in members
+    ]
+
+
+def _member_out(member: Member, principal: Any, session: Any) -> MemberPublic:
+    return _members_out(session, [member], principal)[0]
 
 
 # ------------------------------------------------------------- groups
@@ -97,7 +107,7 @@ def list_members(
     group_id: IdPath, session: SessionDep, principal: PrincipalDep
 ) -> list[MemberPublic]:
     """Names and phone numbers only for responder and admin keys; others see the tree's shape."""
-    return [_member_out(m, principal) for m in svc.list_members(session=session, group_id=group_id)]
+    return _members_out(session, svc.list_members(session=session, group_id=group_id), principal)
 
 
 @router.post(
@@ -108,16 +118,15 @@ def add_member(
 ) -> MemberPublic:
     member = svc.add_member(session=session, group_id=group_id, data=data)
     session.commit()
-    return _member_out(member, principal)
+    return _member_out(member, principal, session)
 
 
 @router.get("/groups/{group_id}/members/{member_id}", response_model=MemberPrivate | MemberPublic)
 def get_member(
     group_id: IdPath, member_id: IdPath, session: SessionDep, principal: PrincipalDep
 ) -> MemberPublic:
-    return _member_out(
-        svc.get_member(session=session, group_id=group_id, member_id=member_id), principal
-    )
+    member = svc.get_member(session=session, group_id=group_id, member_id=member_id)
+    return _member_out(member, principal, session)
 
 
 @router.patch("/groups/{group_id}/members/{member_id}", response_model=MemberPrivate | MemberPublic)
@@ -130,7 +139,7 @@ def update_member(
 ) -> MemberPublic:
     member = svc.update_member(session=session, group_id=group_id, member_id=member_id, data=data)
     session.commit()
-    return _member_out(member, principal)
+    return _member_out(member, principal, session)
 
 
 @router.delete("/groups/{group_id}/members/{member_id}", status_code=204)
