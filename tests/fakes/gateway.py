@@ -34,6 +34,7 @@ class Faults:
     throttle_429: float = 0.0
     timeout: float = 0.0  # accept the message, then answer too late for the client
     timeout_delay_s: float = 1.0
+    latency_s: float = 0.0  # every accepted message: answer after this long
     permanent: dict[str, int] = field(default_factory=dict)  # phone -> provider error code
     window_closed: set[str] = field(default_factory=set)  # WhatsApp numbers outside 24 h
     seed: int = 0

@@ -131,6 +131,8 @@ class FakeMeta:
         if outcome == "timeout":
             self.gateway.failures["timeout"] += 1
             await asyncio.sleep(self.gateway.faults.timeout_delay_s)
+        elif self.gateway.faults.latency_s:
+            await asyncio.sleep(self.gateway.faults.latency_s)
         reply: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "contacts": [{"input": data.get("to"), "wa_id": to}],

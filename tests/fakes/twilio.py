@@ -154,6 +154,8 @@ class FakeTwilio:
         if outcome == "timeout":
             self.gateway.failures["timeout"] += 1
             await asyncio.sleep(self.gateway.faults.timeout_delay_s)
+        elif self.gateway.faults.latency_s:
+            await asyncio.sleep(self.gateway.faults.latency_s)
         await respond(send, 201, self.resource(msg))
 
     async def list(self, scope: Scope, send: Send) -> None:
