@@ -124,7 +124,8 @@ class Gateway:
         self.callbacks.put((url, headers, body))
 
     def _deliver_callbacks(self) -> None:
-        with httpx.Client(timeout=10) as client:
+        # No keep-alive: the receiving test server can then shut down at once.
+        with httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as client:
             while True:
                 item = self.callbacks.get()
                 if item is None:

@@ -161,7 +161,13 @@ def drain_all(session_factory: Any, dispatchers: list[Any], timeout: float = 60.
         t.join()
     if errors:
         raise errors[0]
-    assert open_count(session_factory) == 0, "deliveries still open after the timeout"
+    if open_count(session_factory):
+        still = rows(
+            session_factory,
+            "SELECT id, channel, status, attempts, next_attempt_at, claimed_at, uncertain, "
+            "last_error_code FROM message_deliveries WHERE status IN ('pending','sending')",
+        )
+        raise AssertionError(f"deliveries still open after the timeout: {still}")
 
 
 def rows(session_factory: Any, sql: str, **params: Any) -> list[Any]:
