@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import threading
 import time
 import uuid
@@ -110,7 +111,14 @@ class Dispatcher:
             max_connections=settings.dispatch_concurrency * 2,
             max_keepalive_connections=settings.dispatch_concurrency * 2,
         )
-        client = httpx.Client(timeout=httpx.Timeout(settings.http_timeout_s), limits=limits)
+        # TCP_NODELAY: headers and body go out in separate writes; without it Nagle holds the
+        # body back until the headers are acknowledged.
+        transport = httpx.HTTPTransport(
+            limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+        )
+        client = httpx.Client(timeout=httpx.Timeout(settings.http_timeout_s), transport=transport)
+        # One INFO line per provider request would cost more than the request itself.
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
         dispatcher = cls(
             session_factory=session_factory,
             settings=settings,

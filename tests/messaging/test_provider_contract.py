@@ -153,7 +153,7 @@ def test_wrong_credentials_are_permanent(case: Case) -> None:
     if case.gateway is None:
         return
     if isinstance(case.provider, TwilioProvider):
-        case.provider.auth = httpx.BasicAuth(case.provider.account_sid, "wrong")
+        case.provider.headers = {"Authorization": "Basic d3Jvbmc6d3Jvbmc="}
     elif isinstance(case.provider, MetaWhatsAppProvider):
         case.provider.headers = {"Authorization": "Bearer wrong"}
     with pytest.raises(ProviderError) as info:
