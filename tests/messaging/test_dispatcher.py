@@ -204,10 +204,14 @@ def test_rate_limit_holds_across_two_workers(session_factory, fakes: Fakes) -> N
     times = fakes.twilio_gateway.accept_times()
     assert len(times) == 60
     capacity = rate  # one second of burst
-    for i, t in enumerate(times):
-        # never more than capacity + rate * t messages in the first t seconds
-        assert i + 1 <= capacity + rate * (t - times[0]) + 1, (i, t - times[0])
-    assert elapsed >= (60 - capacity) / rate * 0.9
+    # Tokens are granted in PostgreSQL; the fake stamps arrival, after a scheduling delay that
+    # varies on a busy machine: allow a quarter second of it.
+    slack = rate * 0.25
+    for i in range(len(times)):
+        for j in range(i, len(times)):
+            # never more than capacity + rate * w messages in any w seconds
+            assert j - i + 1 <= capacity + rate * (times[j] - times[i]) + slack, (i, j)
+    assert elapsed >= (60 - capacity) / rate * 0.9  # without the limit: well under a second
 
 
 def test_enqueue_is_idempotent_and_validates(session_factory) -> None:  # type: ignore[no-untyped-def]
