@@ -34,6 +34,7 @@ from service.migrate import upgrade  # noqa: E402
 from service.settings import DatabaseSettings  # noqa: E402
 
 SID, TOKEN = "AC" + "b" * 32, "bench-token"
+BODY = "PERINGATAN Desa Sukamaju: risiko banjir TINGGI. Segera ke titik kumpul. Balas YA. -BPBD"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -63,14 +64,18 @@ def wait_http(url: str, timeout: float = 20) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--recipients", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--workers", type=int, default=2, help="dispatcher processes")
     parser.add_argument("--concurrency", type=int, default=16, help="sender threads per process")
     parser.add_argument("--batch", type=int, default=500, help="rows claimed per round")
     args = parser.parse_args()
 
-    server = DatabaseSettings(url=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")).url
+    server = DatabaseSettings(
+        url=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    ).url
     base = make_url(server)
     name = f"siaga_bench_fanout_{uuid.uuid4().hex[:6]}"
     admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -108,7 +113,9 @@ def main() -> None:
         }
         for _ in range(args.workers):
             procs.append(
-                subprocess.Popen([sys.executable, "-m", "service", "messaging", "dispatch"], cwd=ROOT, env=env)
+                subprocess.Popen(
+                    [sys.executable, "-m", "service", "messaging", "dispatch"], cwd=ROOT, env=env
+                )
             )
         time.sleep(4)  # let the dispatchers start and go idle, like a running worker
         print(f"fan-out to a local fake Twilio: {args.workers} dispatcher processes x "
@@ -125,7 +132,7 @@ def main() -> None:
                             idempotency_key=f"bench:{n}:{i}",
                             phone=f"+628{n % 10}{i:09d}",
                             channel="sms",
-                            body="PERINGATAN Desa Sukamaju: risiko banjir TINGGI. Segera ke titik kumpul. Balas YA. -BPBD",
+                            body=BODY,
                             alert_id=n,
                             member_id=i,
                         )
@@ -144,16 +151,21 @@ def main() -> None:
             done = target
             cpu = [cpu_seconds(p.pid) - c for p, c in zip(procs, cpu0, strict=True)]
             fake_cpu, dispatch_cpu = cpu[0], sum(cpu[1:])
+            rate = n / elapsed
+            dup = stats["max_per_recipient"]
             print(
-                f"N={n:>7,}: enqueue {enqueued:5.1f} s, last message accepted after {elapsed:6.1f} s "
-                f"-> {n / elapsed:,.0f} messages/s (max per recipient: {stats['max_per_recipient']})"
+                f"N={n:>7,}: enqueue {enqueued:5.1f} s, last message accepted after "
+                f"{elapsed:6.1f} s -> {rate:,.0f} messages/s (max per recipient: {dup})"
             )
             print(
-                f"           CPU: dispatchers {dispatch_cpu:.1f} s ({dispatch_cpu / n * 1e3:.2f} ms/message),"
-                f" fake gateway {fake_cpu:.1f} s; load average {os.getloadavg()[0]:.1f}"
+                f"           CPU: dispatchers {dispatch_cpu:.1f} s "
+                f"({dispatch_cpu / n * 1e3:.2f} ms/message), fake gateway {fake_cpu:.1f} s; "
+                f"load average {os.getloadavg()[0]:.1f}"
             )
         with factory() as s:
-            left = s.execute(text("SELECT count(*) FROM message_deliveries WHERE status <> 'accepted'")).scalar()
+            left = s.execute(
+                text("SELECT count(*) FROM message_deliveries WHERE status <> 'accepted'")
+            ).scalar()
         print(f"deliveries not accepted: {left}")
         engine.dispose()
     finally:

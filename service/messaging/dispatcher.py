@@ -467,6 +467,9 @@ class Dispatcher:
                     delay = max(delay, min(err.retry_after_s, s.retry_max_s))
                 provider = self.providers[r.provider]
                 uncertain = err.maybe_sent or (r.uncertain and not provider.supports_lookup)
+                if err.maybe_sent and not provider.supports_lookup:
+                    # No lookup (Meta): give the status webhook time to name the message.
+                    delay = max(delay, s.meta_reconcile_wait_s)
                 retry.append(
                     {
                         "id": r.id,

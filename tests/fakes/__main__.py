@@ -31,7 +31,9 @@ def main() -> None:
         if args.provider == "twilio"
         else FakeMeta(gateway, access_token=args.access_token)
     )
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False, lifespan="off")
+    uvicorn.run(
+        app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False, lifespan="off"
+    )
 
 
 if __name__ == "__main__":

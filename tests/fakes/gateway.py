@@ -7,7 +7,6 @@ the fake.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import queue
 import random
@@ -160,7 +159,9 @@ async def read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-async def respond(send: Send, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def respond(
+    send: Send, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps(payload).encode()
     await send(
         {
@@ -178,7 +179,6 @@ def header(scope: Scope, name: str) -> str | None:
         if k == key:
             return str(v.decode("latin-1"))
     return None
-
 
 
 # -- running ----------------------------------------------------------------------------------

@@ -44,17 +44,26 @@ def deliveries(session_factory: Any) -> list[Any]:
 def test_meta_outside_window_falls_back_to_sms(session_factory: Any, fakes: Fakes) -> None:
     [phone] = phones(1)
     fakes.faults(fakes.meta_gateway, window_closed={phone})
-    enqueue_fanout(session_factory, [phone], channel="whatsapp", sms_fallback_body="PERINGATAN singkat -BPBD")
+    enqueue_fanout(
+        session_factory, [phone], channel="whatsapp", sms_fallback_body="PERINGATAN singkat -BPBD"
+    )
     run(session_factory, fakes.alert_settings(whatsapp_provider="meta"))
     wa, sms = deliveries(session_factory)
     assert (wa.channel, wa.status, wa.last_error_code) == ("whatsapp", "failed", "131047")
-    assert (sms.channel, sms.status, sms.fallback_of, sms.provider) == ("sms", "accepted", wa.id, "twilio")
+    assert (sms.channel, sms.status, sms.fallback_of, sms.provider) == (
+        "sms",
+        "accepted",
+        wa.id,
+        "twilio",
+    )
     assert fakes.meta_gateway.accepted == []
     [got] = fakes.twilio_gateway.accepted
     assert got.channel == "sms" and got.to == phone and got.body == "PERINGATAN singkat -BPBD"
 
 
-def test_twilio_63016_callback_falls_back_to_sms(session_factory: Any, fakes: Fakes, live_app: LiveApp) -> None:
+def test_twilio_63016_callback_falls_back_to_sms(
+    session_factory: Any, fakes: Fakes, live_app: LiveApp
+) -> None:
     [phone] = phones(1)
     fakes.faults(fakes.twilio_gateway, window_closed={phone})
     enqueue_fanout(session_factory, [phone], channel="whatsapp")
@@ -67,7 +76,9 @@ def test_twilio_63016_callback_falls_back_to_sms(session_factory: Any, fakes: Fa
     assert [m.channel for m in fakes.twilio_gateway.accepted] == ["whatsapp", "sms"]
 
 
-def test_whatsapp_without_receipt_in_time_falls_back_once(session_factory: Any, fakes: Fakes) -> None:
+def test_whatsapp_without_receipt_in_time_falls_back_once(
+    session_factory: Any, fakes: Fakes
+) -> None:
     numbers = phones(3)
     enqueue_fanout(session_factory, numbers, channel="whatsapp")
     settings = fakes.alert_settings(whatsapp_receipt_timeout_s=600)
@@ -75,12 +86,16 @@ def test_whatsapp_without_receipt_in_time_falls_back_once(session_factory: Any, 
     assert {d.status for d in deliveries(session_factory)} == {"accepted"}
 
     soon = Dispatcher.from_settings(
-        session_factory=session_factory, settings=settings, clock=lambda: utcnow() + timedelta(seconds=300)
+        session_factory=session_factory,
+        settings=settings,
+        clock=lambda: utcnow() + timedelta(seconds=300),
     )
     assert soon.sweep_unconfirmed_whatsapp() == 0  # not yet
     soon.close()
     later = Dispatcher.from_settings(
-        session_factory=session_factory, settings=settings, clock=lambda: utcnow() + timedelta(seconds=601)
+        session_factory=session_factory,
+        settings=settings,
+        clock=lambda: utcnow() + timedelta(seconds=601),
     )
     assert later.sweep_unconfirmed_whatsapp() == 3
     assert later.sweep_unconfirmed_whatsapp() == 0  # one fallback per delivery
@@ -96,7 +111,8 @@ def test_template_outside_the_window_body_inside(session_factory: Any, fakes: Fa
     with session_factory() as s, s.begin():
         s.execute(
             text(
-                "INSERT INTO message_inbound (provider, provider_message_id, channel, phone, body, received_at) "
+                "INSERT INTO message_inbound "
+                "(provider, provider_message_id, channel, phone, body, received_at) "
                 "VALUES ('twilio', 'SMin1', 'whatsapp', :p, 'halo', now() - interval '2 hours')"
             ),
             {"p": chatty},
@@ -116,7 +132,10 @@ def inbound(live: LiveApp, params: dict[str, str]) -> httpx.Response:
     return httpx.post(
         url,
         content=urlencode(params),
-        headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
+        headers={
+            "X-Twilio-Signature": signature,
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
     )
 
 
@@ -125,11 +144,16 @@ def test_stop_then_mulai(session_factory: Any, fakes: Fakes, live_app: LiveApp) 
     msg = {"From": f"whatsapp:{phone}", "To": "whatsapp:+14155238886", "NumMedia": "0"}
     r = inbound(live_app, {**msg, "MessageSid": "SMstop", "Body": "berhenti"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
-    assert inbound(live_app, {**msg, "MessageSid": "SMstop", "Body": "berhenti"}).status_code == 200  # retried
+    assert (
+        inbound(live_app, {**msg, "MessageSid": "SMstop", "Body": "berhenti"}).status_code == 200
+    )  # retried
     enqueue_fanout(session_factory, [phone, other], alert_id=1)
     run(session_factory, live_app.alerts)
     assert [m.to for m in fakes.twilio_gateway.accepted] == [other]  # never to the opted-out number
-    statuses = {r.phone: r.status for r in rows(session_factory, "SELECT phone, status FROM message_deliveries")}
+    statuses = {
+        r.phone: r.status
+        for r in rows(session_factory, "SELECT phone, status FROM message_deliveries")
+    }
     assert statuses[phone] == "opted_out"
     assert statuses[other] in ("accepted", "sent", "delivered")
 
@@ -137,7 +161,9 @@ def test_stop_then_mulai(session_factory: Any, fakes: Fakes, live_app: LiveApp) 
     enqueue_fanout(session_factory, [phone], alert_id=2)
     run(session_factory, live_app.alerts)
     assert sorted(m.to for m in fakes.twilio_gateway.accepted) == sorted([other, phone])
-    handled = rows(session_factory, "SELECT provider_message_id, handled_as FROM message_inbound ORDER BY id")
+    handled = rows(
+        session_factory, "SELECT provider_message_id, handled_as FROM message_inbound ORDER BY id"
+    )
     assert [tuple(h) for h in handled] == [("SMstop", "stop"), ("SMstart", "start")]
     [opt] = rows(session_factory, "SELECT active, keyword, opted_in_at FROM message_opt_outs")
     assert opt.active is False and opt.keyword == "MULAI" and opt.opted_in_at is not None
@@ -145,7 +171,12 @@ def test_stop_then_mulai(session_factory: Any, fakes: Fakes, live_app: LiveApp) 
 
 def test_other_replies_are_kept_for_alerts(session_factory: Any, live_app: LiveApp) -> None:
     [phone] = phones(1)
-    params = {"From": phone, "To": "+15005550006", "MessageSid": "SMrep", "Body": "Air sudah setinggi lutut"}
+    params = {
+        "From": phone,
+        "To": "+15005550006",
+        "MessageSid": "SMrep",
+        "Body": "Air sudah setinggi lutut",
+    }
     assert inbound(live_app, params).status_code == 200
     [row] = rows(session_factory, "SELECT phone, body, channel, handled_as FROM message_inbound")
     assert (row.phone, row.body, row.channel) == (phone, "Air sudah setinggi lutut", "sms")

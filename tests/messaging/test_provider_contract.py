@@ -97,7 +97,9 @@ def test_same_key_twice_is_idempotent_or_reconcilable(case: Case) -> None:
 
 
 def test_lookup_finds_nothing_for_a_new_recipient(case: Case) -> None:
-    assert case.provider.lookup(message(case, phone="+6281299999999"), since=datetime.now(UTC)) is None
+    assert (
+        case.provider.lookup(message(case, phone="+6281299999999"), since=datetime.now(UTC)) is None
+    )
 
 
 @pytest.mark.parametrize("fault", ["transient_5xx", "throttle_429"])
@@ -123,7 +125,9 @@ def test_timeout_is_transient_and_maybe_sent(case: Case, fakes: Fakes) -> None:
     assert len(case.gateway.accepted) == 1  # the provider did take it: never resend blindly
 
 
-@pytest.mark.parametrize("code", [{"twilio": 21211, "meta": 131026}, {"twilio": 21614, "meta": 131026}])
+@pytest.mark.parametrize(
+    "code", [{"twilio": 21211, "meta": 131026}, {"twilio": 21614, "meta": 131026}]
+)
 def test_permanent_errors_carry_the_provider_code(
     case: Case, fakes: Fakes, code: dict[str, int]
 ) -> None:

@@ -11,7 +11,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.messaging.conftest import TWILIO_SID, TWILIO_TOKEN, Fakes, enqueue_fanout, open_count, phones, rows
+from tests.messaging.conftest import (
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    Fakes,
+    enqueue_fanout,
+    open_count,
+    phones,
+    rows,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,15 +73,21 @@ def test_sigkill_mid_fanout_then_restart(
     first = spawn(database_url, fakes, log)
     try:
         wait_for(lambda: len(fakes.twilio_gateway.accepted) >= 120, 60, "the first sends")
-        in_flight = rows(session_factory, "SELECT count(*) FROM message_deliveries WHERE status = 'sending'")
+        in_flight = rows(
+            session_factory, "SELECT count(*) FROM message_deliveries WHERE status = 'sending'"
+        )
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     finally:
         if first.poll() is None:
             first.kill()
     accepted_at_kill = len(fakes.twilio_gateway.accepted)
-    left_sending = rows(session_factory, "SELECT count(*) FROM message_deliveries WHERE status = 'sending'")[0][0]
-    recorded = rows(session_factory, "SELECT count(*) FROM message_deliveries WHERE status = 'accepted'")[0][0]
+    left_sending = rows(
+        session_factory, "SELECT count(*) FROM message_deliveries WHERE status = 'sending'"
+    )[0][0]
+    recorded = rows(
+        session_factory, "SELECT count(*) FROM message_deliveries WHERE status = 'accepted'"
+    )[0][0]
     sent_not_recorded = accepted_at_kill - recorded  # Twilio has them; our database does not
     assert accepted_at_kill < len(numbers), "the kill came too late to test anything"
     assert in_flight[0][0] > 0 and left_sending > 0, "no delivery was in flight at the kill"
@@ -92,13 +106,18 @@ def test_sigkill_mid_fanout_then_restart(
     twice = {p: n for p, n in counts.items() if n > 1}
     assert not missing, f"{len(missing)} recipients never messaged; log: {log.read_text()[-2000:]}"
     assert not twice, f"messaged more than once: {twice}"
-    statuses = rows(session_factory, "SELECT status, count(*) FROM message_deliveries GROUP BY status")
+    statuses = rows(
+        session_factory, "SELECT status, count(*) FROM message_deliveries GROUP BY status"
+    )
     assert dict(statuses) == {"accepted": 400}
-    reclaimed = rows(session_factory, "SELECT count(*) FROM message_delivery_events WHERE status = 'stale_claim'")
+    reclaimed = rows(
+        session_factory, "SELECT count(*) FROM message_delivery_events WHERE status = 'stale_claim'"
+    )
     assert reclaimed[0][0] == left_sending
     found = rows(
         session_factory,
-        "SELECT count(*) FROM message_delivery_events WHERE error_message LIKE 'found at the provider%'",
+        "SELECT count(*) FROM message_delivery_events "
+        "WHERE error_message LIKE 'found at the provider%'",
     )
     print(f"in flight {left_sending}, sent but unrecorded {sent_not_recorded}")
     assert found[0][0] == sent_not_recorded  # each was looked up, none sent again
