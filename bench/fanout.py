@@ -69,7 +69,7 @@ def main() -> None:
     )
     parser.add_argument("--recipients", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--workers", type=int, default=2, help="dispatcher processes")
-    parser.add_argument("--concurrency", type=int, default=16, help="sender threads per process")
+    parser.add_argument("--concurrency", type=int, default=4, help="sender threads per process")
     parser.add_argument("--batch", type=int, default=500, help="rows claimed per round")
     args = parser.parse_args()
 
@@ -121,7 +121,7 @@ def main() -> None:
         print(f"fan-out to a local fake Twilio: {args.workers} dispatcher processes x "
               f"{args.concurrency} senders, batch {args.batch}, {os.cpu_count()} CPUs")  # fmt: skip
         done = 0
-        for n in args.recipients:
+        for run, n in enumerate(args.recipients):
             cpu0 = [cpu_seconds(p.pid) for p in procs]
             t0 = time.time()
             with factory() as s, s.begin():
@@ -130,7 +130,7 @@ def main() -> None:
                     items=[
                         NewDelivery(
                             idempotency_key=f"bench:{n}:{i}",
-                            phone=f"+628{n % 10}{i:09d}",
+                            phone=f"+628{run}{i:09d}",  # distinct numbers per run
                             channel="sms",
                             body=BODY,
                             alert_id=n,

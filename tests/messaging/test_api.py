@@ -33,7 +33,9 @@ def test_console_messages_are_visible_in_the_api(
     assert one.status_code == 200 and one.json()["phone"] == phones(1)[0]
 
 
-def test_deliveries_need_a_key_and_unknown_ids_are_404(client: TestClient, auth_headers: Any) -> None:
+def test_deliveries_need_a_key_and_unknown_ids_are_404(
+    client: TestClient, auth_headers: Any
+) -> None:
     r = client.get("/api/v1/messaging/deliveries")
     assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
     viewer = client.get("/api/v1/messaging/deliveries", headers=auth_headers("viewer"))

@@ -89,6 +89,11 @@ def test_same_key_twice_is_idempotent_or_reconcilable(case: Case) -> None:
         found = case.provider.lookup(message(case), since=datetime.now(UTC))
         assert found is not None and found.provider_message_id == first.provider_message_id
         assert len(case.gateway.accepted) == 1
+        # A gateway that honours the Idempotency-Key header answers a resend with the original.
+        case.gateway.dedupe = True
+        again = case.provider.send(message(case))
+        assert again.provider_message_id == first.provider_message_id
+        assert len(case.gateway.accepted) == 1
     else:
         again = case.provider.send(message(case))
         assert again.provider_message_id == first.provider_message_id

@@ -82,8 +82,18 @@ class TwilioProvider:
         self.validity_period_s = validity_period_s
 
     @property
-    def messages_url(self) -> str:
-        return f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+    def messages_url(self) -> httpx.URL:
+        # Parsed once per base URL: httpx would otherwise parse the string on every request.
+        if self._url_for != self.base_url:
+            self._url_for = self.base_url
+            self._messages_url = httpx.URL(
+                f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+            )
+        assert self._messages_url is not None
+        return self._messages_url
+
+    _url_for: str | None = None
+    _messages_url: httpx.URL | None = None
 
     def form(self, message: OutboundMessage) -> dict[str, str]:
         sender = self.whatsapp_from if message.channel == "whatsapp" else self.sms_from
