@@ -10,9 +10,12 @@ from service.communities import cli as communities_cli
 from service.feeds import cli as feeds_cli
 from service.hazards import cli as hazards_cli
 from service.messaging import cli as messaging_cli
+from service.ops import cli as ops_cli
 from service.risk import cli as risk_cli
 
-app = typer.Typer(help="Siaga: early warning and risk mapping for communities", no_args_is_help=True)
+app = typer.Typer(
+    help="Siaga: early warning and risk mapping for communities", no_args_is_help=True
+)
 db_app = typer.Typer(help="database schema", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(communities_cli.app, name="communities")
@@ -22,6 +25,20 @@ app.add_typer(feeds_cli.app, name="feeds")
 app.add_typer(alerts_cli.app, name="groups")
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(messaging_cli.app, name="messaging")
+app.add_typer(ops_cli.app, name="audit")
+
+
+@app.callback()
+def _validate_configuration() -> None:
+    """Check the whole configuration before any command runs: one clear list of problems."""
+    from service.settings import ConfigError, load_settings
+
+    try:
+        load_settings()
+    except ConfigError as exc:
+        typer.echo(f"siaga: {exc}", err=True)
+        typer.echo("Set these environment variables (or lines in .env) and start again.", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -71,4 +88,9 @@ def demo(action: str = typer.Argument("load", help="load")) -> None:
 
     if action != "load":
         raise typer.BadParameter("only 'load' is supported")
-    load_demo()
+    report = load_demo()
+    typer.echo(
+        f"demo communities: {report.communities}; layers added: "
+        f"{', '.join(report.layers_added) or 'none'}; already present: "
+        f"{', '.join(report.layers_present) or 'none'}"
+    )

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ STATUS_MAP: dict[type[SiagaError], int] = {
 def status_for(exc: SiagaError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS_MAP:
-            return STATUS_MAP[cls]  # type: ignore[index]
+            return STATUS_MAP[cls]
     return 500
 
 
@@ -127,6 +128,13 @@ def register_error_handlers(app: FastAPI) -> None:
         )
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return problem(exc.status_code, title, detail)
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # SQLSTATE class 22 (out-of-range numbers, malformed values) comes from request values
+        # that passed validation but not the column type: the client's to fix, not a crash.
+        log.warning("data error from request values: %s", str(exc.orig)[:200])
+        return problem(400, "Invalid input", "a value in the request is out of range or malformed")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

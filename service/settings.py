@@ -7,18 +7,30 @@ settings object: `Settings` is built once at start (`load_settings`) and passed 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 _ENV_FILE = ".env"
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:55432/siaga"
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "placeholder", "xxx"}
 
 
 def _config(prefix: str) -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=prefix, env_file=_ENV_FILE, extra="ignore")
+    # populate_by_name: code (and tests) may pass `url=...` even where the env var is an alias.
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=_ENV_FILE, extra="ignore", populate_by_name=True
+    )
 
 
 class DatabaseSettings(BaseSettings):
@@ -37,7 +49,7 @@ class DatabaseSettings(BaseSettings):
         # Accept plain postgres:// URLs as most hosting platforms hand them out.
         for prefix in ("postgresql://", "postgres://"):
             if self.url.startswith(prefix):
-                self.url = "postgresql+psycopg://" + self.url[len(prefix):]
+                self.url = "postgresql+psycopg://" + self.url[len(prefix) :]
         return self
 
 
@@ -50,8 +62,38 @@ class ApiSettings(BaseSettings):
     max_upload_mb: float = Field(200.0, gt=0)
     ogc_default_limit: int = Field(10, ge=1)
     ogc_max_limit: int = Field(10_000, ge=1)
-    cors_origins: list[str] = Field(default_factory=list)
-    write_rate_per_minute: int = Field(120, ge=1)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="origins allowed to call the API from a browser: comma-separated or a JSON "
+        "list, e.g. https://bpbd.example.go.id; '*' allows any (no credentials are used)",
+    )
+    write_rate_per_minute: int = Field(
+        120, ge=1, description="writes per minute allowed per API key and per client address"
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not (
+                origin.startswith(("http://", "https://")) and "/" not in origin.split("://", 1)[1]
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin: use scheme://host[:port] with no path, or '*'"
+                )
+        return value
 
 
 class StorageSettings(BaseSettings):
@@ -65,8 +107,17 @@ class RiskSettings(BaseSettings):
 
     recompute_interval_minutes: float = Field(60.0, gt=0)
     method: Literal["coverage", "centre"] = "coverage"
-    medium_cutoff: float = Field(0.33, ge=0, le=1)
-    high_cutoff: float = Field(0.66, ge=0, le=1)
+    medium_cutoff: float = Field(0.33, ge=0, le=1, description="R at or above: level 'sedang'")
+    high_cutoff: float = Field(0.66, ge=0, le=1, description="R at or above: level 'tinggi'")
+
+    @model_validator(mode="after")
+    def _ordered_cutoffs(self) -> RiskSettings:
+        if self.high_cutoff <= self.medium_cutoff:
+            raise ValueError(
+                "SIAGA_RISK_HIGH_CUTOFF must be greater than SIAGA_RISK_MEDIUM_CUTOFF "
+                f"(got {self.high_cutoff} <= {self.medium_cutoff})"
+            )
+        return self
 
 
 class FeedSettings(BaseSettings):
@@ -78,6 +129,20 @@ class FeedSettings(BaseSettings):
     max_body_mb: float = Field(50.0, gt=0)
     retries: int = Field(2, ge=0)
     user_agent: str = "Siaga/0.1 (+https://github.com/siaga; early warning for communities)"
+    retry_backoff_s: float = Field(1.0, ge=0, description="first retry wait; doubles each time")
+    max_poll_seconds: float = Field(120.0, gt=0, description="whole-download deadline per request")
+    max_cap_alerts_per_poll: int = Field(50, ge=1, description="CAP index: alerts fetched per poll")
+    # Cross-source matching of earthquake reports (BMKG, USGS, GDACS) into one event.
+    match_time_s: float = Field(90.0, gt=0)
+    match_distance_km: float = Field(100.0, gt=0)
+    match_magnitude: float = Field(0.8, gt=0)
+    # Intensity estimate (Allen et al. 2012 IPE) for earthquakes without a ShakeMap yet.
+    intensity_min_magnitude: float = Field(5.0, ge=0)
+    intensity_cell_deg: float = Field(0.01, gt=0, le=0.1)
+    intensity_min_mmi: float = Field(
+        4.0, ge=1, description="grid extends to where MMI falls to this"
+    )
+    intensity_max_radius_km: float = Field(400.0, gt=0)
 
 
 class AlertSettings(BaseSettings):
@@ -116,13 +181,25 @@ class AlertSettings(BaseSettings):
     whatsapp_receipt_timeout_s: float = Field(
         900.0, gt=0, description="WhatsApp without a delivery receipt after this falls back to SMS"
     )
+    # Rules, CAP and message texts (the alerts work).
+    cap_sender: str = Field("siaga@localhost", description="CAP <sender>, unique per installation")
+    cap_identifier_prefix: str = Field("siaga", pattern=r"^[^\s,<&]+$")
+    timezone: str = Field("Asia/Jakarta", description="offset used in CAP times and quiet hours")
+    sms_max_segments: int = Field(1, ge=1, le=10)
+    alert_expires_hours: float = Field(24.0, gt=0)
+    ack_minutes_waspada: float = Field(60.0, gt=0)
+    ack_minutes_siaga: float = Field(30.0, gt=0)
+    ack_minutes_awas: float = Field(15.0, gt=0)
+    evaluate_interval_seconds: float = Field(60.0, gt=0)
+    escalate_interval_seconds: float = Field(60.0, gt=0)
+    event_window_hours: float = Field(6.0, gt=0, description="feed events this young are signals")
 
 
 class Settings(BaseModel):
     """All configuration, one field per concern."""
 
     env: Literal["development", "test", "production"] = "development"
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
     log_json: bool = False
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
@@ -137,13 +214,16 @@ class Settings(BaseModel):
             return self
         problems = []
         a = self.alerts
-        if a.sms_provider == "twilio" or a.whatsapp_provider == "twilio":
-            if a.twilio_auth_token.lower() in PLACEHOLDER_SECRETS:
-                problems.append("SIAGA_ALERTS_TWILIO_AUTH_TOKEN")
+        uses_twilio = a.sms_provider == "twilio" or a.whatsapp_provider == "twilio"
+        if uses_twilio and a.twilio_auth_token.lower() in PLACEHOLDER_SECRETS:
+            problems.append("SIAGA_ALERTS_TWILIO_AUTH_TOKEN")
         if a.whatsapp_provider == "meta":
             for name in ("meta_access_token", "meta_app_secret", "meta_verify_token"):
                 if getattr(a, name).lower() in PLACEHOLDER_SECRETS:
                     problems.append(f"SIAGA_ALERTS_{name.upper()}")
+        password = make_url(self.database.url).password
+        if password is not None and str(password).lower() in PLACEHOLDER_SECRETS:
+            problems.append("DATABASE_URL (its password)")
         if problems:
             raise ValueError(
                 "placeholder or empty secrets are refused in production: " + ", ".join(problems)
@@ -155,11 +235,74 @@ class _TopLevel(BaseSettings):
     model_config = _config("SIAGA_")
 
     env: Literal["development", "test", "production"] = "development"
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
     log_json: bool = False
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class ConfigError(ValueError):
+    """The configuration is unusable; the message names each variable and what is wrong."""
+
+
+_CONCERNS: dict[str, type[BaseSettings]] = {
+    "database": DatabaseSettings,
+    "api": ApiSettings,
+    "storage": StorageSettings,
+    "risk": RiskSettings,
+    "feeds": FeedSettings,
+    "alerts": AlertSettings,
+}
+
+
+def _env_name(cls: type[BaseSettings], loc: tuple[Any, ...]) -> str:
+    if not loc:
+        return cls.__name__
+    name = str(loc[0])
+    field = cls.model_fields.get(name)
+    alias = getattr(field, "validation_alias", None) if field else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    rest = "".join(f"[{p}]" for p in loc[1:])
+    return f"{prefix}{name}".upper() + rest
+
+
+def _describe(cls: type[BaseSettings], exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        value = err.get("input")
+        shown = "" if isinstance(value, dict) else f" (got {str(value)[:80]!r})"
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        lines.append(f"  {_env_name(cls, tuple(err.get('loc', ())))}: {msg}{shown}")
+    return lines
 
 
 def load_settings() -> Settings:
-    """Read every concern from the environment; raises a clear error on bad values."""
-    top = _TopLevel()
-    return Settings(env=top.env, log_level=top.log_level, log_json=top.log_json)
+    """Read every concern from the environment and `.env`, all at once.
+
+    Raises ConfigError listing every bad variable by its environment name, so an operator
+    fixes them in one go instead of one traceback at a time.
+    """
+    problems: list[str] = []
+    top: _TopLevel | None = None
+    try:
+        top = _TopLevel()
+    except ValidationError as exc:
+        problems += _describe(_TopLevel, exc)
+    concerns: dict[str, Any] = {}
+    for name, cls in _CONCERNS.items():
+        try:
+            concerns[name] = cls()
+        except ValidationError as exc:
+            problems += _describe(cls, exc)
+    if problems or top is None:
+        raise ConfigError("invalid configuration:\n" + "\n".join(problems))
+    try:
+        return Settings(env=top.env, log_level=top.log_level, log_json=top.log_json, **concerns)
+    except ValidationError as exc:
+        lines = [str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors()]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from service.auth.models import ROLES, ApiKey
 from service.auth.service import create_key, revoke_key
 from service.db import transaction
+from service.ops import audit
+from service.ops.audit import Actor
 from service.runtime import open_runtime
 
 app = typer.Typer(help="API keys and roles", no_args_is_help=True)
@@ -24,6 +26,10 @@ def create(
     """Create a key; the token is printed once and stored only as a hash."""
     with open_runtime() as rt, transaction(rt.session_factory) as session:
         key, token = create_key(session=session, name=name, role=role)
+        audit.record(
+            session=session, actor=Actor.cli(), action="keys.create", target=f"api_key:{key.id}",
+            details={"name": name, "role": role, "prefix": key.prefix},
+        )
         console.print(f"key {key.id} ({key.role}): [bold]{token}[/bold]")
 
 
@@ -32,7 +38,9 @@ def list_keys() -> None:
     with open_runtime() as rt, rt.session_factory() as session:
         table = Table("id", "name", "role", "prefix", "created", "revoked")
         for k in session.scalars(select(ApiKey).order_by(ApiKey.id)):
-            table.add_row(str(k.id), k.name, k.role, k.prefix, str(k.created_at), str(k.revoked_at or ""))
+            table.add_row(
+                str(k.id), k.name, k.role, k.prefix, str(k.created_at), str(k.revoked_at or "")
+            )
         console.print(table)
 
 
@@ -40,4 +48,7 @@ def list_keys() -> None:
 def revoke(key_id: int) -> None:
     with open_runtime() as rt, transaction(rt.session_factory) as session:
         revoke_key(session=session, key_id=key_id)
+        audit.record(
+            session=session, actor=Actor.cli(), action="keys.revoke", target=f"api_key:{key_id}"
+        )
     console.print(f"key {key_id} revoked")

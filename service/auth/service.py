@@ -58,4 +58,5 @@ def revoke_key(*, session: Session, key_id: int) -> None:
     key = session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"no API key with id {key_id}")
-    key.revoked_at = utcnow()
+    if key.revoked_at is None:  # revoking twice keeps the first time
+        key.revoked_at = utcnow()

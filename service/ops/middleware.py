@@ -1,0 +1,231 @@
+"""Request middleware (pure ASGI): request ids, access logs, latency, rate limits, audit.
+
+Order, outermost first: CORS, RequestContext (id, log, metrics, fallback audit, 500s), RateLimit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import anyio
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.errors import PROBLEM_MEDIA_TYPE
+from service.logging import request_id_var
+from service.ops import ratelimit
+from service.ops.audit import Actor
+from service.ops.models import AuditEntry
+
+log = logging.getLogger("service.access")
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Provider webhooks authenticate by signature and arrive in bursts from one provider address:
+# they are not rate limited per IP and not part of the key/role model.
+WEBHOOK_PREFIXES = ("/webhooks/", "/api/v1/webhooks/")
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def is_webhook_path(path: str) -> bool:
+    return path.startswith(WEBHOOK_PREFIXES)
+
+
+def route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path
+    url_path: str = scope.get("path", "")
+    if url_path.startswith("/static/"):
+        return "/static/{path}"
+    return "unmatched"
+
+
+def _problem_body(status: int, title: str, detail: str, **extra: Any) -> bytes:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return json.dumps(body).encode()
+
+
+async def _send_problem(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestContextMiddleware:
+    """X-Request-ID in and out, one access log line, latency histogram, unaudited writes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get("x-request-id", "")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        status = 500
+        started = False
+        t0 = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            log.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            status = 500
+            if not started:
+                body = _problem_body(
+                    500,
+                    "Internal server error",
+                    "an unexpected error occurred; it was logged with this request id",
+                    request_id=request_id,
+                )
+                await _send_problem(send, 500, body, [(b"x-request-id", request_id.encode())])
+        finally:
+            seconds = time.perf_counter() - t0
+            route = route_template(scope)
+            method = scope["method"]
+            app_state = scope["app"].state if "app" in scope else None
+            metrics = getattr(app_state, "metrics", None)
+            if metrics is not None:
+                metrics.observe(method=method, route=route, status=status, seconds=seconds)
+            principal = state.get("principal")
+            log.info(
+                "%s %s %s %.1fms",
+                method,
+                scope["path"],
+                status,
+                seconds * 1000,
+                extra={
+                    "method": method,
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 1),
+                    "client": (scope.get("client") or (None,))[0],
+                    "key_id": getattr(principal, "key_id", None),
+                },
+            )
+            if (
+                method in WRITE_METHODS
+                and status < 400
+                and principal is not None
+                and not state.get("audited")
+                and app_state is not None
+            ):
+                await self._audit_fallback(app_state, scope, principal, route, status, request_id)
+            request_id_var.reset(token)
+
+    @staticmethod
+    async def _audit_fallback(
+        app_state: Any, scope: Scope, principal: Any, route: str, status: int, request_id: str
+    ) -> None:
+        engine = getattr(app_state, "engine", None)
+        if engine is None:
+            return
+        actor = Actor.from_principal(
+            principal, request_id=request_id, client_ip=(scope.get("client") or (None,))[0]
+        )
+        entry = {
+            "key_id": actor.key_id,
+            "key_name": actor.key_name,
+            "role": actor.role,
+            "action": f"http.{scope['method']}",
+            "target": scope["path"],
+            "details": {
+                "route": route,
+                "status": status,
+                "query": scope.get("query_string", b"").decode("latin-1")[:500],
+            },
+            "request_id": request_id,
+            "client_ip": actor.client_ip,
+        }
+
+        def write() -> None:
+            with engine.begin() as conn:
+                conn.execute(AuditEntry.__table__.insert().values(**entry))
+
+        try:
+            await anyio.to_thread.run_sync(write)
+        except SQLAlchemyError:
+            log.exception(
+                "could not write the audit entry for %s %s", scope["method"], scope["path"]
+            )
+
+
+class RateLimitMiddleware:
+    """Per-key and per-address limits on writes, shared by every process via PostgreSQL."""
+
+    def __init__(self, app: ASGIApp, *, limit_per_minute: int) -> None:
+        self.app = app
+        self.limit = limit_per_minute
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in WRITE_METHODS
+            or is_webhook_path(scope["path"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        engine = getattr(scope["app"].state, "engine", None) if "app" in scope else None
+        if engine is None:
+            await self.app(scope, receive, send)
+            return
+        buckets = [ratelimit.ip_bucket((scope.get("client") or ("unknown",))[0] or "unknown")]
+        scheme, _, token = (Headers(scope=scope).get("authorization") or "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            buckets.insert(0, ratelimit.key_bucket(token.strip()))
+        try:
+            verdict = await anyio.to_thread.run_sync(
+                lambda: ratelimit.hit(engine, buckets=buckets, limit=self.limit)
+            )
+        except SQLAlchemyError:
+            # The database is down: the write itself will fail with a clear error; do not
+            # turn an outage into a misleading 429.
+            log.exception("rate limit check failed")
+            await self.app(scope, receive, send)
+            return
+        if verdict.allowed:
+            await self.app(scope, receive, send)
+            return
+        who = "API key" if verdict.bucket and verdict.bucket.startswith("key:") else "address"
+        body = _problem_body(
+            429,
+            "Too many requests",
+            f"this {who} made more than {self.limit} writes in a minute; "
+            f"retry after {verdict.retry_after_s} s",
+            retry_after=verdict.retry_after_s,
+            limit=self.limit,
+        )
+        await _send_problem(
+            send, 429, body, [(b"retry-after", str(verdict.retry_after_s).encode())]
+        )

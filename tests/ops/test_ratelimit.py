@@ -1,0 +1,61 @@
+"""Write limits per key and per address, counted in PostgreSQL across API processes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from service.main import create_app
+from service.ops import ratelimit
+from service.settings import Settings
+
+
+def _limited(settings: Settings, engine: Engine, limit: int) -> Settings:
+    api = settings.api.model_copy(update={"write_rate_per_minute": limit})
+    return settings.model_copy(update={"api": api})
+
+
+def test_two_processes_share_one_key_budget(
+    settings: Settings, clean_db: Engine, auth_headers: Callable[[str], dict[str, str]]
+) -> None:
+    """Two app instances with their own engines stand for two API processes."""
+    limited = _limited(settings, clean_db, 3)
+    admin = auth_headers("admin")
+    app_a, app_b = create_app(limited, engine=clean_db), create_app(limited, engine=clean_db)
+    with (
+        TestClient(app_a, client=("10.0.0.1", 1)) as a,
+        TestClient(app_b, client=("10.0.0.2", 1)) as b,
+    ):
+        codes = []
+        for i, c in enumerate([a, b, a, b]):
+            r = c.post("/api/v1/keys", json={"name": f"k{i}", "role": "viewer"}, headers=admin)
+            codes.append(r.status_code)
+        assert codes == [201, 201, 201, 429]
+        assert r.headers["content-type"].startswith("application/problem+json")
+        retry = int(r.headers["retry-after"])
+        assert 1 <= retry <= 60
+        assert r.json()["status"] == 429 and "API key" in r.json()["detail"]
+        # Reads are never limited.
+        assert b.get("/api/v1/keys", headers=admin).status_code == 200
+
+
+def test_address_limit_applies_without_a_key(settings: Settings, clean_db: Engine) -> None:
+    app = create_app(_limited(settings, clean_db, 2), engine=clean_db)
+    with TestClient(app, client=("192.0.2.7", 1)) as c:
+        codes = [c.post("/api/v1/keys", json={}).status_code for _ in range(3)]
+        assert codes == [401, 401, 429]
+        assert "address" in c.post("/api/v1/keys", json={}).json()["detail"]
+    with TestClient(app, client=("192.0.2.8", 1)) as other:
+        assert other.post("/api/v1/keys", json={}).status_code == 401
+
+
+def test_windows_are_fixed_minutes(clean_db: Engine) -> None:
+    t = datetime(2026, 11, 23, 15, 0, 59, tzinfo=UTC)
+    v1 = ratelimit.hit(clean_db, buckets=["ip:x"], limit=1, now=t)
+    v2 = ratelimit.hit(clean_db, buckets=["ip:x"], limit=1, now=t)
+    assert v1.allowed and not v2.allowed and v2.retry_after_s == 1
+    t_next = datetime(2026, 11, 23, 15, 1, 0, tzinfo=UTC)
+    assert ratelimit.hit(clean_db, buckets=["ip:x"], limit=1, now=t_next).allowed

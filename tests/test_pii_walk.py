@@ -1,0 +1,108 @@
+"""No phone number or member name leaves the service without a key.
+
+Seeds people's data wherever the schema holds it (members and their phones, ground reports,
+API key names, the audit log), then calls every public GET route in the route table with
+real path values and follows the links in the JSON answers (OGC collections → items →
+features), and searches every body, JSON, XML, HTML or binary tiles, for phone numbers in
+E.164 or local 08… form and for the seeded names. A public route with a path parameter this
+test cannot fill fails the test, so new endpoints must be added to the walk.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.ops import audit
+from service.ops.audit import Actor
+from tests.routes import public_get_routes
+from tests.seed import SEEDED_NAMES, SEEDED_PHONES, seed_everything
+
+E164 = re.compile(rb"\+[1-9]\d{7,14}(?!\d)")
+LOCAL_MOBILE = re.compile(rb"(?<![\d.])08\d{7,12}(?!\d)")
+MAX_PAGES = 400
+
+
+def _phone_leaks(body: bytes) -> list[str]:
+    found = [m.decode() for m in E164.findall(body)] + [
+        m.decode() for m in LOCAL_MOBILE.findall(body)
+    ]
+    for phone in SEEDED_PHONES:
+        for form in (phone, phone.lstrip("+"), "0" + phone[3:]):
+            if form.encode() in body:
+                found.append(form)
+    return found
+
+
+def _links(payload: Any) -> Iterable[str]:
+    """Every href in a JSON document (OGC links, next pages, feature links)."""
+    if isinstance(payload, dict):
+        href = payload.get("href")
+        if isinstance(href, str):
+            yield href
+        for value in payload.values():
+            yield from _links(value)
+    elif isinstance(payload, list):
+        for value in payload:
+            yield from _links(value)
+
+
+def test_public_endpoints_leak_no_phone_numbers_or_names(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    values = seed_everything(session_factory)
+    with session_factory() as s, s.begin():
+        audit.record(
+            session=s,
+            actor=Actor.cli(),
+            action="members.create",
+            target="member:1",
+            details={"phone": SEEDED_PHONES[0], "name": SEEDED_NAMES[0]},
+        )
+
+    app = client.app
+    queue: list[str] = []
+    unfillable: list[str] = []
+    for route in public_get_routes(app):  # type: ignore[arg-type]
+        params = route.param_convertors.keys() if route.param_convertors else []
+        combos: list[dict[str, str]] = [{}]
+        for name in params:
+            options = values.get(name)
+            if not options:
+                unfillable.append(f"{route.path} ({name})")
+                combos = []
+                break
+            combos = [{**c, name: str(v)} for c in combos for v in options]
+        queue += [route.path_format.format(**c) for c in combos]  # type: ignore[union-attr]
+    assert not unfillable, f"public routes whose path values the walk cannot fill: {unfillable}"
+
+    seen: set[str] = set()
+    leaks: list[str] = []
+    statuses: dict[str, int] = {}
+    while queue and len(seen) < MAX_PAGES:
+        url = queue.pop(0)
+        if url in seen:
+            continue
+        seen.add(url)
+        r = client.get(url)
+        statuses[url] = r.status_code
+        body = r.content
+        for phone in _phone_leaks(body):
+            leaks.append(f"{url}: phone {phone}")
+        for name in SEEDED_NAMES:
+            if name.encode() in body:
+                leaks.append(f"{url}: name {name}")
+        if "json" in r.headers.get("content-type", ""):
+            for href in _links(r.json()):
+                parts = urlsplit(href)
+                if parts.netloc in ("", "testserver"):
+                    queue.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+    assert not leaks, "\n".join(leaks)
+    assert statuses, "nothing was walked"
+    # The walk reached real content, not only errors.
+    assert sum(1 for s in statuses.values() if s == 200) >= len(statuses) // 2, statuses
