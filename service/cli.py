@@ -9,6 +9,7 @@ from service.auth import cli as keys_cli
 from service.communities import cli as communities_cli
 from service.feeds import cli as feeds_cli
 from service.hazards import cli as hazards_cli
+from service.messaging import cli as messaging_cli
 from service.ops import cli as ops_cli
 from service.risk import cli as risk_cli
 
@@ -21,6 +22,7 @@ app.add_typer(risk_cli.app, name="risk")
 app.add_typer(feeds_cli.app, name="feeds")
 app.add_typer(alerts_cli.app, name="groups")
 app.add_typer(keys_cli.app, name="keys")
+app.add_typer(messaging_cli.app, name="messaging")
 app.add_typer(ops_cli.app, name="audit")
 
 
@@ -84,4 +86,9 @@ def demo(action: str = typer.Argument("load", help="load")) -> None:
 
     if action != "load":
         raise typer.BadParameter("only 'load' is supported")
-    load_demo()
+    report = load_demo()
+    typer.echo(
+        f"demo communities: {report.communities}; layers added: "
+        f"{', '.join(report.layers_added) or 'none'}; already present: "
+        f"{', '.join(report.layers_present) or 'none'}"
+    )

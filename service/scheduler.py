@@ -12,6 +12,7 @@ import threading
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from service.messaging import jobs as messaging_jobs
 from service.runtime import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 def build_scheduler(rt: Runtime) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     # Each domain adds its jobs here, in data-flow order.
+    messaging_jobs.register(scheduler, rt)
     return scheduler
 
 

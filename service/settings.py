@@ -140,6 +140,21 @@ class AlertSettings(BaseSettings):
     meta_access_token: str = ""
     meta_app_secret: str = ""
     meta_verify_token: str = ""
+    # messaging: dispatcher, retries, fallback (see docs/messaging.md)
+    http_timeout_s: float = Field(10.0, gt=0, description="per provider request")
+    dispatch_interval_s: float = Field(1.0, gt=0, description="idle poll of the outbox")
+    dispatch_concurrency: int = Field(8, ge=1, le=256, description="sender threads per worker")
+    retry_base_s: float = Field(2.0, gt=0, description="first retry delay; doubles each attempt")
+    retry_max_s: float = Field(300.0, gt=0)
+    sending_lease_s: float = Field(
+        120.0, gt=0, description="a row 'sending' longer than this is reconciled, then retried"
+    )
+    meta_reconcile_wait_s: float = Field(
+        300.0, ge=0, description="Meta has no lookup: wait this long for a status webhook"
+    )
+    whatsapp_receipt_timeout_s: float = Field(
+        900.0, gt=0, description="WhatsApp without a delivery receipt after this falls back to SMS"
+    )
 
 
 class Settings(BaseModel):

@@ -24,7 +24,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base
 
-HAZARD_TYPES = ("flood", "earthquake", "tsunami", "volcano", "landslide", "extreme_weather", "other")
+HAZARD_TYPES = (
+    "flood", "earthquake", "tsunami", "volcano", "landslide", "extreme_weather", "other"
+)
 LAYER_KINDS = ("zones", "raster")
 LAYER_ROLES = ("hazard", "exposure")
 

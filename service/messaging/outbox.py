@@ -6,9 +6,57 @@ creates the alert), so an alert and its deliveries commit or vanish together.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
+
+from service.errors import InvalidInput
+from service.messaging.models import CHANNELS, Delivery
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+PURPOSES = ("alert", "escalation", "notice", "all_clear", "fallback")
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    idempotency_key: str
+    phone: str
+    channel: str
+    body: str
+    alert_id: int | None = None
+    member_id: int | None = None
+    template: dict[str, Any] | None = None
+    purpose: str = "alert"
+    sms_fallback_body: str | None = None
+    fallback_of: int | None = None
+
+
+def _validate(item: NewDelivery) -> dict[str, Any]:
+    if not item.idempotency_key or len(item.idempotency_key) > 200:
+        raise InvalidInput("idempotency_key must be 1-200 characters")
+    if item.channel not in CHANNELS:
+        raise InvalidInput(f"channel {item.channel!r} is not one of {', '.join(CHANNELS)}")
+    if not E164.match(item.phone):
+        raise InvalidInput(f"phone {item.phone!r} is not E.164 (e.g. +6281234567890)")
+    if not item.body.strip() and not item.template:
+        raise InvalidInput("a delivery needs a body or a template")
+    return {
+        "idempotency_key": item.idempotency_key,
+        "phone": item.phone,
+        "channel": item.channel,
+        "body": item.body,
+        "alert_id": item.alert_id,
+        "member_id": item.member_id,
+        "template": item.template,
+        "purpose": item.purpose,
+        "sms_fallback_body": item.sms_fallback_body,
+        "fallback_of": item.fallback_of,
+    }
 
 
 def enqueue(
@@ -20,8 +68,51 @@ def enqueue(
     body: str,
     alert_id: int | None = None,
     member_id: int | None = None,
-    template: dict[str, Any] | None = None,  # WhatsApp template name/language/params for outside 24 h
+    template: dict[str, Any]
+    | None = None,  # WhatsApp template name/language/params for outside 24 h
     purpose: str = "alert",  # "alert" | "escalation" | "notice" | "all_clear"
+    sms_fallback_body: str | None = None,  # the SMS text if WhatsApp falls back (default: body)
 ) -> int:
-    """Add one delivery (idempotent on `idempotency_key`) and return its id."""
-    raise NotImplementedError("filled in by the messaging work")
+    """Add one delivery (idempotent on `idempotency_key`) and return its id.
+
+    `template` for Twilio: {"content_sid": "HX…", "variables": {"1": "…"}}; for Meta:
+    {"name": "peringatan_gempa", "language": "id", "parameters": ["…"]}. Both may be given.
+    """
+    item = NewDelivery(
+        idempotency_key=idempotency_key,
+        phone=phone,
+        channel=channel,
+        body=body,
+        alert_id=alert_id,
+        member_id=member_id,
+        template=template,
+        purpose=purpose,
+        sms_fallback_body=sms_fallback_body,
+    )
+    return enqueue_many(session=session, items=[item])[0]
+
+
+def enqueue_many(*, session: Session, items: Iterable[NewDelivery]) -> list[int]:
+    """Bulk `enqueue`: ids in input order; existing keys keep their row."""
+    rows = [_validate(i) for i in items]
+    if not rows:
+        return []
+    ids: dict[str, int] = {}
+    for start in range(0, len(rows), 5000):
+        chunk = rows[start : start + 5000]
+        stmt = (
+            insert(Delivery)
+            .values(chunk)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(Delivery.id, Delivery.idempotency_key)
+        )
+        ids.update({key: id_ for id_, key in session.execute(stmt)})
+        missing = [r["idempotency_key"] for r in chunk if r["idempotency_key"] not in ids]
+        if missing:
+            found = session.execute(
+                select(Delivery.id, Delivery.idempotency_key).where(
+                    Delivery.idempotency_key.in_(missing)
+                )
+            )
+            ids.update({key: id_ for id_, key in found})
+    return [ids[r["idempotency_key"]] for r in rows]

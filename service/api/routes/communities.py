@@ -1,5 +1,59 @@
+"""/api/v1/communities: import boundary files, read and update one community."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+
+from service.api.deps import CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
+from service.api.uploads import only_form_fields, staged_uploads
+from service.communities import service
+from service.communities.schemas import (
+    CommunityImportReport,
+    CommunityPublic,
+    CommunityUpdate,
+    FieldMapping,
+)
+from service.errors import InvalidInput
+
+router = APIRouter(prefix="/api/v1/communities", tags=["communities"])
+
+IMPORT_FIELDS = {"file", *FieldMapping.model_fields}
+
+
+@router.post(
+    "/import",
+    summary="Import a boundary file (GeoJSON, GeoPackage or zipped Shapefile); upsert by code",
+    response_model=CommunityImportReport,
+    dependencies=[Depends(only_form_fields(IMPORT_FIELDS))],
+)
+def import_communities(
+    _: CoordinatorDep,
+    settings: SettingsDep,
+    session_factory: SessionFactoryDep,
+    file: Annotated[list[UploadFile], File(description="the boundary file (one layer)")],
+    mapping: Annotated[FieldMapping, Form()],
+) -> CommunityImportReport:
+    with staged_uploads(file, max_mb=settings.api.max_upload_mb) as paths:
+        if len(paths) != 1:
+            raise InvalidInput(
+                f"send one file in field 'file' (got {len(paths)}); zip a Shapefile's parts"
+            )
+        return service.import_communities(
+            session_factory=session_factory, path=paths[0], mapping=mapping, label=paths[0].name
+        )
+
+
+@router.get("/{code}", summary="One community with its indicators and geometry",
+            response_model=CommunityPublic)
+def get_community(code: str, session: SessionDep) -> CommunityPublic:
+    return service.get_community(session=session, code=code)
+
+
+@router.patch("/{code}", summary="Update population and indicators (null = unknown)",
+              response_model=CommunityPublic)
+def update_community(
+    code: str, changes: CommunityUpdate, _: CoordinatorDep, session_factory: SessionFactoryDep
+) -> CommunityPublic:
+    return service.update_community(session_factory=session_factory, code=code, changes=changes)

@@ -1,5 +1,68 @@
+"""/api/v1/hazard-layers: import versioned hazard and exposure layers, list and read them."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+
+from service.api.deps import CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
+from service.api.uploads import only_form_fields, staged_uploads
+from service.hazards import service
+from service.hazards.schemas import (
+    HazardImportReport,
+    HazardLayerCreate,
+    HazardLayerPublic,
+    HazardType,
+    Role,
+)
+
+router = APIRouter(prefix="/api/v1/hazard-layers", tags=["hazard layers"])
+
+IMPORT_FIELDS = {"file", *HazardLayerCreate.model_fields}
+
+
+@router.post(
+    "",
+    summary="Import a hazard or exposure layer (zones or raster) as a new version",
+    response_model=HazardImportReport,
+    status_code=201,
+    dependencies=[Depends(only_form_fields(IMPORT_FIELDS))],
+)
+def import_layer(
+    _: CoordinatorDep,
+    settings: SettingsDep,
+    session_factory: SessionFactoryDep,
+    file: Annotated[
+        list[UploadFile],
+        File(description="the layer file; an .asc with its .prj, or a Shapefile's parts, "
+                         "may be sent together as several 'file' parts"),
+    ],
+    spec: Annotated[HazardLayerCreate, Form()],
+) -> HazardImportReport:
+    with staged_uploads(file, max_mb=settings.api.max_upload_mb) as paths:
+        return service.import_hazard_layer(
+            session_factory=session_factory,
+            data_dir=settings.storage.data_dir,
+            paths=paths,
+            spec=spec,
+        )
+
+
+@router.get("", summary="Hazard and exposure layers, every version",
+            response_model=list[HazardLayerPublic])
+def list_layers(
+    session: SessionDep,
+    name: Annotated[str | None, Query(description="only this layer name")] = None,
+    hazard: Annotated[HazardType | None, Query()] = None,
+    role: Annotated[Role | None, Query()] = None,
+    latest: Annotated[bool, Query(description="only the newest version of each name")] = False,
+) -> list[HazardLayerPublic]:
+    return service.list_layers(
+        session=session, name=name, hazard=hazard, role=role, latest_only=latest
+    )
+
+
+@router.get("/{layer_id}", summary="One layer version", response_model=HazardLayerPublic)
+def get_layer(layer_id: int, session: SessionDep) -> HazardLayerPublic:
+    return service.get_layer(session=session, layer_id=layer_id)

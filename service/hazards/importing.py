@@ -1,0 +1,312 @@
+"""Hazard files -> validated zones or raster metadata; conversion of rasters to COG.
+
+No database work here: the service calls these before it writes anything.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import rasterio
+import rasterio.shutil
+from rasterio.errors import RasterioIOError
+from rasterio.warp import transform_bounds
+
+from service.errors import InvalidFile
+from service.geoio import (
+    RASTER_SUFFIXES,
+    VECTOR_SUFFIXES,
+    attributes,
+    check_not_empty,
+    clean_polygons,
+    field_names,
+    find_column,
+    gdal_reason,
+    listing,
+    read_vector,
+    to_wgs84,
+    zip_members,
+)
+from service.hazards.schemes import Scheme, categorise, class_index
+
+PRIMARY_SUFFIXES = (*VECTOR_SUFFIXES, *RASTER_SUFFIXES)
+RASTER_HINT = (
+    "upload a GeoTIFF (.tif), or an ESRI ASCII grid (.asc) together with its .prj "
+    "(both files, or one zip holding both)"
+)
+
+
+def primary_file(paths: Sequence[Path], *, label: str) -> Path:
+    """The main file among those uploaded together (e.g. the .asc beside its .prj)."""
+    if not paths:
+        raise InvalidFile("no file was uploaded; send the file in the multipart field 'file'")
+    main = [p for p in paths if p.suffix.lower() in PRIMARY_SUFFIXES]
+    if len(main) == 1:
+        return main[0]
+    if not main:
+        names = ", ".join(p.name for p in paths)
+        raise InvalidFile(
+            f"{label}: none of the uploaded files ({names}) is a layer file; "
+            f"send a .tif, .asc (+ .prj), .geojson, .gpkg or a zipped Shapefile"
+        )
+    raise InvalidFile(
+        f"{label}: several layer files were uploaded together ({', '.join(p.name for p in main)}); "
+        "import one layer at a time"
+    )
+
+
+def guess_kind(path: Path, *, label: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix in RASTER_SUFFIXES:
+        return "raster"
+    if suffix == ".zip":
+        members = [m.lower() for m in zip_members(path, label=label)]
+        if any(m.endswith(RASTER_SUFFIXES) for m in members) and not any(
+            m.endswith(".shp") for m in members
+        ):
+            return "raster"
+    return "zones"
+
+
+# ---------------------------------------------------------------------------- zones
+
+
+@dataclass(frozen=True)
+class ZoneRows:
+    classes: list[str]
+    intensity: list[float | None]
+    severity: list[float]
+    properties: list[dict[str, object]]
+    geoms: np.ndarray
+    repaired: list[int]  # 1-based feature numbers
+    skipped: int  # threshold zones below the first class
+    class_field: str
+    intensity_field: str | None
+    bounds: tuple[float, float, float, float]
+
+    @property
+    def class_counts(self) -> dict[str, int]:
+        return dict(Counter(self.classes))
+
+
+def _class_field(frame: pd.DataFrame, scheme: Scheme, wanted: str | None, label: str) -> str:
+    if wanted:
+        found = find_column(frame, wanted)
+        if found is None:
+            raise InvalidFile(
+                f"{label} has no field {wanted!r} (given as the class field); "
+                f"fields in the file: {field_names(frame)}"
+            )
+        return found
+    for candidate in scheme.default_fields:
+        found = find_column(frame, candidate)
+        if found is not None:
+            return found
+    raise InvalidFile(
+        f"{label}: which field holds the hazard class? None of {', '.join(scheme.default_fields)} "
+        f"is present; name it with --class-field (form field class_field); "
+        f"fields in the file: {field_names(frame)}"
+    )
+
+
+def _numbers(frame: pd.DataFrame, column: str, label: str) -> np.ndarray:
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+    bad = [
+        f"feature {i + 1} ({frame[column].iloc[i]!r})"
+        for i in np.flatnonzero(np.isnan(values) & frame[column].notna().to_numpy())
+    ]
+    if bad:
+        raise InvalidFile(
+            f"{label}: field {column!r} must be numeric but {listing(bad)} is not; "
+            "fix those values or choose another field"
+        )
+    return values
+
+
+def read_zones(
+    path: Path,
+    *,
+    scheme: Scheme,
+    label: str,
+    class_field: str | None = None,
+    class_map: Mapping[str, str] | None = None,
+    intensity_field: str | None = None,
+    layer: str | None = None,
+) -> ZoneRows:
+    frame = to_wgs84(read_vector(path, label=label, layer=layer), label=label)
+    field_name = _class_field(frame, scheme, class_field, label)
+    raw = frame[field_name].tolist()
+    names = [f"feature {i + 1}" for i in range(len(frame))]
+    keep = np.ones(len(frame), dtype=bool)
+    intensity: np.ndarray | None = None
+
+    if class_map:
+        unknown_targets = sorted(set(class_map.values()) - set(scheme.class_names))
+        if unknown_targets:
+            raise InvalidFile(
+                f"class_map maps to {listing(unknown_targets)}, which scheme {scheme.name} does "
+                f"not have; its classes are: {', '.join(scheme.class_names)}"
+            )
+    if scheme.type == "categorical":
+        result = categorise(scheme, raw, class_map)
+        if result.unknown:
+            counts = Counter(str(v) if v is not None else "<empty>" for v, c in
+                             zip(raw, result.classes, strict=True) if c is None)
+            shown = [f"{v!r} ({counts.get(v, 0)} features)" for v in result.unknown]
+            example = result.unknown[0]
+            raise InvalidFile(
+                f"{label}: field {field_name!r} has values that scheme {scheme.name} does not "
+                f"know: {listing(shown)}. Map each to one of {', '.join(scheme.class_names)} "
+                f"with --class-map '{example}={scheme.class_names[-1]}' (API form field "
+                f"class_map, JSON object), or choose another --scheme / --class-field"
+            )
+        classes = [str(c) for c in result.classes]
+        severities = [scheme.severity_of(c) for c in classes]
+        if intensity_field:
+            column = find_column(frame, intensity_field)
+            if column is None:
+                raise InvalidFile(
+                    f"{label} has no field {intensity_field!r} (given as the intensity field); "
+                    f"fields in the file: {field_names(frame)}"
+                )
+            intensity = _numbers(frame, column, label)
+    else:
+        values = _numbers(frame, field_name, label)
+        index = class_index(scheme, values)
+        keep = index >= 0
+        classes = [scheme.classes[i].name for i in index[keep]]
+        severities = [scheme.classes[i].severity for i in index[keep]]
+        intensity = values
+        intensity_field = field_name
+        if not keep.any():
+            raise InvalidFile(
+                f"{label}: every value of field {field_name!r} is below the first class of "
+                f"scheme {scheme.name} (from {scheme.classes[0].lower:g} {scheme.unit or ''}); "
+                "check the field and the unit"
+            )
+
+    cleaned = clean_polygons(frame.geometry, label=label, feature_names=names)
+    extra = [str(c) for c in frame.columns if c != frame.geometry.name]
+    props = attributes(frame, extra)
+    kept = np.flatnonzero(keep)
+    properties = [{**props[i], "severity": s} for i, s in zip(kept, severities, strict=True)]
+    intensities: list[float | None]
+    if intensity is None:
+        intensities = list(severities)
+    else:
+        intensities = [None if math.isnan(v) else float(v) for v in intensity[keep]]
+    geoms = cleaned.geoms[keep]
+    minx, miny, maxx, maxy = (float(v) for v in frame.geometry[keep].total_bounds)
+    return ZoneRows(
+        classes=classes,
+        intensity=intensities,
+        severity=severities,
+        properties=properties,
+        geoms=geoms,
+        repaired=[i + 1 for i in cleaned.repaired],
+        skipped=int((~keep).sum()),
+        class_field=field_name,
+        intensity_field=intensity_field,
+        bounds=(minx, miny, maxx, maxy),
+    )
+
+
+# --------------------------------------------------------------------------- rasters
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    source: str  # GDAL path to read
+    meta: dict[str, Any] = field(default_factory=dict)
+    bounds_4326: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+
+def raster_source(path: Path, *, label: str) -> str:
+    check_not_empty(path, label=label)
+    if path.suffix.lower() != ".zip":
+        return str(path)
+    members = zip_members(path, label=label)
+    rasters = [m for m in members if m.lower().endswith(RASTER_SUFFIXES)]
+    if len(rasters) != 1:
+        raise InvalidFile(
+            f"{label} should hold exactly one raster (.tif or .asc with its .prj), "
+            f"it holds: {listing(members) or 'nothing'}"
+        )
+    return f"/vsizip/{path}/{rasters[0]}"
+
+
+def _stats(band: np.ma.MaskedArray) -> dict[str, float | int | None]:
+    data = np.ma.masked_invalid(band.astype("float64"))
+    count = int(data.count())
+    if count == 0:
+        return {"valid_count": 0, "min": None, "max": None, "mean": None, "sum": None}
+    return {
+        "valid_count": count,
+        "min": float(data.min()),
+        "max": float(data.max()),
+        "mean": float(data.mean()),
+        "sum": float(data.sum()),
+    }
+
+
+def inspect_raster(path: Path, *, label: str) -> RasterInfo:
+    """Open, check and describe a raster (band 1 statistics over valid cells)."""
+    source = raster_source(path, label=label)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with rasterio.open(source) as src:
+                if src.crs is None:
+                    hint = (
+                        "upload its .prj beside the .asc with the same base name (or zip both)"
+                        if source.lower().endswith(".asc")
+                        else "set one (`gdal_edit.py -a_srs EPSG:4326 FILE.tif`) and upload again"
+                    )
+                    raise InvalidFile(f"{label} has no coordinate reference system; {hint}")
+                if src.count < 1 or src.width < 1 or src.height < 1:
+                    raise InvalidFile(f"{label} has no raster cells")
+                band = src.read(1, masked=True)
+                bounds = tuple(src.bounds)
+                try:
+                    bounds_4326 = transform_bounds(src.crs, "EPSG:4326", *bounds, densify_pts=21)
+                except Exception as exc:  # PROJ cannot transform this CRS
+                    raise InvalidFile(
+                        f"{label}: its CRS cannot be transformed to EPSG:4326 ({exc}); "
+                        "reproject it first"
+                    ) from exc
+                epsg = src.crs.to_epsg()
+                meta: dict[str, Any] = {
+                    "crs": f"EPSG:{epsg}" if epsg else src.crs.to_wkt(),
+                    "transform": list(src.transform)[:6],
+                    "width": src.width,
+                    "height": src.height,
+                    "count": src.count,
+                    "nodata": None if src.nodata is None or math.isnan(src.nodata) else src.nodata,
+                    "dtype": src.dtypes[0],
+                    "bounds": list(bounds),
+                    "res": list(src.res),
+                    "driver_in": src.driver,
+                    "stats": _stats(band),
+                }
+    except RasterioIOError as exc:
+        reason = gdal_reason(exc, source, label)
+        raise InvalidFile(f"{label} is not a readable raster ({reason}); {RASTER_HINT}") from exc
+    return RasterInfo(source=source, meta=meta, bounds_4326=tuple(bounds_4326))
+
+
+def write_cog(source: str, dest: Path) -> None:
+    """Copy any GDAL raster to a Cloud-Optimized GeoTIFF (deflate, internal overviews)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rasterio.shutil.copy(
+            source, str(dest), driver="COG", COMPRESS="DEFLATE", BLOCKSIZE="512",
+            OVERVIEWS="AUTO", BIGTIFF="IF_SAFER",
+        )

@@ -1,0 +1,139 @@
+"""Inbound messages: stored once per provider id; STOP/BERHENTI and MULAI handled here by
+phone number, everything else handed to alerts (acknowledgements and ground reports)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from service.alerts import replies
+from service.messaging.models import InboundMessage, OptOut
+
+log = logging.getLogger(__name__)
+
+STOP_WORDS = {"STOP", "BERHENTI", "UNSUBSCRIBE"}
+START_WORDS = {"MULAI", "START", "UNSTOP"}
+
+
+def normalise_sender(address: str) -> tuple[str, str]:
+    """'whatsapp:+62…' / '+62…' / '62…' (wa_id) -> (channel, E.164 phone)."""
+    address = address.strip()
+    channel = "sms"
+    if address.lower().startswith("whatsapp:"):
+        channel = "whatsapp"
+        address = address.split(":", 1)[1]
+    digits = re.sub(r"[^\d+]", "", address)
+    if not digits.startswith("+"):
+        digits = "+" + digits
+    return channel, digits
+
+
+def keyword(text_: str) -> str:
+    return re.sub(r"[^A-Z]", "", text_.strip().upper())
+
+
+def receive(
+    session: Session,
+    *,
+    provider: str,
+    provider_message_id: str,
+    channel: str,
+    phone: str,
+    text_: str,
+    received_at: datetime,
+    button_payload: str | None = None,
+    raw: dict[str, Any] | None = None,
+) -> str:
+    """Store and act on one inbound message in the caller's transaction.
+
+    Returns what it was: stop, start, ack, report, unknown_sender, pending (alerts could not
+    take it yet; kept for later), error, or duplicate (already stored: nothing done).
+    """
+    new_id = session.execute(
+        insert(InboundMessage)
+        .values(
+            provider=provider,
+            provider_message_id=provider_message_id,
+            channel=channel,
+            phone=phone,
+            body=text_,
+            button_payload=button_payload,
+            received_at=received_at,
+            raw=raw or {},
+        )
+        .on_conflict_do_nothing(index_elements=["provider", "provider_message_id"])
+        .returning(InboundMessage.id)
+    ).scalar()
+    if new_id is None:
+        return "duplicate"
+    word = keyword(button_payload or text_)
+    if word in STOP_WORDS:
+        outcome = "stop"
+        set_opt_out(session, phone=phone, word=word, channel=channel, at=received_at, active=True)
+    elif word in START_WORDS:
+        outcome = "start"
+        set_opt_out(session, phone=phone, word=word, channel=channel, at=received_at, active=False)
+    else:
+        outcome = _hand_to_alerts(
+            session,
+            replies.InboundMessage(
+                channel=channel,
+                phone=phone,
+                text=text_,
+                received_at=received_at,
+                provider=provider,
+                provider_message_id=provider_message_id,
+                button_payload=button_payload,
+            ),
+        )
+    session.execute(
+        text("UPDATE message_inbound SET handled_as = :h WHERE id = :id"),
+        {"h": outcome, "id": new_id},
+    )
+    return outcome
+
+
+def _hand_to_alerts(session: Session, message: replies.InboundMessage) -> str:
+    try:
+        with session.begin_nested():  # alerts' failure must not lose the stored message
+            return replies.handle_inbound(session=session, message=message)
+    except NotImplementedError:
+        return "pending"
+    except Exception:
+        log.exception("alerts could not handle inbound %s", message.provider_message_id)
+        return "error"
+
+
+def set_opt_out(
+    session: Session, *, phone: str, word: str, channel: str, at: datetime, active: bool
+) -> None:
+    values = {
+        "phone": phone,
+        "active": active,
+        "keyword": word,
+        "channel": channel,
+        "opted_out_at": at,
+    }
+    stmt = insert(OptOut).values(**values, opted_in_at=None if active else at)
+    update: dict[str, Any] = {"active": active, "keyword": word, "channel": channel}
+    if active:
+        update["opted_out_at"] = at
+    else:
+        update["opted_in_at"] = at
+    session.execute(stmt.on_conflict_do_update(index_elements=["phone"], set_=update))
+
+
+def opted_out(session: Session, phones: Iterable[str]) -> set[str]:
+    """The numbers among `phones` that asked not to be messaged (for alerts' views)."""
+    phones = list(phones)
+    if not phones:
+        return set()
+    rows = session.execute(select(OptOut.phone).where(OptOut.phone.in_(phones), OptOut.active))
+    return set(rows.scalars())

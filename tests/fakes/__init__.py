@@ -1,0 +1,1 @@
+"""Local HTTP servers that speak real provider wire formats, with failure injection."""
