@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,19 @@ def register_error_handlers(app: FastAPI) -> None:
         )
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return problem(exc.status_code, title, detail)
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL refused a value the request carried (a number beyond bigint, a malformed
+        # literal): the client's input, not a server fault. Logged, as it may hint at a
+        # missing bound on a parameter.
+        log.warning("database refused a request value: %s", str(exc.orig).splitlines()[0])
+        return problem(
+            400,
+            "Invalid input",
+            "a value in the request is out of range or malformed for the database: "
+            + str(exc.orig).splitlines()[0],
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

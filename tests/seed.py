@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.auth.service import create_key
 from service.communities.models import Community
+from service.hazards.models import HazardLayer, HazardZone
 
 SEEDED_PHONES = ["+6281234567890", "+6285712345678", "+6287700011122"]
 SEEDED_NAMES = ["Siti Rahayu Wulandari", "Bambang Sutrisno Hadi", "Dewi Kartika Sari"]
@@ -60,12 +61,38 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
             create_key(session=s, name=f"{name} {phone}", role="responder")
         codes = [c.code for c in communities]
         ids = [c.id for c in communities]
+        layer = HazardLayer(
+            name="banjir-uji",
+            version=1,
+            role="hazard",
+            hazard="flood",
+            kind="zones",
+            title="Zona banjir uji",
+            source="test",
+            classification={},
+            properties={},
+        )
+        s.add(layer)
+        s.flush()
+        s.add(
+            HazardZone(
+                layer_id=layer.id,
+                hazard_class="tinggi",
+                intensity=1.0,
+                properties={},
+                geom=from_shape(MultiPolygon([box(110.35, -7.72, 110.38, -7.70)]), srid=4326),
+            )
+        )
+        layer_ids = [layer.id]
     x, y = tile_of(110.36, -7.71, 12)
     return {
         "code": codes,
         "community_code": codes,
         "community_id": ids,
         "hazard": HAZARDS[:2],
+        "layer_id": layer_ids,
+        "/static/app/{name}:name": ["app.js", "app.css", "i18n.js"],
+        "/static/vendor/{name}:name": ["maplibre-gl.js", "maplibre-gl.css"],
         "z": [12],
         "x": [x],
         "y": [y],
