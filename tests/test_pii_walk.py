@@ -11,7 +11,7 @@ test cannot fill fails the test, so new endpoints must be added to the walk.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
