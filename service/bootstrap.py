@@ -1,7 +1,7 @@
 """Fresh-machine bootstrap: the two quick-start commands.
 
-    python3 -m service.bootstrap run    # install what is missing, start PostGIS, API + worker, demo data
-    python3 -m service.bootstrap test   # install what is missing, start PostGIS, run the test suite
+    python3 -m service.bootstrap run    # install, start PostGIS, API + worker, demo data
+    python3 -m service.bootstrap test   # install, start PostGIS, run the test suite
 
 Standard library only: it runs before the virtualenv exists. It installs PostgreSQL and
 PostGIS from the OS packages when they are absent, creates `.venv` with the package and its
@@ -135,8 +135,18 @@ def ensure_private_cluster() -> str:
         log(f"initialising private cluster in {PG_DATA}")
         subprocess.run(
             _as_postgres(
-                [str(bindir / "initdb"), "-D", str(PG_DATA), "-U", "postgres", "-A", "trust",
-                 "-E", "UTF8", "--locale=C.UTF-8"]
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(PG_DATA),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
             ),
             check=True,
             stdout=subprocess.DEVNULL,
@@ -148,8 +158,17 @@ def ensure_private_cluster() -> str:
         opts = f"-k {PG_RUN} -p {PG_PORT} -c listen_addresses=127.0.0.1 -c fsync=off"
         subprocess.run(
             _as_postgres(
-                [str(bindir / "pg_ctl"), "-D", str(PG_DATA), "-l", str(PG_DIR / "server.log"),
-                 "-o", opts, "-w", "start"]
+                [
+                    str(bindir / "pg_ctl"),
+                    "-D",
+                    str(PG_DATA),
+                    "-l",
+                    str(PG_DIR / "server.log"),
+                    "-o",
+                    opts,
+                    "-w",
+                    "start",
+                ]
             ),
             check=True,
             stdout=subprocess.DEVNULL,
@@ -157,7 +176,9 @@ def ensure_private_cluster() -> str:
     psql = [str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "-qtA"]
     exists = subprocess.run(
         [*psql, "-d", "postgres", "-c", f"SELECT 1 FROM pg_database WHERE datname='{PG_DB}'"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     if not exists:
         subprocess.run([*psql, "-d", "postgres", "-c", f"CREATE DATABASE {PG_DB}"], check=True)

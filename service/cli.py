@@ -13,7 +13,9 @@ from service.messaging import cli as messaging_cli
 from service.ops import cli as ops_cli
 from service.risk import cli as risk_cli
 
-app = typer.Typer(help="Siaga: early warning and risk mapping for communities", no_args_is_help=True)
+app = typer.Typer(
+    help="Siaga: early warning and risk mapping for communities", no_args_is_help=True
+)
 db_app = typer.Typer(help="database schema", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(communities_cli.app, name="communities")

@@ -198,7 +198,7 @@ def json_safe(value: object) -> object:
     if value is None:
         return None
     if isinstance(value, float | np.floating):
-        return None if np.isnan(value) else float(value)
+        return float(value) if np.isfinite(value) else None  # JSON has no NaN/Infinity
     if isinstance(value, bool | np.bool_):
         return bool(value)
     if isinstance(value, int | np.integer):
@@ -211,7 +211,7 @@ def json_safe(value: object) -> object:
         return None
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    return str(value) if not isinstance(value, str) else value
+    return (value if isinstance(value, str) else str(value)).replace("\x00", "")
 
 
 def attributes(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, object]]:

@@ -57,7 +57,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         own_engine = engine is None
         app.state.engine = engine or make_engine(settings.database)
         app.state.session_factory = make_session_factory(app.state.engine)
-        timeout = httpx.Timeout(settings.feeds.read_timeout_s, connect=settings.feeds.connect_timeout_s)
+        timeout = httpx.Timeout(
+            settings.feeds.read_timeout_s, connect=settings.feeds.connect_timeout_s
+        )
         async with httpx.AsyncClient(timeout=timeout) as client:
             app.state.http = client
             yield

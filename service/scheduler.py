@@ -12,15 +12,23 @@ import threading
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from service.alerts import jobs as alerts_jobs
+from service.feeds import jobs as feeds_jobs
 from service.messaging import jobs as messaging_jobs
+from service.risk import jobs as risk_jobs
 from service.runtime import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
 
 
 def build_scheduler(rt: Runtime) -> BackgroundScheduler:
-    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    scheduler = BackgroundScheduler(
+        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
+    )
     # Each domain adds its jobs here, in data-flow order.
+    feeds_jobs.register(scheduler, rt)
+    risk_jobs.schedule(scheduler, rt)
+    alerts_jobs.register(scheduler, rt)
     messaging_jobs.register(scheduler, rt)
     return scheduler
 

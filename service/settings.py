@@ -46,7 +46,7 @@ class DatabaseSettings(BaseSettings):
         # Accept plain postgres:// URLs as most hosting platforms hand them out.
         for prefix in ("postgresql://", "postgres://"):
             if self.url.startswith(prefix):
-                self.url = "postgresql+psycopg://" + self.url[len(prefix):]
+                self.url = "postgresql+psycopg://" + self.url[len(prefix) :]
         return self
 
 
@@ -104,8 +104,17 @@ class RiskSettings(BaseSettings):
 
     recompute_interval_minutes: float = Field(60.0, gt=0)
     method: Literal["coverage", "centre"] = "coverage"
-    medium_cutoff: float = Field(0.33, ge=0, le=1)
-    high_cutoff: float = Field(0.66, ge=0, le=1)
+    medium_cutoff: float = Field(0.33, ge=0, le=1, description="R at or above: level 'sedang'")
+    high_cutoff: float = Field(0.66, ge=0, le=1, description="R at or above: level 'tinggi'")
+
+    @model_validator(mode="after")
+    def _ordered_cutoffs(self) -> RiskSettings:
+        if self.high_cutoff <= self.medium_cutoff:
+            raise ValueError(
+                "SIAGA_RISK_HIGH_CUTOFF must be greater than SIAGA_RISK_MEDIUM_CUTOFF "
+                f"(got {self.high_cutoff} <= {self.medium_cutoff})"
+            )
+        return self
 
 
 class FeedSettings(BaseSettings):
@@ -117,6 +126,18 @@ class FeedSettings(BaseSettings):
     max_body_mb: float = Field(50.0, gt=0)
     retries: int = Field(2, ge=0)
     user_agent: str = "Siaga/0.1 (+https://github.com/siaga; early warning for communities)"
+    retry_backoff_s: float = Field(1.0, ge=0, description="first retry wait; doubles each time")
+    max_poll_seconds: float = Field(120.0, gt=0, description="whole-download deadline per request")
+    max_cap_alerts_per_poll: int = Field(50, ge=1, description="CAP index: alerts fetched per poll")
+    # Cross-source matching of earthquake reports (BMKG, USGS, GDACS) into one event.
+    match_time_s: float = Field(90.0, gt=0)
+    match_distance_km: float = Field(100.0, gt=0)
+    match_magnitude: float = Field(0.8, gt=0)
+    # Intensity estimate (Allen et al. 2012 IPE) for earthquakes without a ShakeMap yet.
+    intensity_min_magnitude: float = Field(5.0, ge=0)
+    intensity_cell_deg: float = Field(0.01, gt=0, le=0.1)
+    intensity_min_mmi: float = Field(4.0, ge=1, description="grid extends to where MMI falls to this")
+    intensity_max_radius_km: float = Field(400.0, gt=0)
 
 
 class AlertSettings(BaseSettings):
@@ -155,6 +176,18 @@ class AlertSettings(BaseSettings):
     whatsapp_receipt_timeout_s: float = Field(
         900.0, gt=0, description="WhatsApp without a delivery receipt after this falls back to SMS"
     )
+    # Rules, CAP and message texts (the alerts work).
+    cap_sender: str = Field("siaga@localhost", description="CAP <sender>, unique per installation")
+    cap_identifier_prefix: str = Field("siaga", pattern=r"^[^\s,<&]+$")
+    timezone: str = Field("Asia/Jakarta", description="offset used in CAP times and quiet hours")
+    sms_max_segments: int = Field(1, ge=1, le=10)
+    alert_expires_hours: float = Field(24.0, gt=0)
+    ack_minutes_waspada: float = Field(60.0, gt=0)
+    ack_minutes_siaga: float = Field(30.0, gt=0)
+    ack_minutes_awas: float = Field(15.0, gt=0)
+    evaluate_interval_seconds: float = Field(60.0, gt=0)
+    escalate_interval_seconds: float = Field(60.0, gt=0)
+    event_window_hours: float = Field(6.0, gt=0, description="feed events this young are signals")
 
 
 class Settings(BaseModel):

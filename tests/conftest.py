@@ -88,7 +88,13 @@ def clean_db(engine: Engine, _table_names: list[str]) -> Iterator[Engine]:
     yield engine
     if _table_names:
         with engine.begin() as conn:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in _table_names) + " RESTART IDENTITY CASCADE"))
+            conn.execute(
+                text(
+                    "TRUNCATE "
+                    + ", ".join(f'"{t}"' for t in _table_names)
+                    + " RESTART IDENTITY CASCADE"
+                )
+            )
 
 
 @pytest.fixture
@@ -152,7 +158,9 @@ def admin_headers(auth_headers: Callable[[str], dict[str, str]]) -> dict[str, st
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is absent: real-data tests need the shared folder beside the project")
+        pytest.skip(
+            "../shared/data is absent: real-data tests need the shared folder beside the project"
+        )
     return SHARED_DATA
 
 
@@ -174,7 +182,9 @@ class LiveServer:
     def __init__(self, app: FastAPI) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

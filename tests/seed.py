@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.auth.service import create_key
 from service.communities.models import Community
+from service.feeds.models import Feed, HazardEvent
 from service.hazards.models import HazardLayer, HazardZone
 
 SEEDED_PHONES = ["+6281234567890", "+6285712345678", "+6287700011122"]
@@ -53,6 +54,41 @@ def seed_communities(session: Session, n: int = 3) -> list[Community]:
     return rows
 
 
+def seed_hazard_layer(session: Session) -> HazardLayer:
+    """One KRB zone layer over the seeded communities."""
+    layer = HazardLayer(
+        name="seed-krb", version=1, role="hazard", hazard="volcano", kind="zones",
+        classification={"name": "volcano_krb", "type": "categorical", "classes": []},
+        properties={}, extent=from_shape(box(110.35, -7.72, 110.41, -7.70), srid=4326),
+    )
+    session.add(layer)
+    session.flush()
+    session.add(HazardZone(
+        layer_id=layer.id, hazard_class="KRB III", intensity=1.0, properties={},
+        geom=from_shape(MultiPolygon([box(110.35, -7.72, 110.41, -7.70)]), srid=4326),
+    ))
+    session.flush()
+    return layer
+def seed_feed_and_event(session: Session) -> tuple[list[int], list[int]]:
+    """A registered feed and an earthquake event near the seeded desa."""
+    from datetime import UTC, datetime
+
+    from shapely.geometry import Point
+
+    feed = Feed(name="uji-bmkg", kind="bmkg", url="http://127.0.0.1:9/autogempa.json",
+                poll_interval_s=60, enabled=False, options={}, consecutive_failures=0,
+                events_seen=0)  # fmt: skip
+    event = HazardEvent(
+        type="earthquake", status="active", title="Gempa M5.1 uji", magnitude=5.1, depth_km=10,
+        time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), primary_source="bmkg",
+        primary_source_id="20260102030405", revision=1, properties={}, raw={},
+        epicentre=from_shape(Point(110.36, -7.75), srid=4326),
+    )  # fmt: skip
+    session.add_all([feed, event])
+    session.flush()
+    return [feed.id], [event.id]
+
+
 def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
     """Seed what exists on this branch; return candidate values per path-parameter name."""
     with factory() as s, s.begin():
@@ -61,39 +97,73 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
             create_key(session=s, name=f"{name} {phone}", role="responder")
         codes = [c.code for c in communities]
         ids = [c.id for c in communities]
-        layer = HazardLayer(
-            name="banjir-uji",
-            version=1,
-            role="hazard",
-            hazard="flood",
-            kind="zones",
-            title="Zona banjir uji",
-            source="test",
-            classification={},
-            properties={},
-        )
-        s.add(layer)
-        s.flush()
-        s.add(
-            HazardZone(
-                layer_id=layer.id,
-                hazard_class="tinggi",
-                intensity=1.0,
-                properties={},
-                geom=from_shape(MultiPolygon([box(110.35, -7.72, 110.38, -7.70)]), srid=4326),
-            )
-        )
-        layer_ids = [layer.id]
+        layer_ids = [seed_hazard_layer(s).id]
+        feed_ids, event_ids = seed_feed_and_event(s)
+        alerts_values = seed_alerts(s, codes)
     x, y = tile_of(110.36, -7.71, 12)
     return {
         "code": codes,
         "community_code": codes,
         "community_id": ids,
-        "hazard": HAZARDS[:2],
         "layer_id": layer_ids,
+        "feed_id": feed_ids,
+        "event_id": event_ids,
+        "hazard": HAZARDS[:2],
         "/static/app/{name}:name": ["app.js", "app.css", "i18n.js"],
         "/static/vendor/{name}:name": ["maplibre-gl.js", "maplibre-gl.css"],
         "z": [12],
         "x": [x],
         "y": [y],
+        **alerts_values,
+    }
+
+
+def seed_alerts(session: Session, codes: list[str]) -> dict[str, list[Any]]:
+    """A group whose tree holds the seeded people, a drill alert to them, a ground report."""
+    from datetime import UTC, datetime
+
+    from service.alerts.models import AlertGroup, Member
+    from service.alerts.replies import InboundMessage, handle_inbound
+    from service.alerts.schemas import DrillIn
+    from service.alerts.service import create_drill
+    from service.settings import Settings
+
+    group = AlertGroup(name="Destana Uji", community_codes=codes, sender_name="BPBD Sleman")
+    session.add(group)
+    session.flush()
+    members = []
+    for name, phone in zip(SEEDED_NAMES, SEEDED_PHONES, strict=True):
+        member = Member(
+            group_id=group.id,
+            name=name,
+            phone=phone,
+            role="relawan",
+            parent_id=members[0].id if members else None,
+        )
+        session.add(member)
+        session.flush()
+        members.append(member)
+    now = datetime.now(UTC)
+    alert = create_drill(
+        session=session,
+        settings=Settings(env="test"),
+        group_id=group.id,
+        data=DrillIn(hazard="flood", level=2),
+        now=now,
+    )
+    handle_inbound(
+        session=session,
+        message=InboundMessage(
+            channel="whatsapp",
+            phone=SEEDED_PHONES[1],
+            text=f"Air masuk rumah {SEEDED_NAMES[2]}, hubungi {SEEDED_PHONES[2]} / 0812 3456 7890",
+            received_at=now,
+            provider="console",
+            provider_message_id="seed-report-1",
+        ),
+    )
+    return {
+        "group_id": [group.id],
+        "member_id": [m.id for m in members],
+        "alert_id": [alert.id],
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.auth.service import ANONYMOUS, Principal, authenticate
@@ -27,6 +27,11 @@ def get_session(request: Request) -> Iterator[Session]:
     with factory() as session:
         yield session
 
+
+# Database ids are bigint: bound them so an out-of-range id is a 400/422, never a 500.
+MAX_ID = 2**63 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+OptionalIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]

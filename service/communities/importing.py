@@ -17,7 +17,9 @@ from service.communities.schemas import (
     BOOL_COLUMNS,
     COUNT_COLUMNS,
     DEFAULT_FIELDS,
+    MAX_POPULATION,
     SHARE_COLUMNS,
+    TEXT_COLUMNS,
     FieldMapping,
 )
 from service.errors import InvalidFile
@@ -84,7 +86,7 @@ def _code_text(value: object) -> str | None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = str(value).strip()
+    text = str(value).replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
     return text or None
 
 
@@ -140,9 +142,11 @@ def _parse_value(column: str, value: object, where: str, field: str) -> object:
             )
         return number
     if column in COUNT_COLUMNS:
-        if number < 0 or not float(number).is_integer():
+        limit = MAX_POPULATION if column == "population" else 366
+        if number < 0 or not float(number).is_integer() or number > limit:
             raise InvalidFile(
-                f"{where}: field {field!r} value {number:g} is not a whole number >= 0"
+                f"{where}: field {field!r} value {number:g} is not a whole number "
+                f"between 0 and {limit:,}"
             )
         return int(number)
     return number
@@ -158,6 +162,23 @@ def _derive_from_code(code: str, row: dict[str, object], fields: dict[str, str])
     for column, n in (("province_code", 1), ("regency_code", 2), ("district_code", 3)):
         if column not in fields and len(parts) > n:
             row[column] = ".".join(parts[:n])
+
+
+# Text columns limited to 32 characters in the table (codes and level).
+SHORT_COLUMNS = ("level", "province_code", "regency_code", "district_code")
+
+
+def _check_lengths(frame: pd.DataFrame, fields: dict[str, str], label: str) -> None:
+    for column in SHORT_COLUMNS:
+        if column not in fields:
+            continue
+        values = [_text(v) for v in frame[fields[column]].tolist()]
+        long = [f"feature {i + 1}" for i, v in enumerate(values) if v is not None and len(v) > 32]
+        if long:
+            raise InvalidFile(
+                f"{label}: field {fields[column]!r} (mapped to {column}) holds values longer than "
+                f"32 characters in {listing(long)}; map the right field or shorten the values"
+            )
 
 
 def read_communities(path: Path, *, mapping: FieldMapping, label: str) -> CommunityRows:
@@ -195,6 +216,7 @@ def read_communities(path: Path, *, mapping: FieldMapping, label: str) -> Commun
         )
 
     columns = tuple(fields)
+    _check_lengths(frame, fields, label)
     extra_columns = [
         str(c) for c in frame.columns if c != frame.geometry.name and c not in fields.values()
     ]
@@ -209,8 +231,7 @@ def read_communities(path: Path, *, mapping: FieldMapping, label: str) -> Commun
             if column in ("code", "name"):
                 continue
             raw = source[column][i]
-            if column in DEFAULT_FIELDS and column not in (*BOOL_COLUMNS, *SHARE_COLUMNS,
-                                                           *COUNT_COLUMNS):
+            if column in TEXT_COLUMNS:
                 row[column] = _text(raw)
             else:
                 row[column] = _parse_value(column, raw, where, fields[column])

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_POPULATION = 1_000_000_000  # more than any admin unit; keeps BIGINT maths far from overflow
 # Model column -> the source field read by default (fits the Kepmendagri boundary files).
 DEFAULT_FIELDS: dict[str, str] = {
     "code": "kode",
@@ -97,7 +98,7 @@ class CommunityCreate(BaseModel):
     regency_name: str | None = None
     district_code: str | None = None
     district_name: str | None = None
-    population: int | None = Field(None, ge=0)
+    population: int | None = Field(None, ge=0, le=MAX_POPULATION)
     share_elderly: float | None = Field(None, ge=0, le=1)
     share_children: float | None = Field(None, ge=0, le=1)
     share_disabled: float | None = Field(None, ge=0, le=1)
@@ -113,8 +114,8 @@ class CommunityUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1)
-    population: int | None = Field(None, ge=0)
+    name: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[^\x00]+$")
+    population: int | None = Field(None, ge=0, le=MAX_POPULATION)
     share_elderly: float | None = Field(None, ge=0, le=1, description="share of people aged 65+")
     share_children: float | None = Field(None, ge=0, le=1, description="share under 15")
     share_disabled: float | None = Field(None, ge=0, le=1, description="share with disabilities")

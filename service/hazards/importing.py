@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import rasterio
+import rasterio.io
 import rasterio.shutil
 from rasterio.errors import RasterioIOError
 from rasterio.warp import transform_bounds
@@ -37,6 +38,7 @@ from service.geoio import (
 )
 from service.hazards.schemes import Scheme, categorise, class_index
 
+WHOLE_READ_CELLS = 16_000_000
 PRIMARY_SUFFIXES = (*VECTOR_SUFFIXES, *RASTER_SUFFIXES)
 RASTER_HINT = (
     "upload a GeoTIFF (.tif), or an ESRI ASCII grid (.asc) together with its .prj "
@@ -243,18 +245,23 @@ def raster_source(path: Path, *, label: str) -> str:
     return f"/vsizip/{path}/{rasters[0]}"
 
 
-def _stats(band: np.ma.MaskedArray) -> dict[str, float | int | None]:
-    data = np.ma.masked_invalid(band.astype("float64"))
-    count = int(data.count())
+def _stats(src: rasterio.io.DatasetReader) -> dict[str, float | int | None]:
+    """Band-1 statistics over valid cells, block by block so large rasters fit in memory."""
+    count, total, low, high = 0, 0.0, math.inf, -math.inf
+    # Small rasters in one read (line-based formats like .asc have one-row blocks).
+    whole = src.width * src.height <= WHOLE_READ_CELLS
+    windows = [None] if whole else [w for _, w in src.block_windows(1)]
+    for window in windows:
+        data = np.ma.masked_invalid(src.read(1, window=window, masked=True).astype("float64"))
+        n = int(data.count())
+        if n:
+            count += n
+            total += float(data.sum())
+            low = min(low, float(data.min()))
+            high = max(high, float(data.max()))
     if count == 0:
         return {"valid_count": 0, "min": None, "max": None, "mean": None, "sum": None}
-    return {
-        "valid_count": count,
-        "min": float(data.min()),
-        "max": float(data.max()),
-        "mean": float(data.mean()),
-        "sum": float(data.sum()),
-    }
+    return {"valid_count": count, "min": low, "max": high, "mean": total / count, "sum": total}
 
 
 def inspect_raster(path: Path, *, label: str) -> RasterInfo:
@@ -273,7 +280,6 @@ def inspect_raster(path: Path, *, label: str) -> RasterInfo:
                     raise InvalidFile(f"{label} has no coordinate reference system; {hint}")
                 if src.count < 1 or src.width < 1 or src.height < 1:
                     raise InvalidFile(f"{label} has no raster cells")
-                band = src.read(1, masked=True)
                 bounds = tuple(src.bounds)
                 try:
                     bounds_4326 = transform_bounds(src.crs, "EPSG:4326", *bounds, densify_pts=21)
@@ -290,11 +296,12 @@ def inspect_raster(path: Path, *, label: str) -> RasterInfo:
                     "height": src.height,
                     "count": src.count,
                     "nodata": None if src.nodata is None or math.isnan(src.nodata) else src.nodata,
+                    "nodata_is_nan": src.nodata is not None and math.isnan(src.nodata),
                     "dtype": src.dtypes[0],
                     "bounds": list(bounds),
                     "res": list(src.res),
                     "driver_in": src.driver,
-                    "stats": _stats(band),
+                    "stats": _stats(src),
                 }
     except RasterioIOError as exc:
         reason = gdal_reason(exc, source, label)

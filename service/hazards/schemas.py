@@ -41,6 +41,13 @@ class HazardLayerCreate(BaseModel):
     valid_to: datetime | None = None
     layer: str | None = Field(None, description="layer inside a multi-layer GeoPackage")
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text may not contain NUL characters")
+        return value
+
     @field_validator("class_map", mode="before")
     @classmethod
     def _parse_class_map(cls, value: Any) -> Any:

@@ -156,6 +156,8 @@ def test_api_import_get_and_patch(
     one = client.get("/api/v1/communities/72.71.01.1001")
     assert one.status_code == 200
     assert one.json()["population"] == 500 and one.json()["geometry"]["type"] == "MultiPolygon"
+    bare = client.get("/api/v1/communities/72.71.01.1001", params={"geometry": "false"})
+    assert bare.json()["geometry"] is None and bare.json()["area_km2"] > 1
 
     patch = {"population": 812, "share_elderly": 0.09, "has_task_force": True}
     assert client.patch("/api/v1/communities/72.71.01.1001", json=patch).status_code == 401

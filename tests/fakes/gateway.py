@@ -7,7 +7,6 @@ the fake.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import queue
 import random

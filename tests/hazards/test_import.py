@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from pydantic import ValidationError
 from pyproj import Transformer
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -155,7 +156,9 @@ def test_api_exposure_raster_and_auth(
     assert layer["classification"] == {} and layer["raster_meta"]["stats"]["sum"] == 100.0
 
 
-def test_cli_hazard_import(tmp_path: Path, database_url: str, data_dir: Path) -> None:
+def test_cli_hazard_import(
+    tmp_path: Path, database_url: str, data_dir: Path, clean_db: Engine
+) -> None:
     path = write_geojson(tmp_path / "tsunami.geojson", zone_rows(["Low", "High"], "Category"))
     env = {"DATABASE_URL": database_url, "SIAGA_STORAGE_DATA_DIR": str(data_dir)}
     result = CliRunner().invoke(cli_app, [
@@ -178,3 +181,12 @@ def test_pending_file_is_removed_when_the_block_fails(tmp_path: Path) -> None:
         assert final.read_bytes() == b"cog"
         raise RuntimeError("commit failed")
     assert list(tmp_path.rglob("*")) == []
+
+
+def test_class_map_form_text_formats() -> None:
+    pairs = HazardLayerCreate(name="x", hazard="volcano", class_map="Zona A=KRB III; Zona B=KRB II")
+    assert pairs.class_map == {"Zona A": "KRB III", "Zona B": "KRB II"}
+    as_json = HazardLayerCreate(name="x", hazard="volcano", class_map='{"Zona A": "KRB I"}')
+    assert as_json.class_map == {"Zona A": "KRB I"}
+    with pytest.raises(ValidationError, match="not VALUE=CLASS"):
+        HazardLayerCreate(name="x", hazard="volcano", class_map="Zona A")

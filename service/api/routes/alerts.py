@@ -1,5 +1,274 @@
+"""Groups, members, rules and alerts under /api/v1. Thin: every route calls a service function."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Request, Response
+
+from service.alerts import groups as svc
+from service.alerts import views
+from service.alerts.models import Member
+from service.alerts.rules import Signal
+from service.alerts.schemas import (
+    DrillIn,
+    EvaluationOut,
+    GroupCreate,
+    GroupPublic,
+    GroupUpdate,
+    MemberCreate,
+    MemberPrivate,
+    MemberPublic,
+    MemberUpdate,
+    RuleCreate,
+    RulePublic,
+    RuleUpdate,
+    SignalIn,
+)
+from service.alerts.service import cancel_alert, create_drill, evaluate_signals
+from service.api.deps import (
+    CoordinatorDep,
+    IdPath,
+    OptionalIdQuery,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+)
+from service.db import utcnow
+from service.errors import InvalidFile, PayloadTooLarge
+
+router = APIRouter(prefix="/api/v1", tags=["alerts"])
+
+
+def _member_out(member: Member, principal: Any) -> MemberPublic:
+    if principal.has("responder"):
+        return MemberPrivate.model_validate(member)
+    return MemberPublic.model_validate(member)
+
+
+# ------------------------------------------------------------- groups
+
+
+@router.get("/groups", response_model=list[GroupPublic])
+def list_groups(session: SessionDep) -> list[GroupPublic]:
+    return [
+        GroupPublic.model_validate(g).model_copy(update={"member_count": n})
+        for g, n in svc.list_groups(session=session)
+    ]
+
+
+@router.post("/groups", response_model=GroupPublic, status_code=201)
+def create_group(data: GroupCreate, session: SessionDep, _: CoordinatorDep) -> GroupPublic:
+    group = svc.create_group(session=session, data=data)
+    session.commit()
+    return GroupPublic.model_validate(group)
+
+
+@router.get("/groups/{group_id}", response_model=GroupPublic)
+def get_group(group_id: IdPath, session: SessionDep) -> GroupPublic:
+    group = svc.get_group(session=session, group_id=group_id)
+    return GroupPublic.model_validate(group).model_copy(
+        update={"member_count": svc.member_count(session=session, group_id=group_id)}
+    )
+
+
+@router.patch("/groups/{group_id}", response_model=GroupPublic)
+def update_group(
+    group_id: IdPath, data: GroupUpdate, session: SessionDep, _: CoordinatorDep
+) -> GroupPublic:
+    group = svc.update_group(session=session, group_id=group_id, data=data)
+    session.commit()
+    return GroupPublic.model_validate(group)
+
+
+@router.delete("/groups/{group_id}", status_code=204)
+def delete_group(group_id: IdPath, session: SessionDep, _: CoordinatorDep) -> Response:
+    svc.delete_group(session=session, group_id=group_id)
+    session.commit()
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------- members
+
+
+@router.get("/groups/{group_id}/members", response_model=list[MemberPrivate] | list[MemberPublic])
+def list_members(
+    group_id: IdPath, session: SessionDep, principal: PrincipalDep
+) -> list[MemberPublic]:
+    """Names and phone numbers only for responder and admin keys; others see the tree's shape."""
+    return [_member_out(m, principal) for m in svc.list_members(session=session, group_id=group_id)]
+
+
+@router.post(
+    "/groups/{group_id}/members", response_model=MemberPrivate | MemberPublic, status_code=201
+)
+def add_member(
+    group_id: IdPath, data: MemberCreate, session: SessionDep, principal: CoordinatorDep
+) -> MemberPublic:
+    member = svc.add_member(session=session, group_id=group_id, data=data)
+    session.commit()
+    return _member_out(member, principal)
+
+
+@router.get("/groups/{group_id}/members/{member_id}", response_model=MemberPrivate | MemberPublic)
+def get_member(
+    group_id: IdPath, member_id: IdPath, session: SessionDep, principal: PrincipalDep
+) -> MemberPublic:
+    return _member_out(
+        svc.get_member(session=session, group_id=group_id, member_id=member_id), principal
+    )
+
+
+@router.patch("/groups/{group_id}/members/{member_id}", response_model=MemberPrivate | MemberPublic)
+def update_member(
+    group_id: IdPath,
+    member_id: IdPath,
+    data: MemberUpdate,
+    session: SessionDep,
+    principal: CoordinatorDep,
+) -> MemberPublic:
+    member = svc.update_member(session=session, group_id=group_id, member_id=member_id, data=data)
+    session.commit()
+    return _member_out(member, principal)
+
+
+@router.delete("/groups/{group_id}/members/{member_id}", status_code=204)
+def delete_member(
+    group_id: IdPath, member_id: IdPath, session: SessionDep, _: CoordinatorDep
+) -> Response:
+    svc.delete_member(session=session, group_id=group_id, member_id=member_id)
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.post("/groups/{group_id}/members/import")
+async def import_members(
+    group_id: IdPath,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: CoordinatorDep,
+) -> dict[str, Any]:
+    """CSV (UTF-8, `,` or `;`): name, phone, channel, language, role, parent_phone,
+    backup_phone, community_code, consent. Upload as the raw body (`Content-Type: text/csv`)
+    or as multipart field `file`. Every row is checked first; any error imports nothing and
+    the 400 response lists each row's problems in `errors`."""
+    limit = int(settings.api.max_upload_mb * 1024 * 1024)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InvalidFile("send the CSV as multipart field 'file' (or as a text/csv body)")
+        content = await upload.read()
+    else:
+        content = await request.body()
+    if len(content) > limit:
+        raise PayloadTooLarge(f"the CSV is larger than {settings.api.max_upload_mb} MB")
+    from starlette.concurrency import run_in_threadpool
+
+    def work() -> dict[str, Any]:
+        result = svc.import_members_csv(session=session, group_id=group_id, content=content)
+        session.commit()
+        return {"created": result.created, "updated": result.updated, "errors": []}
+
+    return await run_in_threadpool(work)
+
+
+# ------------------------------------------------------------- rules
+
+
+@router.get("/groups/{group_id}/rules", response_model=list[RulePublic])
+def list_rules(group_id: IdPath, session: SessionDep) -> list[Any]:
+    return list(svc.list_rules(session=session, group_id=group_id))
+
+
+@router.post("/groups/{group_id}/rules", response_model=RulePublic, status_code=201)
+def create_rule(group_id: IdPath, data: RuleCreate, session: SessionDep, _: CoordinatorDep) -> Any:
+    rule = svc.create_rule(session=session, group_id=group_id, data=data)
+    session.commit()
+    return rule
+
+
+@router.patch("/groups/{group_id}/rules/{rule_id}", response_model=RulePublic)
+def update_rule(
+    group_id: IdPath, rule_id: IdPath, data: RuleUpdate, session: SessionDep, _: CoordinatorDep
+) -> Any:
+    rule = svc.update_rule(session=session, group_id=group_id, rule_id=rule_id, data=data)
+    session.commit()
+    return rule
+
+
+@router.delete("/groups/{group_id}/rules/{rule_id}", status_code=204)
+def delete_rule(
+    group_id: IdPath, rule_id: IdPath, session: SessionDep, _: CoordinatorDep
+) -> Response:
+    svc.delete_rule(session=session, group_id=group_id, rule_id=rule_id)
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.post("/groups/{group_id}/drills", status_code=201)
+def start_drill(
+    group_id: IdPath, data: DrillIn, session: SessionDep, settings: SettingsDep, _: CoordinatorDep
+) -> dict[str, Any]:
+    """A drill: an Exercise alert to every member (each message says LATIHAN)."""
+    alert = create_drill(
+        session=session, settings=settings, group_id=group_id, data=data, now=utcnow()
+    )
+    session.commit()
+    return views.alert_detail(session=session, alert_id=alert.id, include_pii=False)
+
+
+# ------------------------------------------------------------- alerts
+
+
+@router.post("/alerts/signals", response_model=EvaluationOut)
+def post_signals(
+    signals: list[SignalIn], session: SessionDep, settings: SettingsDep, _: CoordinatorDep
+) -> EvaluationOut:
+    """Evaluate signals (e.g. a level raised by hand, or another system's feed) against
+    every group's rules now, exactly as the scheduled job does with risk and feed data."""
+    now = utcnow()
+    sigs = [Signal(**{**s.model_dump(), "observed_at": s.observed_at or now}) for s in signals]
+    summary = evaluate_signals(session=session, settings=settings, signals=sigs, now=now)
+    session.commit()
+    return EvaluationOut(
+        alerts_created=summary.alerts_created,
+        held=summary.held,
+        suppressed=summary.suppressed,
+        all_clears=summary.all_clears,
+    )
+
+
+@router.get("/alerts")
+def list_alerts(
+    session: SessionDep,
+    group_id: OptionalIdQuery = None,
+    since: Annotated[datetime | None, Query(description="sent at or after (ISO 8601)")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    return views.list_alerts(
+        session=session, group_id=group_id, limit=limit, offset=offset, since=since
+    )
+
+
+@router.get("/alerts/{alert_id}")
+def get_alert(alert_id: IdPath, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Per recipient: channel, status history, provider id, acknowledgement, escalation.
+    Names and phone numbers only for responder and admin keys."""
+    return views.alert_detail(
+        session=session, alert_id=alert_id, include_pii=principal.has("responder")
+    )
+
+
+@router.post("/alerts/{alert_id}/cancel", status_code=201)
+def cancel(
+    alert_id: IdPath, session: SessionDep, settings: SettingsDep, _: CoordinatorDep
+) -> dict[str, Any]:
+    """Send a CAP Cancel (and a DIBATALKAN message) for an alert sent in error."""
+    alert = cancel_alert(session=session, settings=settings, alert_id=alert_id, now=utcnow())
+    session.commit()
+    return views.alert_detail(session=session, alert_id=alert.id, include_pii=False)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
+<<<<<<< HEAD
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+=======
+from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
+>>>>>>> main
 
 from service.api.deps import CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
 from service.api.uploads import only_form_fields, staged_uploads
@@ -53,20 +57,33 @@ def import_communities(
     return report
 
 
+CodePath = Annotated[
+    str, Path(min_length=1, max_length=32, pattern=r"^[^\x00]+$", description="Kemendagri code")
+]
+
+
 @router.get("/{code}", summary="One community with its indicators and geometry",
             response_model=CommunityPublic)
-def get_community(code: str, session: SessionDep) -> CommunityPublic:
-    return service.get_community(session=session, code=code)
+def get_community(
+    code: CodePath,
+    session: SessionDep,
+    geometry: Annotated[bool, Query(description="include the boundary as GeoJSON")] = True,
+) -> CommunityPublic:
+    return service.get_community(session=session, code=code, with_geometry=geometry)
 
 
 @router.patch("/{code}", summary="Update population and indicators (null = unknown)",
               response_model=CommunityPublic)
 def update_community(
+<<<<<<< HEAD
     code: str,
     changes: CommunityUpdate,
     _: CoordinatorDep,
     session_factory: SessionFactoryDep,
     request: Request,
+=======
+    code: CodePath, changes: CommunityUpdate, _: CoordinatorDep, session_factory: SessionFactoryDep
+>>>>>>> main
 ) -> CommunityPublic:
     updated = service.update_community(session_factory=session_factory, code=code, changes=changes)
     audit.record_committed(

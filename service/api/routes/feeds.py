@@ -1,5 +1,67 @@
+"""Feed registry (`/api/v1/feeds`) and event details (`/api/v1/events/{id}`)."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, status
 
-router = APIRouter()
+from service.api.deps import CoordinatorDep, IdPath, SessionDep, SessionFactoryDep, SettingsDep
+from service.feeds import service
+from service.feeds.polling import build_client, poll_feed
+from service.feeds.schemas import EventPublic, FeedCreate, FeedPublic, FeedUpdate, PollResult
+
+router = APIRouter(prefix="/api/v1", tags=["feeds"])
+
+
+@router.get("/feeds", response_model=list[FeedPublic])
+def list_feeds(session: SessionDep) -> list[FeedPublic]:
+    """Every registered feed with its health."""
+    return [service.feed_public(f) for f in service.list_feeds(session=session)]
+
+
+@router.post("/feeds", response_model=FeedPublic, status_code=status.HTTP_201_CREATED)
+def create_feed(spec: FeedCreate, session: SessionDep, _: CoordinatorDep) -> FeedPublic:
+    """Register a feed (coordinator or admin)."""
+    feed = service.create_feed(session=session, spec=spec)
+    session.commit()
+    return service.feed_public(feed)
+
+
+@router.get("/feeds/{feed_id}", response_model=FeedPublic)
+def get_feed(feed_id: IdPath, session: SessionDep) -> FeedPublic:
+    return service.feed_public(service.get_feed(session=session, feed_id=feed_id))
+
+
+@router.patch("/feeds/{feed_id}", response_model=FeedPublic)
+def update_feed(
+    feed_id: IdPath, spec: FeedUpdate, session: SessionDep, _: CoordinatorDep
+) -> FeedPublic:
+    """Change URL, interval, enabled flag or options (coordinator or admin)."""
+    feed = service.update_feed(session=session, feed_id=feed_id, spec=spec)
+    session.commit()
+    return service.feed_public(feed)
+
+
+@router.post("/feeds/{feed_id}/poll", response_model=PollResult)
+def poll_now(
+    feed_id: IdPath, session_factory: SessionFactoryDep, settings: SettingsDep, _: CoordinatorDep
+) -> PollResult:
+    """Poll the feed now, even when disabled; the result says what changed."""
+    with session_factory() as s:
+        service.get_feed(session=s, feed_id=feed_id)  # 404 before any network work
+    with build_client(settings.feeds) as client:
+        outcome = poll_feed(
+            session_factory=session_factory,
+            settings=settings,
+            client=client,
+            feed_id=feed_id,
+            force=True,
+        )
+    with session_factory() as s:
+        feed = service.feed_public(service.get_feed(session=s, feed_id=feed_id))
+    return PollResult(**outcome.public(), feed=feed)
+
+
+@router.get("/events/{event_id}", response_model=EventPublic)
+def get_event(event_id: IdPath, session: SessionDep) -> EventPublic:
+    """One hazard event with its linked reports, revision history and community intensities."""
+    return service.get_event(session=session, event_id=event_id)

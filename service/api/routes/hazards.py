@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 
-from service.api.deps import CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
+from service.api.deps import CoordinatorDep, IdPath, SessionDep, SessionFactoryDep, SettingsDep
 from service.api.uploads import only_form_fields, staged_uploads
 from service.hazards import service
 from service.hazards.schemas import (
@@ -62,7 +62,9 @@ def import_layer(
             response_model=list[HazardLayerPublic])
 def list_layers(
     session: SessionDep,
-    name: Annotated[str | None, Query(description="only this layer name")] = None,
+    name: Annotated[
+        str | None, Query(max_length=200, pattern=r"^[^\x00]+$", description="only this name")
+    ] = None,
     hazard: Annotated[HazardType | None, Query()] = None,
     role: Annotated[Role | None, Query()] = None,
     latest: Annotated[bool, Query(description="only the newest version of each name")] = False,
@@ -73,5 +75,5 @@ def list_layers(
 
 
 @router.get("/{layer_id}", summary="One layer version", response_model=HazardLayerPublic)
-def get_layer(layer_id: int, session: SessionDep) -> HazardLayerPublic:
+def get_layer(layer_id: IdPath, session: SessionDep) -> HazardLayerPublic:
     return service.get_layer(session=session, layer_id=layer_id)

@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import CoordinatorDep, SessionDep, SettingsDep
+from service.api.deps import CoordinatorDep, IdPath, OptionalIdQuery, SessionDep, SettingsDep
 from service.db import utcnow
 from service.errors import Forbidden, InvalidInput, NotFound
 from service.messaging import queries
@@ -64,7 +64,7 @@ def _in_transaction(factory: sessionmaker[Session], fn: Any, *args: Any, **kwarg
 
 @router.post("/webhooks/twilio/status", status_code=204, response_class=Response)
 async def twilio_status(
-    request: Request, d: Annotated[int | None, Query(description="our delivery id")] = None
+    request: Request, d: OptionalIdQuery = None
 ) -> Response:
     """Twilio StatusCallback: stored monotonically, deduplicated on (MessageSid, status)."""
     settings: Settings = request.app.state.settings
@@ -142,7 +142,7 @@ async def whatsapp_events(request: Request) -> dict[str, Any]:
 def list_deliveries(
     session: SessionDep,
     _: CoordinatorDep,
-    alert_id: int | None = None,
+    alert_id: OptionalIdQuery = None,
     status: str | None = None,
     phone: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -155,7 +155,7 @@ def list_deliveries(
 
 
 @router.get("/api/v1/messaging/deliveries/{delivery_id}", tags=["messaging"])
-def get_delivery(delivery_id: int, session: SessionDep, _: CoordinatorDep) -> dict[str, Any]:
+def get_delivery(delivery_id: IdPath, session: SessionDep, _: CoordinatorDep) -> dict[str, Any]:
     found = queries.get_delivery(session=session, delivery_id=delivery_id)
     if found is None:
         raise NotFound(f"no delivery {delivery_id}")

@@ -1,0 +1,202 @@
+"""CAP 1.2 documents and the Atom index for stored alerts (reads the DB, builds with cap.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from geoalchemy2.shape import to_shape
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from service.alerts.cap import (
+    CATEGORY,
+    EVENT_EN,
+    EVENT_ID,
+    LEVEL_CAP,
+    AtomEntry,
+    CapArea,
+    CapInfo,
+    CapMessage,
+    build_atom,
+    build_cap_xml,
+    cap_polygons,
+    response_type,
+)
+from service.alerts.models import Alert, AlertGroup
+from service.alerts.service import message_context
+from service.alerts.templates import hazard_name, instruction, level_word, render
+from service.communities.models import Community
+from service.errors import NotFound
+from service.settings import Settings
+
+PAST = ("Past", "Minor", "Observed")
+
+
+def _texts(alert: Alert, language: str, community: str, sender: str) -> tuple[str, str, str]:
+    """headline, description, instruction in one language."""
+    en = language == "en"
+    haz = hazard_name(alert.hazard, language)
+    lvl = level_word(alert.level, language)
+    drill = ("EXERCISE (LATIHAN): " if en else "LATIHAN: ") if alert.status == "Exercise" else ""
+    if alert.kind == "all_clear":
+        head = f"All clear: {haz} in {community}" if en else f"Aman: {haz} di {community}"
+        desc = (
+            f"The {haz} alert for {community} has ended."
+            if en
+            else f"Peringatan {haz} di {community} sudah dicabut."
+        )
+        instr = (
+            "Stay alert and follow official updates."
+            if en
+            else "Tetap waspada dan ikuti informasi resmi."
+        )
+    elif alert.kind == "cancel":
+        head = (
+            f"Cancelled: {haz} alert for {community}"
+            if en
+            else f"Dibatalkan: peringatan {haz} di {community}"
+        )
+        desc = (
+            f"The earlier {haz} alert for {community} was sent in error."
+            if en
+            else f"Peringatan {haz} di {community} sebelumnya keliru."
+        )
+        instr = "No action needed." if en else "Tidak perlu tindakan."
+    else:
+        head = f"{haz.capitalize()} {lvl}: {community}" if en else f"{lvl} {haz}: {community}"
+        what = f" {alert.headline}." if alert.headline else ""
+        desc = (
+            f"{haz.capitalize()} alert level {lvl} for {community}.{what}"
+            if en
+            else f"Peringatan {haz} tingkat {lvl} untuk {community}.{what}"
+        )
+        instr = instruction(alert.hazard, alert.level, language, short=False)
+        instr += (
+            " Group members: reply YA to confirm."
+            if en
+            else " Anggota kelompok: balas YA untuk konfirmasi."
+        )
+    return drill + head, f"{drill}{desc} ({sender})", instr
+
+
+def cap_message_for(*, session: Session, settings: Settings, alert: Alert) -> CapMessage:
+    group = session.get(AlertGroup, alert.group_id)
+    assert group is not None
+    community = session.scalar(select(Community).where(Community.code == alert.community_code))
+    name = community.name if community is not None else alert.community_code
+    geom = to_shape(community.geom) if community is not None else None
+    sender = group.sender_name or settings.alerts.sender_name
+    references: list[tuple[str, str, datetime]] = []
+    first = alert.thread_id
+    if first is not None:
+        earlier = session.scalars(
+            select(Alert)
+            .where(
+                or_(Alert.id == first, Alert.thread_id == first),
+                Alert.sent_at <= alert.sent_at,
+                Alert.id != alert.id,
+            )
+            .order_by(Alert.sent_at, Alert.id)
+        )
+        references = [(settings.alerts.cap_sender, a.identifier, a.sent_at) for a in earlier]
+    if alert.kind in ("all_clear", "cancel"):
+        urgency, severity, certainty = PAST
+    else:
+        urgency, severity, certainty = LEVEL_CAP.get(alert.level, LEVEL_CAP[1])
+    area = CapArea(
+        description=name
+        + (f", {community.regency_name}" if community and community.regency_name else ""),
+        polygons=cap_polygons(geom),
+        geocodes=[("KEMENDAGRI", alert.community_code)],
+    )
+    infos = []
+    for language in ("id", "en"):
+        head, desc, instr = _texts(alert, language, name, sender)
+        infos.append(
+            CapInfo(
+                language="id-ID" if language == "id" else "en-US",
+                category=CATEGORY.get(alert.hazard, "Other"),
+                event=(EVENT_ID if language == "id" else EVENT_EN).get(alert.hazard, "Bencana"),
+                response_type=response_type(alert.hazard, alert.level, alert.kind),
+                urgency=urgency,
+                severity=severity,
+                certainty=certainty,
+                sender_name=sender,
+                headline=head,
+                description=desc,
+                instruction=instr,
+                effective=alert.sent_at,
+                expires=alert.expires_at,
+                event_codes=[("SIAGA-HAZARD", alert.hazard)],
+                parameters=[
+                    ("SIAGA-LEVEL", level_word(alert.level, "id") or "-"),
+                    ("SIAGA-SOURCE", alert.source_ref),
+                ],
+                areas=[area],
+            )
+        )
+    note = None
+    if alert.status == "Exercise":
+        note = "LATIHAN (exercise): bukan kejadian nyata / not a real event"
+    elif alert.kind == "cancel":
+        note = "Dibatalkan: dikirim karena kekeliruan / cancelled: sent in error"
+    return CapMessage(
+        identifier=alert.identifier,
+        sender=settings.alerts.cap_sender,
+        sent=alert.sent_at,
+        status=alert.status,
+        msg_type=alert.msg_type,
+        references=references,
+        note=note,
+        infos=infos,
+    )
+
+
+def cap_xml(*, session: Session, settings: Settings, alert_id: int) -> bytes:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"no alert with id {alert_id}")
+    message = cap_message_for(session=session, settings=settings, alert=alert)
+    return build_cap_xml(message, timezone=settings.alerts.timezone)
+
+
+def atom_index(*, session: Session, settings: Settings, base_url: str, now: datetime) -> bytes:
+    """The public index of unexpired alerts, newest first."""
+    alerts = session.scalars(
+        select(Alert)
+        .where((Alert.expires_at.is_(None)) | (Alert.expires_at > now))
+        .order_by(Alert.sent_at.desc(), Alert.id.desc())
+        .limit(200)
+    ).all()
+    entries = []
+    for alert in alerts:
+        group = session.get(AlertGroup, alert.group_id)
+        assert group is not None
+        ctx = message_context(session=session, settings=settings, alert=alert, group=group)
+        severity = (
+            PAST[1]
+            if alert.kind in ("all_clear", "cancel")
+            else LEVEL_CAP.get(alert.level, LEVEL_CAP[1])[1]
+        )
+        entries.append(
+            AtomEntry(
+                identifier=alert.identifier,
+                title=render(ctx, language="id", channel="whatsapp").split(": ", 1)[-1][:160],
+                summary=render(ctx, language="id", channel="whatsapp"),
+                updated=alert.sent_at,
+                link=f"{base_url}/cap/alerts/{alert.id}.xml",
+                msg_type=alert.msg_type,
+                status=alert.status,
+                severity=severity,
+                expires=alert.expires_at,
+            )
+        )
+    latest = alerts[0].sent_at if alerts else now
+    return build_atom(
+        entries=entries,
+        feed_id=f"{base_url}/cap/alerts.atom",
+        self_link=f"{base_url}/cap/alerts.atom",
+        title=f"Siaga: peringatan dini ({settings.alerts.sender_name})",
+        updated=latest,
+        timezone=settings.alerts.timezone,
+    )

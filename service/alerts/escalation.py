@@ -1,0 +1,137 @@
+"""Escalation down the tree: who has not acknowledged in time gets their backup messaged and
+their parent told, once per alert. A plain idempotent function driven by an explicit `now`."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.alerts.models import Alert, AlertGroup, AlertRecipient, Member
+from service.alerts.service import message_context
+from service.alerts.templates import MessageContext, TemplateError, render, whatsapp_template
+from service.messaging import outbox
+from service.settings import Settings
+
+
+@dataclass
+class EscalationSummary:
+    escalated: list[int] = field(default_factory=list)  # recipient ids
+    backups_messaged: int = 0
+    parents_told: int = 0
+
+
+def escalate_due(*, session: Session, settings: Settings, now: datetime) -> EscalationSummary:
+    """Escalate every recipient whose alert is still open and whose time to acknowledge passed."""
+    summary = EscalationSummary()
+    rows = session.execute(
+        select(AlertRecipient, Alert)
+        .join(Alert, Alert.id == AlertRecipient.alert_id)
+        .where(
+            Alert.kind.in_(("alert", "update")),
+            Alert.closed_at.is_(None),
+            Alert.ack_due_at.is_not(None),
+            Alert.ack_due_at <= now,
+            AlertRecipient.acked_at.is_(None),
+            AlertRecipient.escalated_at.is_(None),
+            AlertRecipient.skipped_reason.is_(None),
+            AlertRecipient.member_id.is_not(None),
+        )
+        .order_by(Alert.id, AlertRecipient.id)
+        .with_for_update(of=AlertRecipient, skip_locked=True)
+    ).all()
+    by_parent: dict[tuple[int, int], list[Member]] = defaultdict(list)
+    alerts: dict[int, Alert] = {}
+    for recipient, alert in rows:
+        alerts[alert.id] = alert
+        member = session.get(Member, recipient.member_id)
+        if member is None:
+            continue
+        recipient.escalated_at = now
+        summary.escalated.append(recipient.id)
+        group = session.get(AlertGroup, alert.group_id)
+        assert group is not None
+        backup = session.get(Member, member.backup_id) if member.backup_id else None
+        if backup is not None and backup.consent:
+            ctx = message_context(
+                session=session,
+                settings=settings,
+                alert=alert,
+                group=group,
+                kind="backup",
+                member_name=member.name,
+            )
+            body = _render(ctx, backup, settings)
+            if body is not None:
+                outbox.enqueue(
+                    session=session,
+                    idempotency_key=f"escalation:{alert.id}:member:{member.id}:backup:{backup.id}",
+                    phone=backup.phone,
+                    channel=backup.channel,
+                    body=body,
+                    alert_id=alert.id,
+                    member_id=backup.id,
+                    template=whatsapp_template(ctx, language=backup.language)
+                    if backup.channel == "whatsapp"
+                    else None,
+                    purpose="escalation",
+                    sms_fallback_body=_render(ctx, backup, settings, "sms"),
+                )
+                recipient.escalated_to_backup_id = backup.id
+                summary.backups_messaged += 1
+        if member.parent_id is not None:
+            by_parent[(alert.id, member.parent_id)].append(member)
+            recipient.escalated_to_parent_id = member.parent_id
+
+    # One notice per parent and alert, naming everyone below them who has not confirmed.
+    for (alert_id, parent_id), children in sorted(by_parent.items()):
+        parent = session.get(Member, parent_id)
+        if parent is None or not parent.consent:
+            continue
+        alert = alerts[alert_id]
+        group = session.get(AlertGroup, alert.group_id)
+        assert group is not None
+        ctx = message_context(
+            session=session,
+            settings=settings,
+            alert=alert,
+            group=group,
+            kind="notice",
+            names=tuple(c.name for c in children),
+        )
+        body = _render(ctx, parent, settings)
+        if body is None:
+            continue
+        outbox.enqueue(
+            session=session,
+            idempotency_key=f"notice:{alert_id}:parent:{parent_id}:"
+            + ",".join(str(c.id) for c in children),
+            phone=parent.phone,
+            channel=parent.channel,
+            body=body,
+            alert_id=alert_id,
+            member_id=parent.id,
+            template=None,
+            purpose="notice",
+            sms_fallback_body=_render(ctx, parent, settings, "sms"),
+        )
+        summary.parents_told += 1
+    session.flush()
+    return summary
+
+
+def _render(
+    ctx: MessageContext, member: Member, settings: Settings, channel: str | None = None
+) -> str | None:
+    try:
+        return render(
+            ctx,
+            language=member.language,
+            channel=channel or member.channel,
+            max_sms_segments=settings.alerts.sms_max_segments,
+        )
+    except TemplateError:
+        return None

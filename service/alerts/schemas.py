@@ -1,0 +1,195 @@
+"""Input and output models per use. Public models carry no names or phone numbers."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from service.alerts.levels import TRIGGERS
+from service.alerts.phones import PhoneError, normalize_phone
+
+Channel = Literal["whatsapp", "sms"]
+Language = Literal["id", "en"]
+Hazard = Literal[
+    "flood", "earthquake", "tsunami", "volcano", "landslide", "extreme_weather", "other"
+]
+
+
+class GroupCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = None
+    community_codes: list[str] = Field(min_length=1, description="Kemendagri codes it covers")
+    sender_name: str | None = Field(None, max_length=40)
+
+
+class GroupUpdate(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = None
+    community_codes: list[str] | None = Field(None, min_length=1)
+    sender_name: str | None = Field(None, max_length=40)
+
+
+class GroupPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    description: str | None
+    community_codes: list[str]
+    sender_name: str | None
+    member_count: int = 0
+
+
+class MemberBase(BaseModel):
+    channel: Channel = "whatsapp"
+    language: Language = "id"
+    role: str | None = Field(None, max_length=100)
+    parent_id: int | None = None
+    backup_id: int | None = None
+    community_code: str | None = None
+    consent: bool = True
+
+
+class MemberCreate(MemberBase):
+    name: str = Field(min_length=1, max_length=200)
+    phone: str
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str) -> str:
+        try:
+            return normalize_phone(v)
+        except PhoneError as exc:
+            raise ValueError(str(exc)) from None
+
+
+class MemberUpdate(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    phone: str | None = None
+    channel: Channel | None = None
+    language: Language | None = None
+    role: str | None = None
+    parent_id: int | None = None
+    backup_id: int | None = None
+    community_code: str | None = None
+    consent: bool | None = None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            return normalize_phone(v)
+        except PhoneError as exc:
+            raise ValueError(str(exc)) from None
+
+
+class MemberPublic(BaseModel):
+    """What anyone may see: the shape of the tree, no names or numbers."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    group_id: int
+    channel: str
+    language: str
+    role: str | None
+    parent_id: int | None
+    backup_id: int | None
+    community_code: str | None
+    consent: bool
+
+
+class MemberPrivate(MemberPublic):
+    name: str
+    phone: str
+
+
+class RuleCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    hazards: list[Hazard] = Field(min_length=1)
+    trigger: Literal["risk_level", "mmi", "cap_severity", "alert_level"]
+    threshold: str = Field(
+        description="sedang/tinggi, an MMI number, Moderate/Severe/Extreme, orange/red"
+    )
+    cooldown_minutes: int = Field(360, ge=0, le=60 * 24 * 30)
+    quiet_start: time | None = Field(None, description="local time, e.g. 22:00")
+    quiet_end: time | None = Field(None, description="local time, e.g. 05:00")
+    timezone: str = "Asia/Jakarta"
+    quiet_bypass_level: int = Field(
+        3, ge=1, le=4, description="levels at or above ignore quiet hours"
+    )
+    all_clear_after_minutes: int = Field(120, ge=0, le=60 * 24 * 30)
+    ack_minutes: dict[Literal["1", "2", "3"], float] = Field(default_factory=dict)
+    drill: bool = False
+    enabled: bool = True
+
+
+class RuleUpdate(BaseModel):
+    name: str | None = None
+    hazards: list[Hazard] | None = Field(None, min_length=1)
+    trigger: Literal["risk_level", "mmi", "cap_severity", "alert_level"] | None = None
+    threshold: str | None = None
+    cooldown_minutes: int | None = Field(None, ge=0, le=60 * 24 * 30)
+    quiet_start: time | None = None
+    quiet_end: time | None = None
+    timezone: str | None = None
+    quiet_bypass_level: int | None = Field(None, ge=1, le=4)
+    all_clear_after_minutes: int | None = Field(None, ge=0, le=60 * 24 * 30)
+    ack_minutes: dict[Literal["1", "2", "3"], float] | None = None
+    drill: bool | None = None
+    enabled: bool | None = None
+
+
+class RulePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    group_id: int
+    name: str
+    hazards: list[str]
+    trigger: str
+    threshold: str
+    cooldown_minutes: int
+    quiet_start: time | None
+    quiet_end: time | None
+    timezone: str
+    quiet_bypass_level: int
+    all_clear_after_minutes: int
+    ack_minutes: dict[str, float]
+    drill: bool
+    enabled: bool
+
+
+class SignalIn(BaseModel):
+    """A signal posted by hand or by another system (same fields the job gathers)."""
+
+    community_code: str
+    hazard: Hazard
+    source_ref: str = Field(min_length=1, max_length=200)
+    observed_at: datetime | None = None
+    risk_level: str | None = None
+    score: float | None = None
+    mmi: float | None = Field(None, ge=1, le=12)
+    cap_severity: str | None = None
+    alert_level: str | None = None
+    headline: str | None = Field(None, max_length=120)
+
+
+class DrillIn(BaseModel):
+    hazard: Hazard = "earthquake"
+    level: int = Field(3, ge=1, le=3)
+    community_code: str | None = Field(None, description="default: the group's first community")
+
+
+class EvaluationOut(BaseModel):
+    alerts_created: list[int]
+    held: int
+    suppressed: int
+    all_clears: list[int]
+
+
+TRIGGER_NAMES = TRIGGERS

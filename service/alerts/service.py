@@ -1,0 +1,425 @@
+"""Alerts: evaluate signals against every group's rules, create alerts once, fan out to the tree.
+
+An alert and all of its deliveries are written in one transaction (the caller's): the
+outbox rows are enqueued here, per member, directly — the cascade never depends on someone
+forwarding a message.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.alerts.levels import LEVEL_NAMES
+from service.alerts.models import Alert, AlertGroup, AlertRule, AlertWatch, Member
+from service.alerts.rules import Decision, RuleConfig, Signal, WatchState, evaluate
+from service.alerts.schemas import DrillIn
+from service.alerts.templates import MessageContext, TemplateError, render, whatsapp_template
+from service.communities.models import Community
+from service.db import try_advisory_xact_lock
+from service.errors import Conflict, InvalidInput, NotFound
+from service.messaging import outbox
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MSG_TYPE = {"alert": "Alert", "update": "Update", "all_clear": "Update", "cancel": "Cancel"}
+
+
+@dataclass
+class EvaluationSummary:
+    alerts_created: list[int] = field(default_factory=list)
+    all_clears: list[int] = field(default_factory=list)
+    held: int = 0
+    suppressed: int = 0
+    skipped_rules: list[int] = field(default_factory=list)  # another worker held the lock
+
+
+def rule_config(rule: AlertRule) -> RuleConfig:
+    return RuleConfig(
+        hazards=tuple(rule.hazards),
+        trigger=rule.trigger,
+        threshold=rule.threshold,
+        cooldown=timedelta(minutes=rule.cooldown_minutes),
+        quiet_start=rule.quiet_start,
+        quiet_end=rule.quiet_end,
+        timezone=rule.timezone,
+        quiet_bypass_level=rule.quiet_bypass_level,
+        all_clear_after=timedelta(minutes=rule.all_clear_after_minutes),
+    )
+
+
+def _load_states(session: Session, rule_id: int) -> dict[tuple[str, str], WatchState]:
+    rows = session.scalars(select(AlertWatch).where(AlertWatch.rule_id == rule_id))
+    return {
+        (w.hazard, w.community_code): WatchState(
+            open_level=w.open_level,
+            thread_alert_id=w.thread_alert_id,
+            last_alert_at=w.last_alert_at,
+            last_alert_level=w.last_alert_level,
+            last_source_ref=w.last_source_ref,
+            below_since=w.below_since,
+        )
+        for w in rows
+    }
+
+
+def _save_state(session: Session, rule_id: int, key: tuple[str, str], state: WatchState) -> None:
+    hazard, code = key
+    row = session.get(AlertWatch, (rule_id, hazard, code))
+    if row is None:
+        row = AlertWatch(rule_id=rule_id, hazard=hazard, community_code=code)
+        session.add(row)
+    row.open_level = state.open_level
+    row.thread_alert_id = state.thread_alert_id
+    row.last_alert_at = state.last_alert_at
+    row.last_alert_level = state.last_alert_level
+    row.last_source_ref = state.last_source_ref
+    row.below_since = state.below_since
+
+
+def ack_minutes(settings: Settings, rule: AlertRule | None, level: int) -> float:
+    if rule is not None and str(level) in (rule.ack_minutes or {}):
+        return float(rule.ack_minutes[str(level)])
+    a = settings.alerts
+    return {1: a.ack_minutes_waspada, 2: a.ack_minutes_siaga}.get(level, a.ack_minutes_awas)
+
+
+def evaluate_signals(
+    *, session: Session, settings: Settings, signals: list[Signal], now: datetime
+) -> EvaluationSummary:
+    """Run every enabled rule over the signals of its group's communities and act on it."""
+    summary = EvaluationSummary()
+    rules = session.execute(
+        select(AlertRule, AlertGroup)
+        .join(AlertGroup, AlertGroup.id == AlertRule.group_id)
+        .where(AlertRule.enabled.is_(True))
+        .order_by(AlertRule.id)
+    ).all()
+    for rule, group in rules:
+        # Two workers may evaluate at once; each rule's state is advanced by one of them.
+        if not try_advisory_xact_lock(session, "alerts.rule", rule.id):
+            summary.skipped_rules.append(rule.id)
+            continue
+        covered = set(group.community_codes)
+        mine = [s for s in signals if s.community_code in covered]
+        states = _load_states(session, rule.id)
+        result = evaluate(rule=rule_config(rule), signals=mine, states=states, now=now)
+        for decision in result.decisions:
+            key = (decision.hazard, decision.community_code)
+            if decision.kind == "held":
+                summary.held += 1
+            elif decision.kind == "cooldown":
+                summary.suppressed += 1
+            elif decision.kind in ("alert", "update"):
+                alert, _ = _alert_from_decision(session, settings, group, rule, decision, now)
+                summary.alerts_created.append(alert.id)
+                thread = decision.thread_alert_id if decision.kind == "update" else alert.id
+                result.states[key] = replace(result.states[key], thread_alert_id=thread)
+            elif decision.kind == "all_clear":
+                alert, _ = _alert_from_decision(session, settings, group, rule, decision, now)
+                summary.all_clears.append(alert.id)
+        for key, state in result.states.items():
+            if states.get(key) != state:
+                _save_state(session, rule.id, key, state)
+    session.flush()
+    return summary
+
+
+def _alert_from_decision(
+    session: Session,
+    settings: Settings,
+    group: AlertGroup,
+    rule: AlertRule,
+    decision: Decision,
+    now: datetime,
+) -> tuple[Alert, bool]:
+    thread = session.get(Alert, decision.thread_alert_id) if decision.thread_alert_id else None
+    if decision.kind == "all_clear":
+        level = thread.level if thread is not None else 0
+        source_ref = f"all_clear:{thread.id if thread else 'none'}"
+    else:
+        level = decision.level
+        source_ref = decision.signal.source_ref if decision.signal else "unknown"
+    return create_alert(
+        session=session,
+        settings=settings,
+        group=group,
+        rule=rule,
+        hazard=decision.hazard,
+        community_code=decision.community_code,
+        level=level,
+        kind=decision.kind,
+        source_ref=source_ref,
+        status="Exercise" if rule.drill else "Actual",
+        thread=thread,
+        headline=decision.signal.headline if decision.signal else None,
+        trigger=rule.trigger,
+        now=now,
+    )
+
+
+def dedupe_key(
+    group_id: int,
+    hazard: str,
+    community_code: str,
+    source_ref: str,
+    level: int,
+    kind: str,
+    status: str,
+) -> str:
+    return f"{group_id}:{hazard}:{community_code}:{source_ref}:{level}:{kind}:{status}"
+
+
+def create_alert(
+    *,
+    session: Session,
+    settings: Settings,
+    group: AlertGroup,
+    rule: AlertRule | None,
+    hazard: str,
+    community_code: str,
+    level: int,
+    kind: str,
+    source_ref: str,
+    status: str,
+    thread: Alert | None,
+    headline: str | None,
+    trigger: str | None,
+    now: datetime,
+) -> tuple[Alert, bool]:
+    """Create the alert once (idempotent on group, hazard, community, source, level, kind,
+    status) and enqueue one delivery per member in the same transaction."""
+    key = dedupe_key(group.id, hazard, community_code, source_ref, level, kind, status)
+    existing = session.scalar(select(Alert).where(Alert.dedupe_key == key))
+    if existing is not None:
+        return existing, False
+    first = thread.thread_id or thread.id if thread is not None else None
+    alert = Alert(
+        identifier=f"{settings.alerts.cap_identifier_prefix}-{uuid.uuid4().hex}",
+        dedupe_key=key,
+        group_id=group.id,
+        rule_id=rule.id if rule is not None else None,
+        thread_id=first,
+        hazard=hazard,
+        community_code=community_code,
+        level=level,
+        kind=kind,
+        msg_type=MSG_TYPE[kind],
+        status=status,
+        source_ref=source_ref,
+        trigger=trigger,
+        headline=headline,
+        sent_at=now,
+        expires_at=now + timedelta(hours=settings.alerts.alert_expires_hours),
+        ack_due_at=(now + timedelta(minutes=ack_minutes(settings, rule, level)))
+        if kind in ("alert", "update")
+        else None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(alert)
+            session.flush()
+    except IntegrityError:
+        # Another worker created it between our look and our insert: use theirs.
+        existing = session.scalar(select(Alert).where(Alert.dedupe_key == key))
+        if existing is None:
+            raise
+        return existing, False
+    if kind in ("all_clear", "cancel") and first is not None:
+        session.execute(
+            update(Alert)
+            .where((Alert.id == first) | (Alert.thread_id == first), Alert.closed_at.is_(None))
+            .values(closed_at=now)
+        )
+        if kind == "cancel":
+            alert.closed_at = now
+    elif kind == "all_clear":
+        alert.closed_at = now
+    fan_out(session=session, settings=settings, alert=alert, group=group)
+    return alert, True
+
+
+def message_context(
+    *,
+    session: Session,
+    settings: Settings,
+    alert: Alert,
+    group: AlertGroup,
+    kind: str | None = None,
+    member_name: str | None = None,
+    names: tuple[str, ...] = (),
+) -> MessageContext:
+    community = session.scalar(select(Community.name).where(Community.code == alert.community_code))
+    return MessageContext(
+        kind=kind or alert.kind,
+        hazard=alert.hazard,
+        level=alert.level,
+        community_name=community or alert.community_code,
+        sender_name=group.sender_name or settings.alerts.sender_name,
+        drill=alert.status == "Exercise",
+        headline=alert.headline if (kind or alert.kind) in ("alert", "update") else None,
+        member_name=member_name,
+        names=names,
+    )
+
+
+def fan_out(*, session: Session, settings: Settings, alert: Alert, group: AlertGroup) -> int:
+    """One delivery per member of the group, every member directly. Returns deliveries made.
+
+    Bulk: texts are rendered once per language and channel, deliveries go to the outbox in
+    one `enqueue_many`, recipients in one insert — a tree of 100,000 is one transaction.
+    """
+    members = session.execute(
+        select(Member.id, Member.phone, Member.channel, Member.language, Member.consent)
+        .where(Member.group_id == group.id)
+        .order_by(Member.id)
+    ).all()
+    ctx = message_context(session=session, settings=settings, alert=alert, group=group)
+    purpose = "all_clear" if alert.kind == "all_clear" else "alert"
+    templates_by_language = {lang: whatsapp_template(ctx, language=lang) for lang in ("id", "en")}
+    texts: dict[tuple[str, str], str | TemplateError] = {}
+
+    def text_for(language: str, channel: str) -> str | TemplateError:
+        if (language, channel) not in texts:
+            try:
+                texts[(language, channel)] = render(
+                    ctx,
+                    language=language,
+                    channel=channel,
+                    max_sms_segments=settings.alerts.sms_max_segments,
+                )
+            except TemplateError as exc:
+                log.error("alert %s (%s/%s): %s", alert.id, language, channel, exc)
+                texts[(language, channel)] = exc
+        return texts[(language, channel)]
+
+    member_ids: list[int] = []
+    reasons: list[str | None] = []
+    items: list[outbox.NewDelivery] = []
+    item_of: list[int | None] = []
+    for member_id, phone, channel, language, consent in members:
+        member_ids.append(member_id)
+        if not consent:
+            reasons.append("no consent recorded")
+            item_of.append(None)
+            continue
+        body = text_for(language, channel)
+        # WhatsApp may fall back to SMS: that text must fit SMS rules too.
+        sms = text_for(language, "sms") if channel == "whatsapp" else body
+        problem = body if isinstance(body, TemplateError) else sms
+        if isinstance(problem, TemplateError) or isinstance(body, TemplateError):
+            reasons.append(f"message does not fit: {problem}")
+            item_of.append(None)
+            continue
+        assert isinstance(body, str) and isinstance(sms, str)
+        reasons.append(None)
+        item_of.append(len(items))
+        items.append(
+            outbox.NewDelivery(
+                idempotency_key=f"alert:{alert.id}:member:{member_id}",
+                phone=phone,
+                channel=channel,
+                body=body,
+                alert_id=alert.id,
+                member_id=member_id,
+                template=templates_by_language[language] if channel == "whatsapp" else None,
+                purpose=purpose,
+                sms_fallback_body=sms if channel == "whatsapp" else None,
+            )
+        )
+    ids = outbox.enqueue_many(session=session, items=items)
+    delivery_ids = [ids[i] if i is not None else None for i in item_of]
+    # One statement, arrays as parameters: 100,000 recipients without 100,000 binds.
+    session.execute(
+        text(
+            "INSERT INTO alert_recipients (alert_id, member_id, channel, phone, delivery_id, "
+            "skipped_reason) SELECT :alert_id, m.id, m.channel, m.phone, x.delivery_id, x.reason "
+            "FROM unnest(CAST(:member_ids AS bigint[]), CAST(:delivery_ids AS bigint[]), "
+            "CAST(:reasons AS text[])) AS x(member_id, delivery_id, reason) "
+            "JOIN group_members m ON m.id = x.member_id"
+        ),
+        {
+            "alert_id": alert.id,
+            "member_ids": member_ids,
+            "delivery_ids": delivery_ids,
+            "reasons": reasons,
+        },
+    )
+    return len(items)
+
+
+def create_drill(
+    *, session: Session, settings: Settings, group_id: int, data: DrillIn, now: datetime
+) -> Alert:
+    """An Exercise alert through the whole pipeline: CAP status Exercise, texts say LATIHAN."""
+    group = session.get(AlertGroup, group_id)
+    if group is None:
+        raise NotFound(f"no group with id {group_id}")
+    code = data.community_code or group.community_codes[0]
+    if code not in group.community_codes:
+        raise InvalidInput(f"community {code} is not covered by group {group_id}")
+    alert, _ = create_alert(
+        session=session,
+        settings=settings,
+        group=group,
+        rule=None,
+        hazard=data.hazard,
+        community_code=code,
+        level=data.level,
+        kind="alert",
+        source_ref=f"drill:{now.isoformat()}",
+        status="Exercise",
+        thread=None,
+        headline=None,
+        trigger=None,
+        now=now,
+    )
+    return alert
+
+
+def cancel_alert(*, session: Session, settings: Settings, alert_id: int, now: datetime) -> Alert:
+    """Send a CAP Cancel for an alert thread sent in error, and forget the rule's state."""
+    target = session.get(Alert, alert_id)
+    if target is None:
+        raise NotFound(f"no alert with id {alert_id}")
+    if target.kind not in ("alert", "update"):
+        raise Conflict(f"alert {alert_id} is a {target.kind} message; cancel the alert it follows")
+    first = session.get(Alert, target.thread_id or target.id)
+    assert first is not None
+    if first.closed_at is not None:
+        raise Conflict(f"alert {first.id} is closed already (all-clear or cancelled)")
+    group = session.get(AlertGroup, target.group_id)
+    assert group is not None
+    alert, _ = create_alert(
+        session=session,
+        settings=settings,
+        group=group,
+        rule=session.get(AlertRule, target.rule_id) if target.rule_id else None,
+        hazard=target.hazard,
+        community_code=target.community_code,
+        level=target.level,
+        kind="cancel",
+        source_ref=f"cancel:{first.id}",
+        status=target.status,
+        thread=first,
+        headline=None,
+        trigger=target.trigger,
+        now=now,
+    )
+    session.execute(
+        update(AlertWatch)
+        .where(AlertWatch.thread_alert_id == first.id)
+        .values(open_level=0, thread_alert_id=None, below_since=None)
+    )
+    return alert
+
+
+def level_name(level: int) -> str:
+    return LEVEL_NAMES.get(level, "-")

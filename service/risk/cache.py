@@ -1,0 +1,75 @@
+"""Coverage weights cached per (polygon set, grid, method): in memory and as .npz on disk.
+
+The key is supplied by the caller (a hash of the community ids and their update times, the
+population layer and the method), so the cache never needs to look at geometries. Files
+live under `<data dir>/cache/weights/`; a torn or foreign file is ignored and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from service.risk.exposure import CoverageWeights
+
+log = logging.getLogger(__name__)
+
+_MEMORY: OrderedDict[str, CoverageWeights] = OrderedDict()
+_LOCK = threading.Lock()
+MEMORY_ENTRIES = 8
+
+
+def cache_key(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def clear_memory() -> None:
+    with _LOCK:
+        _MEMORY.clear()
+
+
+def get_or_build(
+    key: str, build: Callable[[], CoverageWeights], *, directory: Path | None
+) -> tuple[CoverageWeights, str]:
+    """The weights for `key` and where they came from: 'memory', 'disk' or 'built'."""
+    with _LOCK:
+        if key in _MEMORY:
+            _MEMORY.move_to_end(key)
+            return _MEMORY[key], "memory"
+    path = directory / f"{key}.npz" if directory is not None else None
+    weights: CoverageWeights | None = None
+    source = "built"
+    if path is not None and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                weights = CoverageWeights.from_arrays(dict(data))
+            source = "disk"
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring unreadable weights cache %s: %s", path.name, exc)
+    if weights is None:
+        weights = build()
+        if path is not None:
+            _save(path, weights)
+    with _LOCK:
+        _MEMORY[key] = weights
+        while len(_MEMORY) > MEMORY_ENTRIES:
+            _MEMORY.popitem(last=False)
+    return weights, source
+
+
+def _save(path: Path, weights: CoverageWeights) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
+    try:
+        np.savez(tmp, **weights.to_arrays())
+        os.replace(tmp, path)  # atomic: other workers see the whole file or none
+    except OSError as exc:
+        log.warning("could not write weights cache %s: %s", path, exc)
+        tmp.unlink(missing_ok=True)

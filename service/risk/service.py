@@ -1,0 +1,887 @@
+"""Recomputing exposure and risk scores for hazard layers, and reading them back.
+
+One recompute of a layer runs in one transaction holding a PostgreSQL advisory lock on that
+layer: another worker asking for the same layer skips it; a failure rolls everything back
+(the previous scores stay current) and is recorded in `risk_layer_states`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.communities.models import Community
+from service.db import try_advisory_xact_lock, utcnow
+from service.errors import InvalidInput, NotFound
+from service.hazards.models import HazardLayer, HazardZone
+from service.risk import cache, exposure, rasters, scoring
+from service.risk.models import RiskLayerState, RiskScore
+from service.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+EQUAL_AREA_CRS = "EPSG:6933"  # for zone/community areas in m²
+Progress = Callable[[float, str], None]
+
+
+class RecomputeError(Exception):
+    """A layer could not be computed; the message says why and what to do."""
+
+
+@dataclass
+class LayerInputs:
+    layer: HazardLayer
+    population: HazardLayer
+    communities: list[Community]
+    method: str
+
+
+# ------------------------------------------------------------------------------------------
+# Inputs
+# ------------------------------------------------------------------------------------------
+
+
+def raster_file(settings: Settings, relative: str) -> Path:
+    p = Path(relative)
+    return p if p.is_absolute() else settings.storage.data_dir / p
+
+
+def population_layer_for(session: Session, layer: HazardLayer) -> HazardLayer:
+    """The newest population (exposure) raster overlapping the hazard layer."""
+    q = select(HazardLayer).where(
+        HazardLayer.role == "exposure",
+        HazardLayer.kind == "raster",
+        HazardLayer.raster_path.is_not(None),
+    )
+    pinned = (layer.properties or {}).get("population_layer_id")
+    if pinned is not None:
+        q = q.where(HazardLayer.id == int(pinned))
+    elif layer.extent is not None:
+        q = q.where(
+            (HazardLayer.extent.is_(None)) | func.ST_Intersects(HazardLayer.extent, layer.extent)
+        )
+    pop = session.scalars(
+        q.order_by(HazardLayer.created_at.desc(), HazardLayer.id.desc()).limit(1)
+    ).first()
+    if pop is None:
+        raise RecomputeError(
+            "no population raster covers this hazard layer: import one as an exposure layer "
+            "(siaga hazards import --role exposure FILE.tif)"
+        )
+    return pop
+
+
+def communities_for(session: Session, layer: HazardLayer) -> list[Community]:
+    """Communities the layer can touch: intersecting its zones or its raster extent."""
+    q = select(Community)
+    if layer.kind == "zones":
+        zones = select(HazardZone.id).where(
+            HazardZone.layer_id == layer.id, func.ST_Intersects(HazardZone.geom, Community.geom)
+        )
+        q = q.where(zones.exists())
+    elif layer.extent is not None:
+        q = q.where(func.ST_Intersects(Community.geom, layer.extent))
+    return list(session.scalars(q.order_by(Community.id)))
+
+
+def community_set_key(communities: list[Community]) -> str:
+    return cache.cache_key(
+        tuple((c.id, c.updated_at.isoformat() if c.updated_at else "") for c in communities)
+    )
+
+
+def _geoms(communities: list[Community]) -> gpd.GeoSeries:
+    wkb = [bytes(c.geom.data) for c in communities]
+    return gpd.GeoSeries(shapely.from_wkb(wkb), crs="EPSG:4326")
+
+
+def resolve_scheme(layer: HazardLayer) -> tuple[dict[str, Any], bool]:
+    """The layer's classification scheme, or the hazard's default scheme (flagged)."""
+    from service.hazards.schemes import default_scheme
+
+    scheme = dict(layer.classification or {})
+    if scheme.get("classes"):
+        return scheme, False
+    return default_scheme(layer.hazard or "other", layer.kind).to_dict(), True
+
+
+def weights_for(
+    settings: Settings,
+    communities: list[Community],
+    pop: HazardLayer,
+    method: str,
+    geoms: gpd.GeoSeries | None = None,
+    extra_key: str = "",
+) -> tuple[exposure.CoverageWeights, str]:
+    path = raster_file(settings, pop.raster_path or "")
+    grid = rasters.grid_of(path)
+    key = cache.cache_key(
+        community_set_key(communities), extra_key, pop.id, pop.version, grid.key(), method
+    )
+    series = geoms if geoms is not None else _geoms(communities)
+
+    def build() -> exposure.CoverageWeights:
+        in_grid = series.to_crs(grid.crs) if grid.crs else series
+        return exposure.coverage_weights(np.asarray(in_grid.values), grid, method=method)
+
+    return cache.get_or_build(key, build, directory=settings.storage.data_dir / "cache" / "weights")
+
+
+# ------------------------------------------------------------------------------------------
+# Exposure per layer kind
+# ------------------------------------------------------------------------------------------
+
+
+_TOTALS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def population_totals(
+    weights: exposure.CoverageWeights, pop_path: Path, key: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Population and area (m²) of every community on the grid, once per weights (memoised)."""
+    if key not in _TOTALS:
+        areas = exposure.cell_areas_m2(weights.grid, weights.window)
+
+        def stacked() -> Any:
+            for op, pop in rasters.iter_population_bands(weights, pop_path):
+                cell = np.broadcast_to(areas[op.row0 : op.row0 + op.nrows, None], pop.shape)
+                yield op, np.stack([pop, cell], axis=-1)
+
+        sums = exposure.polygon_sums(weights, stacked())
+        if len(_TOTALS) > 16:
+            _TOTALS.clear()
+        _TOTALS[key] = (sums[:, 0].copy(), sums[:, 1].copy()) if sums.ndim == 2 else (sums, sums)
+    return _TOTALS[key]
+
+
+def _raster_exposure(
+    settings: Settings,
+    session: Session,
+    inp: LayerInputs,
+    scheme: dict[str, Any],
+    progress: Progress,
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[Community]]:
+    """Exposure of the communities the raster reaches; weights are those of every community
+    on the population grid, so any hazard raster on that grid reuses them."""
+    t0 = time.perf_counter()
+    grid_communities = communities_on(session, inp.population)
+    weights, source = weights_for(settings, grid_communities, inp.population, inp.method)
+    t1 = time.perf_counter()
+    pop_path = raster_file(settings, inp.population.raster_path or "")
+    haz_path = raster_file(settings, inp.layer.raster_path or "")
+    if not haz_path.is_file():
+        raise RecomputeError(
+            f"hazard raster file {inp.layer.raster_path} is missing from the data dir"
+        )
+    key = cache.cache_key(community_set_key(grid_communities), inp.population.id, inp.method)
+    pop_total, area_total = population_totals(weights, pop_path, key)
+    try:
+        rows = rasters.hazard_rows(weights, haz_path)
+        bands = rasters.iter_hazard_bands(weights, pop_path, haz_path, scheme, rows)
+        areas = exposure.cell_areas_m2(weights.grid, weights.window)
+        res = exposure.raster_exposure(
+            weights,
+            bands,
+            scheme,
+            cell_area_rows=areas,
+            on_band=lambda done, total: progress(0.1 + 0.8 * done / max(total, 1), "exposure"),
+        )
+    except rasterio_errors() as exc:
+        raise RecomputeError(f"cannot read hazard raster {inp.layer.raster_path}: {exc}") from exc
+    t2 = time.perf_counter()
+    index = {c.id: k for k, c in enumerate(grid_communities)}
+    assessed = [c for c in inp.communities if c.id in index]
+    out = []
+    for c in assessed:
+        k = index[c.id]
+        out.append(
+            {
+                "population": float(pop_total[k]),
+                "area_m2": float(area_total[k]),
+                "population_by_class": res.population_by_class[k].tolist(),
+                "area_by_class_m2": res.area_by_class_m2[k].tolist(),
+                "max_intensity": None
+                if np.isnan(res.max_intensity[k])
+                else float(res.max_intensity[k]),
+                "mean_intensity": None
+                if np.isnan(res.mean_intensity[k])
+                else float(res.mean_intensity[k]),
+            }
+        )
+    timing = {
+        "weights_s": round(t1 - t0, 3),
+        "weights_source": source,
+        "exposure_s": round(t2 - t1, 3),
+        "resampling": rasters.resampling_for(scheme).name,
+        "rows": list(rows),
+    }
+    return out, timing, assessed
+
+
+def rasterio_errors() -> tuple[type[BaseException], ...]:
+    from rasterio.errors import RasterioError
+
+    return (RasterioError, ValueError)
+
+
+def communities_on(session: Session, pop: HazardLayer) -> list[Community]:
+    """Every community on the population raster (the set the grid's weights are built for)."""
+    q = select(Community)
+    if pop.extent is not None:
+        q = q.where(func.ST_Intersects(Community.geom, pop.extent))
+    return list(session.scalars(q.order_by(Community.id)))
+
+
+def _zone_pieces(
+    session: Session, layer: HazardLayer, scheme: dict[str, Any]
+) -> tuple[list[dict[str, Any]], gpd.GeoSeries, list[str]]:
+    """Zones dissolved per scheme class, each less the more severe classes (no double count)."""
+    rows = session.execute(
+        select(HazardZone.hazard_class, func.ST_AsBinary(func.ST_Union(HazardZone.geom)))
+        .where(HazardZone.layer_id == layer.id)
+        .group_by(HazardZone.hazard_class)
+    ).all()
+    classes = scoring.scheme_classes(scheme)
+    unmapped: list[str] = []
+    by_index: dict[int, Any] = {}
+    for zone_class, wkb in rows:
+        k = scoring.zone_class_index(scheme, zone_class)
+        if k is None:
+            # A class the scheme does not know counts at full severity, and is reported.
+            unmapped.append(str(zone_class))
+            classes.append({"name": str(zone_class), "severity": 1.0})
+            k = len(classes) - 1
+        g = shapely.from_wkb(bytes(wkb))
+        by_index[k] = shapely.union(by_index[k], g) if k in by_index else g
+    order = sorted(by_index, key=lambda k: -classes[k]["severity"])
+    taken = None
+    geoms = []
+    for k in order:
+        g = by_index[k] if taken is None else shapely.difference(by_index[k], taken)
+        taken = by_index[k] if taken is None else shapely.union(taken, by_index[k])
+        geoms.append(g)
+    return (
+        [classes[k] | {"_index": k} for k in order],
+        gpd.GeoSeries(geoms, crs="EPSG:4326"),
+        unmapped,
+    )
+
+
+def _zones_exposure(
+    settings: Settings,
+    session: Session,
+    inp: LayerInputs,
+    scheme: dict[str, Any],
+    progress: Progress,
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]], list[str]]:
+    t0 = time.perf_counter()
+    zone_classes, zone_geoms, unmapped = _zone_pieces(session, inp.layer, scheme)
+    communities = _geoms(inp.communities)
+    # Pieces: community ∩ class zone, found with an STRtree and cut in one vectorised call.
+    tree = shapely.STRtree(zone_geoms.values)
+    ci, zi = tree.query(communities.values, predicate="intersects")
+    pieces = shapely.intersection(communities.values[ci], zone_geoms.values[zi])
+    polys = gpd.GeoSeries(list(communities.values) + list(pieces), crs="EPSG:4326")
+    progress(0.2, "zones")
+    areas = polys.to_crs(EQUAL_AREA_CRS).area.to_numpy()
+    key = cache.cache_key("zones", inp.layer.id, inp.layer.version)
+    weights, source = weights_for(settings, inp.communities, inp.population, inp.method, polys, key)
+    t1 = time.perf_counter()
+    pop_path = raster_file(settings, inp.population.raster_path or "")
+    sums = exposure.polygon_sums(weights, rasters.iter_population_bands(weights, pop_path))
+    n = len(inp.communities)
+    kz = len(zone_classes)
+    pop_by = exposure.aggregate_pieces(sums[n:], ci.astype(np.int64), zi.astype(np.int64), n, kz)
+    area_by = exposure.aggregate_pieces(areas[n:], ci.astype(np.int64), zi.astype(np.int64), n, kz)
+    intensity = {k: c.get("intensity") for k, c in enumerate(zone_classes)}
+    rows = []
+    for k in range(n):
+        rows.append(
+            {
+                "population": float(sums[k]),
+                "area_m2": float(areas[k]),
+                "population_by_class": pop_by[k].tolist(),
+                "area_by_class_m2": area_by[k].tolist(),
+                "max_intensity": None,
+                "mean_intensity": None,
+            }
+        )
+    del intensity
+    timing = {
+        "weights_s": round(t1 - t0, 3),
+        "weights_source": source,
+        "exposure_s": round(time.perf_counter() - t1, 3),
+        "pieces": len(pieces),
+    }
+    return (
+        rows,
+        timing,
+        [{k: v for k, v in c.items() if k != "_index"} for c in zone_classes],
+        unmapped,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Recompute
+# ------------------------------------------------------------------------------------------
+
+
+def global_fingerprint(
+    session: Session, settings: Settings, layer: HazardLayer, method: str
+) -> str:
+    """Changes when anything a layer's scores depend on changes (communities, population, model)."""
+    count, last = session.execute(
+        select(func.count(Community.id), func.max(Community.updated_at))
+    ).one()
+    pop = session.execute(
+        select(func.max(HazardLayer.id)).where(HazardLayer.role == "exposure")
+    ).scalar()
+    return cache.cache_key(
+        layer.id,
+        layer.version,
+        method,
+        count,
+        str(last),
+        pop,
+        settings.risk.medium_cutoff,
+        settings.risk.high_cutoff,
+        MODEL_VERSION,
+    )
+
+
+MODEL_VERSION = "perka2-2012-v1"
+
+
+def _indicators(c: Community, exp: dict[str, Any]) -> dict[str, Any]:
+    density = None
+    if c.population is not None and c.area_km2:
+        density = c.population / c.area_km2
+    elif exp["area_m2"] > 0 and exp["population"] > 0:
+        density = exp["population"] / (exp["area_m2"] / 1e6)
+    return {
+        "density_per_km2": density,
+        "share_elderly": c.share_elderly,
+        "share_children": c.share_children,
+        "share_disabled": c.share_disabled,
+        "share_poor": c.share_poor,
+        "has_early_warning": c.has_early_warning,
+        "has_task_force": c.has_task_force,
+        "has_evacuation_site": c.has_evacuation_site,
+        "drills_per_year": c.drills_per_year,
+    }
+
+
+def recompute_layer(
+    *,
+    session_factory: sessionmaker[Session],
+    layer_id: int,
+    method: str | None = None,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+    only_if_stale: bool = False,
+    job_id: int | None = None,
+) -> dict[str, Any]:
+    """Recompute exposure and scores of one hazard layer; returns a summary (never raises
+    for a bad layer: the error is recorded and returned with status 'failed')."""
+    settings = settings or load_settings()
+    report = progress or (lambda _f, _m: None)
+    started = time.perf_counter()
+    t_start = utcnow()
+    try:
+        with session_factory() as session, session.begin():
+            if not try_advisory_xact_lock(session, "risk.recompute", layer_id):
+                log.info("risk: layer %s is being recomputed by another worker; skipped", layer_id)
+                return {
+                    "layer_id": layer_id,
+                    "status": "skipped",
+                    "reason": "another worker is recomputing this layer",
+                }
+            layer = session.get(HazardLayer, layer_id)
+            if layer is None:
+                raise NotFound(f"hazard layer {layer_id} does not exist")
+            if layer.role != "hazard":
+                raise InvalidInput(
+                    f"layer {layer_id} ({layer.name}) is an exposure layer, not a hazard"
+                )
+            use = method or (layer.properties or {}).get("risk_method") or settings.risk.method
+            if use not in exposure.METHODS:
+                raise InvalidInput(f"unknown method {use!r}; use 'coverage' or 'centre'")
+            fingerprint = global_fingerprint(session, settings, layer, use)
+            if only_if_stale:
+                state = session.get(RiskLayerState, layer_id)
+                if (
+                    state is not None
+                    and state.status == "succeeded"
+                    and state.fingerprint == fingerprint
+                ):
+                    return {"layer_id": layer_id, "status": "skipped", "reason": "up to date"}
+            summary = _compute_and_store(
+                session, settings, layer, use, fingerprint, report, job_id, t_start, started
+            )
+        log.info(
+            "risk: layer %s (%s v%s) recomputed for %d communities in %.2f s (%s)",
+            layer_id,
+            summary["layer_name"],
+            summary["layer_version"],
+            summary["communities"],
+            summary["duration_s"],
+            summary["timing"],
+        )
+        return summary
+    except Exception as exc:
+        duration = time.perf_counter() - started
+        message = getattr(exc, "detail", None) or str(exc) or type(exc).__name__
+        if not isinstance(exc, RecomputeError | InvalidInput | NotFound):
+            log.exception("risk: layer %s failed after %.2f s", layer_id, duration)
+        else:
+            log.warning("risk: layer %s failed after %.2f s: %s", layer_id, duration, message)
+        _record_failure(session_factory, layer_id, method, message, t_start, duration)
+        return {
+            "layer_id": layer_id,
+            "status": "failed",
+            "error": message,
+            "duration_s": round(duration, 3),
+        }
+
+
+def _compute_and_store(
+    session: Session,
+    settings: Settings,
+    layer: HazardLayer,
+    method: str,
+    fingerprint: str,
+    report: Progress,
+    job_id: int | None,
+    t_start: datetime,
+    started: float,
+) -> dict[str, Any]:
+    report(0.02, f"layer {layer.id}: inputs")
+    pop = population_layer_for(session, layer)
+    communities = communities_for(session, layer)
+    inp = LayerInputs(layer, pop, communities, method)
+    scheme, scheme_default = resolve_scheme(layer)
+    unmapped: list[str] = []
+    if not communities:
+        rows: list[dict[str, Any]] = []
+        timing: dict[str, Any] = {}
+        classes = scoring.scheme_classes(scheme)
+    elif layer.kind == "raster":
+        if not layer.raster_path:
+            raise RecomputeError(f"raster layer {layer.id} has no raster file recorded")
+        classes = scoring.scheme_classes(scheme)
+        rows, timing, communities = _raster_exposure(settings, session, inp, scheme, report)
+    else:
+        rows, timing, classes, unmapped = _zones_exposure(settings, session, inp, scheme, report)
+    report(0.92, "scores")
+    now = utcnow()
+    layer_ref = {
+        "layer_id": layer.id,
+        "layer_name": layer.name,
+        "layer_version": layer.version,
+        "source": layer.source,
+        "licence": layer.licence,
+        "event_id": layer.event_id,
+        "scheme": scheme.get("name"),
+        "scheme_default": scheme_default,
+        "population_layer_id": pop.id,
+        "population_layer_name": pop.name,
+        "population_layer_version": pop.version,
+        "population_source": pop.source,
+    }
+    records = []
+    levels = {lvl: 0 for lvl in scoring.LEVELS}
+    for c, exp in zip(communities, rows, strict=True):
+        h = scoring.hazard_index(
+            classes=classes,
+            population=exp["population"],
+            area_m2=exp["area_m2"],
+            population_by_class=exp["population_by_class"],
+            area_by_class_m2=exp["area_by_class_m2"],
+        )
+        indicators = _indicators(c, exp)
+        r = scoring.risk_score(
+            hazard=h,
+            indicators=indicators,
+            medium_cutoff=settings.risk.medium_cutoff,
+            high_cutoff=settings.risk.high_cutoff,
+        )
+        levels[r.level] += 1
+        records.append(
+            {
+                "community_id": c.id,
+                "layer_id": layer.id,
+                "layer_name": layer.name,
+                "hazard": layer.hazard or "other",
+                "method": method,
+                "score": r.score,
+                "level": r.level,
+                "hazard_index": round(h.value, 6),
+                "vulnerability_index": r.vulnerability.value,
+                "capacity_index": r.capacity.value,
+                "components": r.components(),
+                "inputs": layer_ref
+                | {
+                    "indicators": r.vulnerability.inputs | r.capacity.inputs,
+                    "defaults": r.defaults(),
+                    "unmapped_classes": unmapped,
+                    "cutoffs": {
+                        "sedang": settings.risk.medium_cutoff,
+                        "tinggi": settings.risk.high_cutoff,
+                    },
+                    "model": MODEL_VERSION,
+                },
+                "exposure": {
+                    "population": round(exp["population"], 3),
+                    "area_m2": round(exp["area_m2"], 1),
+                    "population_exposed": round(h.exposed_population, 3),
+                    "area_exposed_m2": round(h.exposed_area_m2, 1),
+                    "max_intensity": exp["max_intensity"],
+                    "mean_intensity": exp["mean_intensity"],
+                    "unit": layer.unit,
+                    "classes": h.by_class,
+                },
+                "computed_at": now,
+                "job_id": job_id,
+            }
+        )
+    session.execute(
+        update(RiskScore)
+        .where(RiskScore.layer_name == layer.name, RiskScore.superseded_at.is_(None))
+        .values(superseded_at=now)
+    )
+    if records:
+        session.execute(insert(RiskScore), records)
+    exposed = [float(rec["exposure"]["population_exposed"]) for rec in records]  # type: ignore[index]
+    duration = time.perf_counter() - started
+    summary = {
+        "layer_id": layer.id,
+        "layer_name": layer.name,
+        "layer_version": layer.version,
+        "hazard": layer.hazard,
+        "status": "succeeded",
+        "method": method,
+        "communities": len(records),
+        "levels": levels,
+        "duration_s": round(duration, 3),
+        "timing": timing,
+        "computed_at": now.isoformat(),
+        "event_id": layer.event_id,
+        "population_exposed": round(sum(exposed), 1),
+    }
+    _upsert_state(
+        session,
+        {
+            "layer_id": layer.id,
+            "status": "succeeded",
+            "method": method,
+            "fingerprint": fingerprint,
+            "computed_at": now,
+            "attempted_at": t_start,
+            "duration_s": duration,
+            "communities": len(records),
+            "error": None,
+            "summary": summary,
+        },
+    )
+    report(1.0, "done")
+    return summary
+
+
+def _upsert_state(session: Session, values: dict[str, Any]) -> None:
+    stmt = pg_insert(RiskLayerState).values(**values)
+    cols = {k: stmt.excluded[k] for k in values if k != "layer_id"}
+    if values["status"] == "failed":
+        # Keep what the last success computed; only the attempt and error change.
+        cols = {k: stmt.excluded[k] for k in ("status", "attempted_at", "duration_s", "error")}
+    session.execute(stmt.on_conflict_do_update(index_elements=["layer_id"], set_=cols))
+
+
+def _record_failure(
+    session_factory: sessionmaker[Session],
+    layer_id: int,
+    method: str | None,
+    message: str,
+    t_start: datetime,
+    duration: float,
+) -> None:
+    try:
+        with session_factory() as session, session.begin():
+            if session.get(HazardLayer, layer_id) is None:
+                return
+            _upsert_state(
+                session,
+                {
+                    "layer_id": layer_id,
+                    "status": "failed",
+                    "method": method,
+                    "fingerprint": None,
+                    "computed_at": None,
+                    "attempted_at": t_start,
+                    "duration_s": duration,
+                    "communities": None,
+                    "error": message[:2000],
+                    "summary": {},
+                },
+            )
+    except Exception:
+        log.exception("risk: could not record the failure of layer %s", layer_id)
+
+
+def current_hazard_layers(session: Session) -> list[HazardLayer]:
+    """The newest version of every hazard layer that is still valid."""
+    latest = (
+        select(HazardLayer.name, func.max(HazardLayer.version).label("v"))
+        .where(HazardLayer.role == "hazard")
+        .group_by(HazardLayer.name)
+        .subquery()
+    )
+    q = (
+        select(HazardLayer)
+        .join(latest, (HazardLayer.name == latest.c.name) & (HazardLayer.version == latest.c.v))
+        .where((HazardLayer.valid_to.is_(None)) | (HazardLayer.valid_to > func.now()))
+        .order_by(HazardLayer.id)
+    )
+    return list(session.scalars(q))
+
+
+def recompute_many(
+    *,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    layer_ids: list[int] | None = None,
+    method: str | None = None,
+    only_if_stale: bool = False,
+    progress: Progress | None = None,
+    job_id: int | None = None,
+) -> dict[str, Any]:
+    """Recompute several layers (all current hazard layers by default), one after another."""
+    if layer_ids is None:
+        with session_factory() as session:
+            layer_ids = [layer.id for layer in current_hazard_layers(session)]
+    report = progress or (lambda _f, _m: None)
+    results = []
+    started = time.perf_counter()
+    for i, lid in enumerate(layer_ids):
+
+        def sub(f: float, msg: str, i: int = i, lid: int = lid) -> None:
+            report((i + f) / max(len(layer_ids), 1), f"layer {lid}: {msg}")
+
+        results.append(
+            recompute_layer(
+                session_factory=session_factory,
+                layer_id=lid,
+                method=method,
+                settings=settings,
+                progress=sub,
+                only_if_stale=only_if_stale,
+                job_id=job_id,
+            )
+        )
+    report(1.0, "done")
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return {
+        "layers": results,
+        "counts": counts,
+        "duration_s": round(time.perf_counter() - started, 3),
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# Reading scores
+# ------------------------------------------------------------------------------------------
+
+
+def _score_json(s: RiskScore) -> dict[str, Any]:
+    return {
+        "hazard": s.hazard,
+        "layer_id": s.layer_id,
+        "layer_name": s.layer_name,
+        "level": s.level,
+        "score": s.score,
+        "method": s.method,
+        "H": s.hazard_index,
+        "V": s.vulnerability_index,
+        "C": s.capacity_index,
+        "components": s.components,
+        "inputs": s.inputs,
+        "exposure": s.exposure,
+        "event_id": (s.inputs or {}).get("event_id"),
+        "computed_at": s.computed_at.isoformat(),
+        "superseded_at": s.superseded_at.isoformat() if s.superseded_at else None,
+    }
+
+
+def _valid_at(at: datetime | None) -> Any:
+    if at is None:
+        return RiskScore.superseded_at.is_(None)
+    return (RiskScore.computed_at <= at) & (
+        RiskScore.superseded_at.is_(None) | (RiskScore.superseded_at > at)
+    )
+
+
+def get_risk_card(
+    *, session: Session, code: str, at: datetime | None = None, history_limit: int = 50
+) -> dict[str, Any]:
+    """Per hazard: the headline (highest current) score with H/V/C, inputs, exposure, history."""
+    c = session.scalars(select(Community).where(Community.code == code)).first()
+    if c is None:
+        raise NotFound(
+            f"no community with code {code!r}; list them at /ogc/collections/communities/items"
+        )
+    scores = session.scalars(
+        select(RiskScore)
+        .where(RiskScore.community_id == c.id, _valid_at(at))
+        .order_by(RiskScore.hazard, RiskScore.score.desc())
+    ).all()
+    hazards: dict[str, dict[str, Any]] = {}
+    for s in scores:
+        entry = hazards.setdefault(s.hazard, _score_json(s) | {"layers": []})
+        entry["layers"].append(
+            {
+                k: v
+                for k, v in _score_json(s).items()
+                if k in ("layer_id", "layer_name", "level", "score", "computed_at")
+            }
+        )
+    history = session.scalars(
+        select(RiskScore)
+        .where(RiskScore.community_id == c.id)
+        .order_by(RiskScore.computed_at.desc(), RiskScore.id.desc())
+        .limit(history_limit)
+    ).all()
+    for entry in hazards.values():
+        entry["history"] = [
+            {
+                "layer_id": h.layer_id,
+                "layer_name": h.layer_name,
+                "level": h.level,
+                "score": h.score,
+                "H": h.hazard_index,
+                "V": h.vulnerability_index,
+                "C": h.capacity_index,
+                "computed_at": h.computed_at.isoformat(),
+                "superseded_at": h.superseded_at.isoformat() if h.superseded_at else None,
+            }
+            for h in history
+            if h.hazard == entry["hazard"]
+        ]
+    last = max((s.computed_at for s in scores), default=None)
+    return {
+        "code": c.code,
+        "name": c.name,
+        "level": c.level,
+        "as_of": at.isoformat() if at else None,
+        "last_computed": last.isoformat() if last else None,
+        "hazards": list(hazards.values()),
+    }
+
+
+def layer_states(*, session: Session) -> list[dict[str, Any]]:
+    rows = session.scalars(select(RiskLayerState).order_by(RiskLayerState.layer_id)).all()
+    return [
+        {
+            "layer_id": r.layer_id,
+            "status": r.status,
+            "method": r.method,
+            "computed_at": r.computed_at.isoformat() if r.computed_at else None,
+            "attempted_at": r.attempted_at.isoformat(),
+            "duration_s": r.duration_s,
+            "communities": r.communities,
+            "error": r.error,
+        }
+        for r in rows
+    ]
+
+
+def risk_features(
+    *,
+    session: Session,
+    hazard: str | None = None,
+    level: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    at: datetime | None = None,
+    limit: int = 10,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """GeoJSON features, one per community and hazard (its highest score), and the match count."""
+    where = (
+        ["s.superseded_at IS NULL"]
+        if at is None
+        else ["s.computed_at <= :at", "(s.superseded_at IS NULL OR s.superseded_at > :at)"]
+    )
+    params: dict[str, Any] = {"limit": limit, "offset": offset, "at": at}
+    if hazard:
+        where.append("s.hazard = :hazard")
+        params["hazard"] = hazard
+    if bbox:
+        where.append(
+            "c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326) "
+            "AND ST_Intersects(c.geom, ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))"
+        )
+        params.update(x0=bbox[0], y0=bbox[1], x1=bbox[2], y1=bbox[3])
+    level_where = "WHERE level = :level" if level else ""
+    if level:
+        params["level"] = level
+    base = f"""
+        WITH ranked AS (
+          SELECT DISTINCT ON (s.community_id, s.hazard) s.*, c.code, c.name
+          FROM risk_scores s JOIN communities c ON c.id = s.community_id
+          WHERE {" AND ".join(where)}
+          ORDER BY s.community_id, s.hazard, s.score DESC, s.id DESC
+        ) SELECT * FROM ranked {level_where}
+    """
+    total = session.execute(text(f"SELECT count(*) FROM ({base}) q"), params).scalar() or 0
+    rows = (
+        session.execute(
+            text(f"""
+        SELECT q.*, ST_AsGeoJSON(c.geom, 6) AS geometry FROM ({base}) q
+        JOIN communities c ON c.id = q.community_id
+        ORDER BY q.code, q.hazard LIMIT :limit OFFSET :offset
+    """),
+            params,
+        )
+        .mappings()
+        .all()
+    )
+    import json
+
+    features = []
+    for r in rows:
+        features.append(
+            {
+                "type": "Feature",
+                "id": f"{r['code']}:{r['hazard']}",
+                "geometry": json.loads(r["geometry"]),
+                "properties": {
+                    "code": r["code"],
+                    "name": r["name"],
+                    "hazard": r["hazard"],
+                    "level": r["level"],
+                    "score": r["score"],
+                    "H": r["hazard_index"],
+                    "V": r["vulnerability_index"],
+                    "C": r["capacity_index"],
+                    "method": r["method"],
+                    "layer_id": r["layer_id"],
+                    "layer_name": r["layer_name"],
+                    "components": r["components"],
+                    "exposure": r["exposure"],
+                    "computed_at": r["computed_at"].isoformat(),
+                },
+            }
+        )
+    return features, int(total)

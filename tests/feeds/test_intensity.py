@@ -1,0 +1,133 @@
+"""The Allen et al. (2012) IPE, grids and sampling; per-community MMI from real ShakeMaps."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.feeds.models import HazardEvent
+from service.feeds.parsers import shakemap
+from service.feeds.shaking import update_shaking
+from service.risk import intensity
+from service.settings import Settings
+
+PADANG_ASC = "real/inasafe_palu_padang_shakemaps/shakemap_padang_20090930.asc"
+PADANG_KELURAHAN = "real/admin_boundaries_kepmendagri2025/kota_padang_kelurahan.geojson"
+
+
+def test_ipe_matches_a_hand_calculation() -> None:
+    # M6.0 at 10 km: Rm = -0.209 + 2.042*e = 5.3417; ln(sqrt(100 + 28.534)) = 2.42823
+    # MMI = 2.085 + 1.428*6 - 1.402*2.42823 = 7.2486
+    assert float(intensity.allen2012_mmi(6.0, 10.0)) == pytest.approx(7.2486, abs=1e-3)
+    # Beyond 50 km the far-field term c4*ln(R/50) joins: M7, R=100 km.
+    rm = -0.209 + 2.042 * math.exp(2)
+    expected = 2.085 + 1.428 * 7 - 1.402 * math.log(math.hypot(100, rm)) + 0.078 * math.log(2)
+    assert float(intensity.allen2012_mmi(7.0, 100.0)) == pytest.approx(expected)
+
+
+def test_ipe_falls_with_distance_and_rises_with_magnitude() -> None:
+    r = np.array([0, 10, 30, 50, 51, 100, 300])
+    mmi = intensity.allen2012_mmi(6.5, r)
+    assert np.all(np.diff(mmi) < 0)
+    assert np.all(intensity.allen2012_mmi(7.0, r) > mmi)
+
+
+def test_radius_and_grid_agree() -> None:
+    radius = intensity.radius_for_mmi(magnitude=6.5, depth_km=10, mmi=6.0)
+    assert float(intensity.allen2012_mmi(6.5, math.hypot(radius, 10))) == pytest.approx(
+        6.0, abs=1e-6
+    )
+    assert intensity.radius_for_mmi(magnitude=3.0, depth_km=10, mmi=6.0) == 0.0
+    grid, transform = intensity.mmi_grid(
+        magnitude=6.5, depth_km=10, lon=100.0, lat=-1.0, cell_deg=0.01
+    )
+    assert grid.dtype == np.float32 and transform.a == 0.01 and transform.e == -0.01
+    assert transform.c / 0.01 == pytest.approx(round(transform.c / 0.01))  # on the 0.01 lattice
+    peak = np.unravel_index(np.argmax(grid), grid.shape)
+    lon, lat = transform.c + (peak[1] + 0.5) * 0.01, transform.f - (peak[0] + 0.5) * 0.01
+    assert abs(lon - 100.0) <= 0.01 and abs(lat + 1.0) <= 0.01
+    assert grid.min() < 4.5  # the grid reaches out to where shaking is weak
+
+
+def test_sample_raster_on_a_known_grid() -> None:
+    array = np.arange(12, dtype=np.float32).reshape(3, 4)  # rows north->south
+    transform = Affine(1.0, 0.0, 10.0, 0.0, -1.0, 3.0)  # west 10, north 3
+    values = intensity.sample_raster(
+        array, transform, [10.5, 13.9, 12.2, 9.0], [2.5, 0.1, 1.5, 1.0]
+    )
+    assert values[:3].tolist() == [0.0, 11.0, 6.0] and math.isnan(values[3])
+
+
+def test_padang_2009_usgs_shakemap_per_kelurahan(shared_data: Path) -> None:
+    """Per-community MMI for the 104 Kota Padang kelurahan from the USGS 2009 grid."""
+    kelurahan = gpd.read_file(shared_data / PADANG_KELURAHAN)
+    points = kelurahan.geometry.make_valid().representative_point()
+    with rasterio.open(shared_data / PADANG_ASC) as src:
+        assert (src.width, src.height) == (250, 254)
+        assert src.res[0] == pytest.approx(0.030741064)
+        array, transform = src.read(1), src.transform
+        by_rasterio = np.array([v[0] for v in src.sample(zip(points.x, points.y, strict=True))])
+    mmi = intensity.sample_raster(array, transform, points.x.to_numpy(), points.y.to_numpy(), -9999)
+    assert len(mmi) == 104 and not np.isnan(mmi).any()
+    np.testing.assert_allclose(mmi, by_rasterio)  # same cells as GDAL picks
+    # The 30 Sep 2009 M7.6 shook all of Padang at VII to VIII.
+    assert mmi.min() >= 7.0 and mmi.max() < 8.0 and 7.2 < mmi.mean() < 7.6
+    # The IPE estimate for the same quake (USGS: M7.6, 81 km deep, 0.72 S 99.87 E) is
+    # lower (a point source, no site effects): stated, not hidden.
+    ipe, dist = intensity.mmi_at_points(
+        magnitude=7.6, depth_km=81, lon=99.867, lat=-0.720,
+        points_lon=points.x.to_numpy(), points_lat=points.y.to_numpy(),
+    )  # fmt: skip
+    assert np.all((dist > 45) & (dist < 80)) and np.all((ipe > 6.0) & (ipe < mmi))
+
+
+def test_shakemap_replaces_the_estimate(
+    shared_data: Path,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    padang_communities: int,
+) -> None:
+    from geoalchemy2.shape import from_shape
+    from shapely.geometry import Point
+
+    grid = shakemap.parse(
+        (shared_data / "real/bmkg_shakemaps/20190930000000_grid.xml").read_bytes()
+    )
+    with session_factory() as s, s.begin():
+        event = HazardEvent(
+            type="earthquake", status="active", title="Gempa M7.6 Padang", time=grid.time,
+            magnitude=7.6, depth_km=81, primary_source="bmkg", primary_source_id="x", revision=1,
+            properties={}, raw={}, epicentre=from_shape(Point(99.867, -0.72), srid=4326),
+        )  # fmt: skip
+        s.add(event)
+        s.flush()
+        event_id = event.id
+    estimate = update_shaking(session_factory=session_factory, settings=settings, event_id=event_id)
+    assert estimate.method == "ipe:allen2012" and estimate.communities == padang_communities
+    measured = update_shaking(
+        session_factory=session_factory, settings=settings, event_id=event_id, grid=grid
+    )
+    assert measured.method == "shakemap" and measured.layer_id != estimate.layer_id
+    again = update_shaking(session_factory=session_factory, settings=settings, event_id=event_id)
+    assert again.skipped == "ShakeMap present" and again.layer_id is None
+    with session_factory() as s:
+        versions = s.execute(
+            text(
+                "SELECT version, properties->>'method' FROM hazard_layers"
+                " WHERE event_id = :e ORDER BY version"
+            ),
+            {"e": event_id},
+        ).all()
+        methods = {
+            r[0] for r in s.execute(text("SELECT DISTINCT method FROM hazard_event_intensities"))
+        }
+    assert [tuple(v) for v in versions] == [(1, "ipe:allen2012"), (2, "shakemap")]
+    assert methods == {"shakemap"}
