@@ -131,23 +131,10 @@ def register_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DataError)
     async def _data(_: Request, exc: DataError) -> JSONResponse:
-<<<<<<< HEAD
-        # PostgreSQL refused a value the request carried (a number beyond bigint, a malformed
-        # literal): the client's input, not a server fault. Logged, as it may hint at a
-        # missing bound on a parameter.
-        log.warning("database refused a request value: %s", str(exc.orig).splitlines()[0])
-        return problem(
-            400,
-            "Invalid input",
-            "a value in the request is out of range or malformed for the database: "
-            + str(exc.orig).splitlines()[0],
-        )
-=======
         # SQLSTATE class 22 (out-of-range numbers, malformed values) comes from request values
         # that passed validation but not the column type: the client's to fix, not a crash.
         log.warning("data error from request values: %s", str(exc.orig)[:200])
         return problem(400, "Invalid input", "a value in the request is out of range or malformed")
->>>>>>> main
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

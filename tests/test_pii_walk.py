@@ -107,6 +107,7 @@ def test_public_endpoints_leak_no_phone_numbers_or_names(
                 parts = urlsplit(href)
                 if parts.netloc in ("", "testserver"):
                     queue.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+    print(f"walked {len(statuses)} pages:", sorted(statuses.items()))
     assert not leaks, "\n".join(leaks)
     assert statuses, "nothing was walked"
     # The walk reached real content, not only errors.

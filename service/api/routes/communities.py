@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-<<<<<<< HEAD
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-=======
-from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
->>>>>>> main
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 
 from service.api.deps import CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
 from service.api.uploads import only_form_fields, staged_uploads
@@ -75,15 +71,11 @@ def get_community(
 @router.patch("/{code}", summary="Update population and indicators (null = unknown)",
               response_model=CommunityPublic)
 def update_community(
-<<<<<<< HEAD
-    code: str,
+    code: CodePath,
     changes: CommunityUpdate,
     _: CoordinatorDep,
     session_factory: SessionFactoryDep,
     request: Request,
-=======
-    code: CodePath, changes: CommunityUpdate, _: CoordinatorDep, session_factory: SessionFactoryDep
->>>>>>> main
 ) -> CommunityPublic:
     updated = service.update_community(session_factory=session_factory, code=code, changes=changes)
     audit.record_committed(
