@@ -70,23 +70,42 @@ def build_map_data(session_factory: sessionmaker[Session], settings: Settings) -
     cell = 0.002
     ncols, nrows = round(COLS * STEP / cell), round(ROWS * STEP / cell)
     yy, xx = np.mgrid[0:nrows, 0:ncols]
-    people = (5 + 40 * (xx / ncols < 0.4) * (yy / nrows > 0.5) + 10 * (yy / nrows)).astype("float32")
+    people = (5 + 40 * (xx / ncols < 0.4) * (yy / nrows > 0.5) + 10 * (yy / nrows)).astype(
+        "float32"
+    )
     transform = Affine(cell, 0, WEST, 0, -cell, SOUTH + ROWS * STEP)
-    pop_path = builders.write_raster(settings.storage.data_dir / "pop_uji.tif", people, transform,
-                                     nodata=-1.0)
+    pop_path = builders.write_raster(
+        settings.storage.data_dir / "pop_uji.tif", people, transform, nodata=-1.0
+    )
     with session_factory() as s, s.begin():
-        builders.add_raster_layer(s, settings.storage.data_dir, pop_path, name="pop_uji",
-                                  role="exposure")
-        builders.add_communities(s, comms, share_poor=0.3, share_elderly=0.12,
-                                 has_early_warning=False)
-        volcano = builders.add_zone_layer(s, krb, "KRB", name="krb_uji", hazard="volcano",
-                                          scheme=schemes.VOLCANO_KRB.to_dict())
-        flooding = builders.add_zone_layer(s, flood, "kelas", name="banjir_uji", hazard="flood",
-                                           scheme=schemes.LOW_MEDIUM_HIGH.to_dict())
+        builders.add_raster_layer(
+            s, settings.storage.data_dir, pop_path, name="pop_uji", role="exposure"
+        )
+        builders.add_communities(
+            s,
+            comms,
+            share_poor=0.4,
+            share_elderly=0.3,
+            share_children=0.35,
+            share_disabled=0.2,
+            has_early_warning=False,
+        )
+        volcano = builders.add_zone_layer(
+            s, krb, "KRB", name="krb_uji", hazard="volcano", scheme=schemes.VOLCANO_KRB.to_dict()
+        )
+        flooding = builders.add_zone_layer(
+            s,
+            flood,
+            "kelas",
+            name="banjir_uji",
+            hazard="flood",
+            scheme=schemes.LOW_MEDIUM_HIGH.to_dict(),
+        )
         layer_ids = [volcano.id, flooding.id]
     for layer_id in layer_ids:
-        result = recompute_layer(session_factory=session_factory, layer_id=layer_id,
-                                 settings=settings)
+        result = recompute_layer(
+            session_factory=session_factory, layer_id=layer_id, settings=settings
+        )
         assert result["status"] == "succeeded", result
     bounds = (WEST, SOUTH, WEST + COLS * STEP, SOUTH + ROWS * STEP)
     return MapData(codes=codes, names=names, centres=centres, bounds=bounds)
