@@ -122,8 +122,6 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
         "z": [12],
         "x": [x],
         "y": [y],
-        "job_id": job_ids,
-        "collection_id": ["communities", "hazard-zones", "risk"],
         **alerts_values,
     }
 
