@@ -212,36 +212,38 @@ def one_feature(conn: Connection, coll: Collection, feature_id: str) -> str | No
 
 
 def extent(conn: Connection, coll: Collection) -> Extent:
-    """Bounding box of the data and, for collections with time, its time span."""
+    """Bounding box of the data and, for collections with time, its time span (one query)."""
     src = coll.table()
-    box = func.ST_Extent(src.c[coll.geometry_column]).label("box")
-    sub = select(box).select_from(src).subquery()
+    aggregates: list[ColumnElement[Any]] = [
+        func.ST_Extent(src.c[coll.geometry_column]).label("box")
+    ]
+    if coll.time_column:
+        start_col = src.c[coll.time_column]
+        end_col = src.c[coll.time_end_column] if coll.time_end_column else start_col
+        # Rows without any time are timeless, not open-ended: they do not widen the extent.
+        timed_row = or_(start_col.is_not(None), end_col.is_not(None))
+        aggregates += [
+            func.min(start_col).filter(timed_row).label("t0"),
+            func.max(end_col).filter(timed_row).label("t1"),
+            func.bool_or(start_col.is_(None)).filter(timed_row).label("open_start"),
+            func.bool_or(end_col.is_(None)).filter(timed_row).label("open_end"),
+            func.count().filter(timed_row).label("timed"),
+        ]
+    sub = select(*aggregates).select_from(src).subquery()
+    box = sub.c.box
     row = conn.execute(
         select(
-            func.ST_XMin(sub.c.box),
-            func.ST_YMin(sub.c.box),
-            func.ST_XMax(sub.c.box),
-            func.ST_YMax(sub.c.box),
+            func.ST_XMin(box),
+            func.ST_YMin(box),
+            func.ST_XMax(box),
+            func.ST_YMax(box),
+            *[c for c in sub.c if c.name != "box"],
         )
     ).one()
     bbox = None if row[0] is None else (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
     interval = None
     if coll.time_column:
-        start_col = src.c[coll.time_column]
-        end_col = src.c[coll.time_end_column] if coll.time_end_column else start_col
-        # Rows without any time are timeless, not open-ended: they do not widen the extent.
-        stmt = (
-            select(
-                func.min(start_col),
-                func.max(end_col),
-                func.bool_or(start_col.is_(None)),
-                func.bool_or(end_col.is_(None)),
-                func.count(),
-            )
-            .select_from(src)
-            .where(or_(start_col.is_not(None), end_col.is_not(None)))
-        )
-        t0, t1, open_start, open_end, timed = conn.execute(stmt).one()
+        t0, t1, open_start, open_end, timed = row[4:9]
         if timed:
             # In a validity interval a null end is open.
             if coll.time_end_column:
