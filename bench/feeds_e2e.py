@@ -168,7 +168,8 @@ def run(url: str, n: int, magnitude: float) -> None:
         total = outcome.done_at - outcome.fetched_at
         print(
             f"M{magnitude} quake: response -> stored scores {total:.2f} s "
-            f"(shaking layer + intensities + recompute {shake.seconds:.2f} s)"
+            f"(shaking layer + per-community MMI {shake.seconds - shake.recompute_seconds:.2f} s, "
+            f"risk recompute {shake.recompute_seconds:.2f} s)"
         )
     engine.dispose()
 
