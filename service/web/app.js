@@ -19,6 +19,7 @@
     whoami: "/api/v1/keys/me",
     collections: "/ogc/collections",
     overlayRefreshMs: 60000,
+    recentDays: 7,
   };
   // Colour per risk level (the risk domain's level names); the same order is the legend's.
   var LEVELS = [
@@ -277,11 +278,30 @@
       Object.keys(overlayCollections).forEach(addOverlay);
     }).catch(function () { /* no OGC API on this server: the map works without overlays */ });
   }
-  function overlayUrl(kind) {
-    return CONFIG.collections + "/" + encodeURIComponent(overlayCollections[kind]) + "/items?limit=1000";
+  function overlayUrl(kind, recent) {
+    // Recent only: events and reports of the last recentDays days (OGC `datetime`, open end).
+    var url = CONFIG.collections + "/" + encodeURIComponent(overlayCollections[kind]) + "/items?limit=1000";
+    if (recent && kind !== "alerts") {
+      var since = new Date(Date.now() - CONFIG.recentDays * 86400000).toISOString();
+      url += "&datetime=" + encodeURIComponent(since + "/..");
+    }
+    return url;
+  }
+  function activeOnly(fc) {
+    // An alert is active until it is closed (all-clear, cancel) or expires.
+    var now = Date.now();
+    fc.features = (fc.features || []).filter(function (f) {
+      var p = f.properties || {};
+      if (p.closed_at) return false;
+      return !p.expires_at || new Date(p.expires_at).getTime() > now;
+    });
+    return fc;
   }
   function addOverlay(kind) {
-    api(overlayUrl(kind), false).then(function (fc) {
+    api(overlayUrl(kind, true), false).catch(function () {
+      return api(overlayUrl(kind, false), false);  // a collection without a time filter
+    }).then(function (fc) {
+      if (kind === "alerts") fc = activeOnly(fc);
       var color = OVERLAYS[kind].color;
       if (map.getSource(kind)) { map.getSource(kind).setData(fc); return; }
       map.addSource(kind, { type: "geojson", data: fc });
