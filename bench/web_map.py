@@ -13,6 +13,7 @@ database is dropped at the end.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import sys
@@ -21,6 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 from sqlalchemy import create_engine, make_url, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,6 +122,20 @@ def main() -> None:
                 drawn = page.evaluate("() => window.siaga.state.renderedCount")
                 print(f"{label}: {drawn} drawn in {took:.2f} s ({len(tiles) - before} tiles)")
             page.screenshot(path=str(ROOT / "test-output" / "bench_map_10k.png"))
+            # One tile at the first view's zoom, straight from the server (no browser).
+            z = int(zoom)
+            x = int((data.centres[0][0] + 180) / 360 * 2**z)
+            lat = math.radians(data.centres[0][1])
+            y = int((1 - math.asinh(math.tan(lat)) / math.pi) / 2 * 2**z)
+            times = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                r = httpx.get(f"{server.url}/tiles/risk/{z}/{x}/{y}.pbf?hazard=volcano", timeout=60)
+                times.append(time.perf_counter() - t0)
+            print(
+                f"tile {z}/{x}/{y} (volcano): {len(r.content) / 1024:.0f} KiB, "
+                f"median {sorted(times)[2] * 1000:.0f} ms over 5"
+            )
             browser.close()
         engine.dispose()
     finally:
