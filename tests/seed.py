@@ -103,9 +103,7 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
         layer_ids = [seed_hazard_layer(s).id]
         feed_ids, event_ids = seed_feed_and_event(s)
         alerts_values = seed_alerts(s, codes)
-        from service.risk.jobs import request_recompute
-
-        job_ids = [request_recompute(session=s, layer_id=layer_ids[0])]
+        job_ids = [seed_job(s)]
     x, y = tile_of(110.36, -7.71, 12)
     return {
         "code": codes,
@@ -126,6 +124,13 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
         "y": [y],
         **alerts_values,
     }
+
+
+def seed_job(session: Session) -> int:
+    """A queued recompute job (the jobs table is shared by every domain)."""
+    from service.risk.jobs import create_job
+
+    return create_job(session=session, kind="risk.recompute", params={"layer_id": None})
 
 
 def seed_alerts(session: Session, codes: list[str]) -> dict[str, list[Any]]:

@@ -37,15 +37,25 @@ from service.api.deps import (
 )
 from service.db import utcnow
 from service.errors import InvalidFile, PayloadTooLarge
+from service.messaging.inbound import opted_out
 from service.ops import audit
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
-def _member_out(member: Member, principal: Any) -> MemberPublic:
-    if principal.has("responder"):
-        return MemberPrivate.model_validate(member)
-    return MemberPublic.model_validate(member)
+def _members_out(session: Any, members: list[Member], principal: Any) -> list[MemberPublic]:
+    """Public shape for everyone; names and numbers for responder/admin keys. Whether the
+    number replied STOP/BERHENTI (messaging's opt-out list) shows for everyone."""
+    stopped = opted_out(session, [m.phone for m in members])
+    model = MemberPrivate if principal.has("responder") else MemberPublic
+    return [
+        model.model_validate(m).model_copy(update={"opted_out": m.phone in stopped})
+        for m in members
+    ]
+
+
+def _member_out(member: Member, principal: Any, session: Any) -> MemberPublic:
+    return _members_out(session, [member], principal)[0]
 
 
 # ------------------------------------------------------------- groups
@@ -110,7 +120,7 @@ def list_members(
     group_id: IdPath, session: SessionDep, principal: PrincipalDep
 ) -> list[MemberPublic]:
     """Names and phone numbers only for responder and admin keys; others see the tree's shape."""
-    return [_member_out(m, principal) for m in svc.list_members(session=session, group_id=group_id)]
+    return _members_out(session, svc.list_members(session=session, group_id=group_id), principal)
 
 
 @router.post(
@@ -129,16 +139,15 @@ def add_member(
     audit.record(session=session, actor=request, action="members.create",
                  target=f"member:{member.id}", details={"group_id": group_id})
     session.commit()
-    return _member_out(member, principal)
+    return _member_out(member, principal, session)
 
 
 @router.get("/groups/{group_id}/members/{member_id}", response_model=MemberPrivate | MemberPublic)
 def get_member(
     group_id: IdPath, member_id: IdPath, session: SessionDep, principal: PrincipalDep
 ) -> MemberPublic:
-    return _member_out(
-        svc.get_member(session=session, group_id=group_id, member_id=member_id), principal
-    )
+    member = svc.get_member(session=session, group_id=group_id, member_id=member_id)
+    return _member_out(member, principal, session)
 
 
 @router.patch("/groups/{group_id}/members/{member_id}", response_model=MemberPrivate | MemberPublic)
@@ -155,7 +164,7 @@ def update_member(
                  target=f"member:{member_id}",
                  details={"group_id": group_id, "fields": sorted(data.model_fields_set)})
     session.commit()
-    return _member_out(member, principal)
+    return _member_out(member, principal, session)
 
 
 @router.delete("/groups/{group_id}/members/{member_id}", status_code=204)

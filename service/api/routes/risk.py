@@ -60,9 +60,12 @@ def get_risk_card(
     at: Annotated[
         datetime | None, Query(alias="datetime", description="scores as of this time (RFC 3339)")
     ] = None,
+    hazard: Annotated[
+        str | None, Query(description="one hazard; its entry is also spread over the top level")
+    ] = None,
 ) -> dict[str, Any]:
     """The risk card: per hazard level, score, H/V/C with inputs, exposure per class, history."""
-    return risk_service.get_risk_card(session=session, code=code, at=at)
+    return risk_service.get_risk_card(session=session, code=code, at=at, hazard=hazard)
 
 
 @router.get("/risk/layers")
