@@ -44,7 +44,7 @@ def make_engine(settings: DatabaseSettings, **kwargs: object) -> Engine:
         pool_size=settings.pool_size,
         pool_pre_ping=True,
         connect_args={"options": f"-c statement_timeout={settings.statement_timeout_ms}"},
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 

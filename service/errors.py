@@ -85,7 +85,7 @@ STATUS_MAP: dict[type[SiagaError], int] = {
 def status_for(exc: SiagaError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS_MAP:
-            return STATUS_MAP[cls]  # type: ignore[index]
+            return STATUS_MAP[cls]
     return 500
 
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 POSTGIS_TABLES = {"spatial_ref_sys", "topology", "layer"}
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+def include_object(obj, name, type_, reflected, compare_to):
     return not (type_ == "table" and name in POSTGIS_TABLES)
 
 

@@ -27,7 +27,10 @@ PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "placeholder", "xx
 
 
 def _config(prefix: str) -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=prefix, env_file=_ENV_FILE, extra="ignore")
+    # populate_by_name: code (and tests) may pass `url=...` even where the env var is an alias.
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=_ENV_FILE, extra="ignore", populate_by_name=True
+    )
 
 
 class DatabaseSettings(BaseSettings):
@@ -136,7 +139,9 @@ class FeedSettings(BaseSettings):
     # Intensity estimate (Allen et al. 2012 IPE) for earthquakes without a ShakeMap yet.
     intensity_min_magnitude: float = Field(5.0, ge=0)
     intensity_cell_deg: float = Field(0.01, gt=0, le=0.1)
-    intensity_min_mmi: float = Field(4.0, ge=1, description="grid extends to where MMI falls to this")
+    intensity_min_mmi: float = Field(
+        4.0, ge=1, description="grid extends to where MMI falls to this"
+    )
     intensity_max_radius_km: float = Field(400.0, gt=0)
 
 
@@ -164,7 +169,7 @@ class AlertSettings(BaseSettings):
     # messaging: dispatcher, retries, fallback (see docs/messaging.md)
     http_timeout_s: float = Field(10.0, gt=0, description="per provider request")
     dispatch_interval_s: float = Field(1.0, gt=0, description="idle poll of the outbox")
-    dispatch_concurrency: int = Field(8, ge=1, le=256, description="sender threads per worker")
+    dispatch_concurrency: int = Field(4, ge=1, le=256, description="sender threads per worker")
     retry_base_s: float = Field(2.0, gt=0, description="first retry delay; doubles each attempt")
     retry_max_s: float = Field(300.0, gt=0)
     sending_lease_s: float = Field(

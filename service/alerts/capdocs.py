@@ -30,6 +30,8 @@ from service.errors import NotFound
 from service.settings import Settings
 
 PAST = ("Past", "Minor", "Observed")
+# CAP feed guidance: keep an index under ~100 KB; an entry is about 700 bytes.
+ATOM_MAX_ENTRIES = 100
 
 
 def _texts(alert: Alert, language: str, community: str, sender: str) -> tuple[str, str, str]:
@@ -166,7 +168,7 @@ def atom_index(*, session: Session, settings: Settings, base_url: str, now: date
         select(Alert)
         .where((Alert.expires_at.is_(None)) | (Alert.expires_at > now))
         .order_by(Alert.sent_at.desc(), Alert.id.desc())
-        .limit(200)
+        .limit(ATOM_MAX_ENTRIES)
     ).all()
     entries = []
     for alert in alerts:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from service.alerts.models import Alert, AlertGroup, AlertRecipient, Member
@@ -33,6 +33,7 @@ def escalate_due(*, session: Session, settings: Settings, now: datetime) -> Esca
         .where(
             Alert.kind.in_(("alert", "update")),
             Alert.closed_at.is_(None),
+            or_(Alert.expires_at.is_(None), Alert.expires_at > now),
             Alert.ack_due_at.is_not(None),
             Alert.ack_due_at <= now,
             AlertRecipient.acked_at.is_(None),

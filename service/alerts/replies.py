@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.alerts.models import Alert, AlertGroup, AlertRecipient, GroundReport, Member
@@ -64,6 +64,7 @@ def handle_inbound(*, session: Session, message: InboundMessage) -> str:
             AlertRecipient.member_id.in_(member_ids),
             Alert.kind.in_(("alert", "update")),
             Alert.closed_at.is_(None),
+            or_(Alert.expires_at.is_(None), Alert.expires_at > message.received_at),
         )
         .order_by(Alert.sent_at.desc(), Alert.id.desc())
     )

@@ -101,6 +101,7 @@ class MemberPublic(BaseModel):
     backup_id: int | None
     community_code: str | None
     consent: bool
+    opted_out: bool = False  # replied STOP/BERHENTI (and not MULAI since)
 
 
 class MemberPrivate(MemberPublic):

@@ -102,13 +102,15 @@ def evaluate_signals(
         .where(AlertRule.enabled.is_(True))
         .order_by(AlertRule.id)
     ).all()
+    by_community: dict[str, list[Signal]] = {}
+    for signal in signals:
+        by_community.setdefault(signal.community_code, []).append(signal)
     for rule, group in rules:
         # Two workers may evaluate at once; each rule's state is advanced by one of them.
         if not try_advisory_xact_lock(session, "alerts.rule", rule.id):
             summary.skipped_rules.append(rule.id)
             continue
-        covered = set(group.community_codes)
-        mine = [s for s in signals if s.community_code in covered]
+        mine = [s for code in group.community_codes for s in by_community.get(code, ())]
         states = _load_states(session, rule.id)
         result = evaluate(rule=rule_config(rule), signals=mine, states=states, now=now)
         for decision in result.decisions:

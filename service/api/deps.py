@@ -14,11 +14,11 @@ from service.settings import Settings
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def get_session_factory(request: Request) -> sessionmaker[Session]:
-    return request.app.state.session_factory  # type: ignore[no-any-return]
+    return request.app.state.session_factory
 
 
 def get_session(request: Request) -> Iterator[Session]:

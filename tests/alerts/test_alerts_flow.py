@@ -303,3 +303,30 @@ def test_quiet_hours_hold_until_morning_in_the_db(
     )
     session.commit()
     assert len(out.alerts_created) == 1
+
+
+def test_expired_alert_is_neither_escalated_nor_acknowledged(
+    session, settings, make_tree, outbox_rows
+) -> None:
+    tree = make_tree()
+    create_drill(
+        session=session,
+        settings=settings,
+        group_id=tree.group.id,
+        data=DrillIn(hazard="flood", level=1),
+        now=T0,
+    )
+    session.commit()
+    later = T0 + timedelta(hours=settings.alerts.alert_expires_hours, minutes=1)
+    assert escalate_due(session=session, settings=settings, now=later).escalated == []
+    phone = tree.members["ketua"].phone
+    assert handle_inbound(session=session, message=reply(phone, "YA", later, "late")) == "ack"
+    session.commit()
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(AlertRecipient)
+            .where(AlertRecipient.acked_at.is_not(None))
+        )
+        == 0
+    )

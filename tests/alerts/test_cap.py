@@ -170,3 +170,47 @@ def test_atom_index_lists_unexpired(client, session, settings, make_tree, outbox
 def test_unknown_alert_is_404(client) -> None:
     r = client.get("/cap/alerts/999999.xml")
     assert r.status_code == 404 and "999999" in r.json()["detail"]
+
+
+def test_ogc_alerts_and_reports_collections(
+    client, session, settings, make_tree, outbox_rows, auth_headers
+) -> None:
+    from service.alerts.replies import InboundMessage, handle_inbound
+
+    tree = make_tree()
+    ids = _alerts_of_every_kind(session, settings, tree)
+    handle_inbound(
+        session=session,
+        message=InboundMessage(
+            channel="whatsapp",
+            phone=tree.members["warga1"].phone,
+            text="Tanggul jebol, hubungi Pak Ujang 0812-9999-8888",
+            received_at=datetime.now(UTC),
+            provider="console",
+            provider_message_id="r1",
+        ),
+    )
+    session.commit()
+    r = client.get("/ogc/collections/alerts/items", params={"limit": 100})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
+    features = r.json()["features"]
+    assert len(features) == len(ids)
+    props = {f["properties"]["identifier"]: f for f in features}
+    first = next(f for f in features if f["id"] in (ids["Alert"], str(ids["Alert"])))
+    assert (
+        first["properties"]["level_name"] == "waspada"
+        and first["geometry"]["type"] == "MultiPolygon"
+    )
+    assert all("+628" not in str(f) for f in props.values())
+    r = client.get("/ogc/collections/alerts/items", params={"cap_status": "Exercise"})
+    drill = sorted(
+        (f["properties"]["cap_status"], f["properties"]["kind"]) for f in r.json()["features"]
+    )
+    assert drill == [("Exercise", "alert"), ("Exercise", "cancel")]  # the drill and its cancel
+
+    assert client.get("/ogc/collections/reports/items").status_code in (401, 404)
+    r = client.get("/ogc/collections/reports/items", headers=auth_headers("viewer"))
+    assert r.status_code == 200
+    (report,) = r.json()["features"]
+    assert report["properties"]["text"] == "Tanggul jebol, hubungi Pak Ujang [nomor disembunyikan]"
+    assert report["properties"]["community_code"] == CODE and report["geometry"]["type"] == "Point"

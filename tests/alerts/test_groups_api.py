@@ -284,3 +284,54 @@ def test_signals_drill_and_alert_views(
     assert r.status_code == 201 and r.json()["msg_type"] == "Cancel"
     assert client.post(f"/api/v1/alerts/{alert_id}/cancel", headers=coordinator).status_code == 409
     assert client.get("/api/v1/alerts/777").status_code == 404
+
+
+def test_stop_reply_shows_as_opted_out(client, session, group_id, coordinator) -> None:
+    from datetime import UTC, datetime
+
+    from service.messaging.inbound import receive
+
+    r = client.post(
+        f"/api/v1/groups/{group_id}/members",
+        headers=coordinator,
+        json={"name": "Ibu Siti", "phone": "081234567890"},
+    )
+    member_id = r.json()["id"]
+    at = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+    with session.begin():
+        assert (
+            receive(
+                session,
+                provider="console",
+                provider_message_id="in-1",
+                channel="whatsapp",
+                phone="+6281234567890",
+                text_="BERHENTI",
+                received_at=at,
+            )
+            == "stop"
+        )
+    url = f"/api/v1/groups/{group_id}/members/{member_id}"
+    assert client.get(url).json()["opted_out"] is True
+    with session.begin():
+        receive(
+            session,
+            provider="console",
+            provider_message_id="in-2",
+            channel="whatsapp",
+            phone="+6281234567890",
+            text_="MULAI",
+            received_at=at,
+        )
+    assert client.get(url).json()["opted_out"] is False
+
+
+def test_group_with_alerts_is_kept(client, group_id, coordinator, outbox_rows) -> None:
+    r = client.post(f"/api/v1/groups/{group_id}/drills", headers=coordinator, json={})
+    assert r.status_code == 201
+    r = client.delete(f"/api/v1/groups/{group_id}", headers=coordinator)
+    assert r.status_code == 409 and "audit" in r.json()["detail"]
+    r = client.post(
+        "/api/v1/groups", headers=coordinator, json={"name": "Kosong", "community_codes": [CODE_B]}
+    )
+    assert client.delete(f"/api/v1/groups/{r.json()['id']}", headers=coordinator).status_code == 204

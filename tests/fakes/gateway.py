@@ -33,6 +33,7 @@ class Faults:
     throttle_429: float = 0.0
     timeout: float = 0.0  # accept the message, then answer too late for the client
     timeout_delay_s: float = 1.0
+    latency_s: float = 0.0  # every accepted message: answer after this long
     permanent: dict[str, int] = field(default_factory=dict)  # phone -> provider error code
     window_closed: set[str] = field(default_factory=set)  # WhatsApp numbers outside 24 h
     seed: int = 0
@@ -122,7 +123,8 @@ class Gateway:
         self.callbacks.put((url, headers, body))
 
     def _deliver_callbacks(self) -> None:
-        with httpx.Client(timeout=10) as client:
+        # No keep-alive: the receiving test server can then shut down at once.
+        with httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as client:
             while True:
                 item = self.callbacks.get()
                 if item is None:
@@ -157,7 +159,9 @@ async def read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-async def respond(send: Send, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def respond(
+    send: Send, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps(payload).encode()
     await send(
         {
@@ -175,7 +179,6 @@ def header(scope: Scope, name: str) -> str | None:
         if k == key:
             return str(v.decode("latin-1"))
     return None
-
 
 
 # -- running ----------------------------------------------------------------------------------

@@ -114,8 +114,6 @@ def test_poll_of_a_failing_feed_reports_the_error(
 def test_cli_seed_add_list_poll(
     database_url: str, monkeypatch: pytest.MonkeyPatch, shared_data: Path, clean_db: object
 ) -> None:
-    # database_url, not settings.database.url: DatabaseSettings(url=...) is overridden by
-    # the DATABASE_URL alias, so the settings fixture names the server's default database.
     monkeypatch.setenv("DATABASE_URL", database_url)
     runner = CliRunner()
     r = runner.invoke(cli_app, ["feeds", "seed"])

@@ -374,6 +374,12 @@ def test_private_collection_needs_a_key(
     fc = client.get("/ogc/collections/test-private/items", headers=headers).json()
     assert fc["numberMatched"] == 60
     assert fc["features"][0]["properties"] == {"nama": "Desa Uji 0"}
+    # An unknown key is refused; Basic credentials (GDAL USERPWD) count as anonymous.
+    bad = client.get("/ogc/collections", headers={"Authorization": "Bearer sk_nope"})
+    assert bad.status_code == 401
+    basic = client.get("/ogc/collections", headers={"Authorization": "Basic dTpw"})
+    assert basic.status_code == 200
+    assert "test-private" not in [c["id"] for c in basic.json()["collections"]]
 
 
 def test_many_properties_and_custom_filter(client: TestClient, communities: list[str]) -> None:

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import importlib
 
-COLLECTION_MODULES: tuple[str, ...] = ("service.api.ogc.collections", "service.risk.ogc")
+COLLECTION_MODULES: tuple[str, ...] = (
+    "service.api.ogc.collections",
+    "service.risk.ogc",
+    "service.feeds.collections",
+    "service.alerts.ogc",
+)
 
 
 def load() -> None:

@@ -1,0 +1,150 @@
+"""OGC API collections of the alerts domain: `alerts` (public, CAP-like, no people) and
+`reports` (ground reports; key holders only, since free text may name people, and phone
+numbers inside the text are masked)."""
+
+from __future__ import annotations
+
+from sqlalchemy import FromClause, case, func, select
+
+from service.alerts.models import ALERT_KINDS, Alert, AlertGroup, GroundReport
+from service.api.ogc.registry import Collection, Filter, register
+from service.communities.models import Community
+
+# Digits that look like a phone number (+62 812-3456-7890, 0812 3456 7890, ...).
+PHONE_PATTERN = r"\+?[0-9][0-9 ().-]{6,}[0-9]"
+PHONE_MASK = "[nomor disembunyikan]"
+
+
+def _alerts_source() -> FromClause:
+    return (
+        select(
+            Alert.id.label("id"),
+            Alert.identifier.label("identifier"),
+            Alert.hazard.label("hazard"),
+            Alert.level.label("level"),
+            case({1: "waspada", 2: "siaga", 3: "awas"}, value=Alert.level, else_=None).label(
+                "level_name"
+            ),
+            Alert.kind.label("kind"),
+            Alert.msg_type.label("msg_type"),
+            Alert.status.label("cap_status"),
+            Alert.thread_id.label("thread_id"),
+            Alert.community_code.label("community_code"),
+            Community.name.label("community_name"),
+            Alert.group_id.label("group_id"),
+            AlertGroup.name.label("group_name"),
+            Alert.headline.label("headline"),
+            Alert.sent_at.label("sent_at"),
+            Alert.expires_at.label("expires_at"),
+            Alert.closed_at.label("closed_at"),
+            func.concat("/cap/alerts/", Alert.id, ".xml").label("cap_url"),
+            Community.geom.label("geom"),
+        )
+        .join(Community, Community.code == Alert.community_code)
+        .join(AlertGroup, AlertGroup.id == Alert.group_id)
+        .subquery("ogc_alerts")
+    )
+
+
+def _reports_source() -> FromClause:
+    return (
+        select(
+            GroundReport.id.label("id"),
+            func.regexp_replace(GroundReport.text, PHONE_PATTERN, PHONE_MASK, "g").label("text"),
+            GroundReport.channel.label("channel"),
+            GroundReport.received_at.label("received_at"),
+            GroundReport.community_code.label("community_code"),
+            Community.name.label("community_name"),
+            GroundReport.group_id.label("group_id"),
+            GroundReport.alert_id.label("alert_id"),
+            GroundReport.geom.label("geom"),
+        )
+        .outerjoin(Community, Community.code == GroundReport.community_code)
+        .subquery("ogc_reports")
+    )
+
+
+register(
+    Collection(
+        id="alerts",
+        title="Peringatan dini (alerts)",
+        description=(
+            "Peringatan yang dikirim ke kelompok masyarakat: bahaya, tingkat (waspada/siaga/"
+            "awas), jenis pesan CAP dan wilayah desa. Alerts sent to community groups: hazard, "
+            "level, CAP message type and status, the community's area; no names or numbers."
+        ),
+        source=_alerts_source,
+        id_column="id",
+        properties=(
+            "identifier",
+            "hazard",
+            "level",
+            "level_name",
+            "kind",
+            "msg_type",
+            "cap_status",
+            "thread_id",
+            "community_code",
+            "community_name",
+            "group_id",
+            "group_name",
+            "headline",
+            "sent_at",
+            "expires_at",
+            "closed_at",
+            "cap_url",
+        ),
+        time_column="sent_at",
+        time_end_column="expires_at",
+        filters=(
+            Filter(name="hazard", column="hazard", description="hazard type"),
+            Filter(
+                name="level",
+                column="level",
+                type="integer",
+                description="1 waspada, 2 siaga, 3 awas",
+            ),
+            Filter(
+                name="kind",
+                column="kind",
+                enum=ALERT_KINDS,
+                description="alert, update, all_clear, cancel",
+            ),
+            Filter(name="cap_status", column="cap_status", enum=("Actual", "Exercise")),
+            Filter(name="community_code", column="community_code", description="Kemendagri code"),
+            Filter(name="group_id", column="group_id", type="integer"),
+        ),
+        keywords=("alerts", "peringatan", "CAP"),
+    )
+)
+
+register(
+    Collection(
+        id="reports",
+        title="Laporan lapangan (ground reports)",
+        description=(
+            "Balasan anggota yang bukan kode konfirmasi: laporan dari lapangan, di titik desa "
+            "pelapor. Replies from members that are not acknowledgement codes, placed on the "
+            "reporter's community; phone numbers in the text are masked. Needs an API key."
+        ),
+        source=_reports_source,
+        id_column="id",
+        properties=(
+            "text",
+            "channel",
+            "received_at",
+            "community_code",
+            "community_name",
+            "group_id",
+            "alert_id",
+        ),
+        time_column="received_at",
+        filters=(
+            Filter(name="community_code", column="community_code"),
+            Filter(name="group_id", column="group_id", type="integer"),
+            Filter(name="alert_id", column="alert_id", type="integer"),
+        ),
+        public=False,
+        keywords=("reports", "laporan"),
+    )
+)
