@@ -19,6 +19,7 @@
     whoami: "/api/v1/keys/me",
     collections: "/ogc/collections",
     overlayRefreshMs: 60000,
+    recentDays: 7,
   };
   // Colour per risk level (the risk domain's level names); the same order is the legend's.
   var LEVELS = [
@@ -42,6 +43,7 @@
     lastCard: null,
     renderedCount: 0,
     tilesLoaded: false,
+    overlayCounts: {},
   };
 
   // ---- small helpers -------------------------------------------------------------------
@@ -277,11 +279,31 @@
       Object.keys(overlayCollections).forEach(addOverlay);
     }).catch(function () { /* no OGC API on this server: the map works without overlays */ });
   }
-  function overlayUrl(kind) {
-    return CONFIG.collections + "/" + encodeURIComponent(overlayCollections[kind]) + "/items?limit=1000";
+  function overlayUrl(kind, recent) {
+    // Recent only: events and reports of the last recentDays days (OGC `datetime`, open end).
+    var url = CONFIG.collections + "/" + encodeURIComponent(overlayCollections[kind]) + "/items?limit=1000";
+    if (recent && kind !== "alerts") {
+      var since = new Date(Date.now() - CONFIG.recentDays * 86400000).toISOString();
+      url += "&datetime=" + encodeURIComponent(since + "/..");
+    }
+    return url;
+  }
+  function activeOnly(fc) {
+    // An alert is active until it is closed (all-clear, cancel) or expires.
+    var now = Date.now();
+    fc.features = (fc.features || []).filter(function (f) {
+      var p = f.properties || {};
+      if (p.closed_at) return false;
+      return !p.expires_at || new Date(p.expires_at).getTime() > now;
+    });
+    return fc;
   }
   function addOverlay(kind) {
-    api(overlayUrl(kind), false).then(function (fc) {
+    api(overlayUrl(kind, true), false).catch(function () {
+      return api(overlayUrl(kind, false), false);  // a collection without a time filter
+    }).then(function (fc) {
+      if (kind === "alerts") fc = activeOnly(fc);
+      state.overlayCounts[kind] = (fc.features || []).length;
       var color = OVERLAYS[kind].color;
       if (map.getSource(kind)) { map.getSource(kind).setData(fc); return; }
       map.addSource(kind, { type: "geojson", data: fc });
@@ -318,14 +340,14 @@
     var f = e.features && e.features[0];
     if (!f) return;
     var p = f.properties || {};
-    var title = pick(p, ["headline", "title", "event", "name", "place", "hazard"]) || t(kind);
+    var title = p.headline || p.title || (p.hazard ? hazardName(p.hazard) : "") || t(kind);
     var rows = [];
-    ["hazard", "magnitude", "mag", "severity", "urgency", "level", "status", "onset", "sent",
-      "time", "occurred_at", "received_at", "source", "text"].forEach(function (k) {
-      if (p[k] !== undefined && p[k] !== null && p[k] !== "") {
-        var v = /time|_at|onset|sent/.test(k) ? fmtTime(p[k]) : fmt(p[k]);
-        rows.push(el("tr", {}, [el("th", { text: k }), el("td", { text: v })]));
-      }
+    [["hazard", function (v) { return hazardName(v); }], ["level_name"], ["magnitude"], ["depth_km"],
+      ["severity"], ["community_name"], ["group_name"], ["sent_at", fmtTime], ["expires_at", fmtTime],
+      ["time", fmtTime], ["received_at", fmtTime], ["text"], ["source"]].forEach(function (spec) {
+      var k = spec[0], v = p[k];
+      if (v === undefined || v === null || v === "") return;
+      rows.push(el("tr", {}, [el("th", { text: t("field_" + k) }), el("td", { text: spec[1] ? spec[1](v) : fmt(v) })]));
     });
     var box = el("div", {}, [el("strong", { text: String(title) }), el("table", {}, rows)]);
     new maplibregl.Popup({ maxWidth: "280px" }).setLngLat(e.lngLat).setDOMContent(box).addTo(map);
@@ -403,41 +425,51 @@
     return el("table", { class: "parts" }, rows);
   }
 
-  function exposureTable(exposure) {
-    var classes = (exposure && exposure.classes) || [];
-    if (classes.length === 0) return el("p", { class: "muted", text: "–" });
+  // Rows per hazard class; the risk card sends a list plus `exposure_summary` (an older
+  // shape kept `classes` inside `exposure`: both are read).
+  function exposureTable(h) {
+    var rows = Array.isArray(h.exposure) ? h.exposure : ((h.exposure && h.exposure.classes) || []).map(function (c) {
+      return { "class": c["class"], population: c.population, area_km2: c.area_m2 / 1e6, share: c.population_share };
+    });
+    var sum = h.exposure_summary || (Array.isArray(h.exposure) ? {} : h.exposure) || {};
+    if (rows.length === 0) return el("p", { class: "muted", text: "–" });
     var head = el("tr", {}, [
       el("th", { text: t("class") }), el("th", { text: t("population") }),
       el("th", { text: t("area") }), el("th", { text: t("share") }),
     ]);
-    var rows = classes.map(function (r) {
+    var trs = rows.map(function (r) {
       return el("tr", {}, [
         el("td", { text: String(r["class"]) }),
         el("td", { class: "num", text: fmt(r.population, 0) }),
-        el("td", { class: "num", text: fmt(r.area_m2 == null ? null : r.area_m2 / 1e6, 2) }),
-        el("td", { class: "num", text: r.population_share == null ? "–" : fmt(r.population_share * 100, 1) + " %" }),
+        el("td", { class: "num", text: fmt(r.area_km2, 2) }),
+        el("td", { class: "num", text: r.share == null ? "–" : fmt(r.share * 100, 1) + " %" }),
       ]);
     });
-    rows.push(el("tr", { class: "total" }, [
-      el("td", { text: "Σ" }),
-      el("td", { class: "num", text: fmt(exposure.population_exposed, 0) }),
-      el("td", { class: "num", text: fmt(exposure.area_exposed_m2 == null ? null : exposure.area_exposed_m2 / 1e6, 2) }),
-      el("td", { class: "num", text: exposure.population ? fmt(100 * exposure.population_exposed / exposure.population, 1) + " %" : "–" }),
-    ]));
-    return el("table", {}, [head].concat(rows));
+    if (sum.population_exposed != null) {
+      trs.push(el("tr", { class: "total" }, [
+        el("td", { text: "Σ" }),
+        el("td", { class: "num", text: fmt(sum.population_exposed, 0) }),
+        el("td", { class: "num", text: fmt(sum.area_exposed_m2 == null ? null : sum.area_exposed_m2 / 1e6, 2) }),
+        el("td", { class: "num", text: sum.population ? fmt(100 * sum.population_exposed / sum.population, 1) + " %" : "–" }),
+      ]));
+    }
+    return el("table", {}, [head].concat(trs));
   }
 
-  function sourcesList(inputs) {
-    var i = inputs || {};
+  function sourcesList(h) {
+    var i = h.inputs || {};
     var items = [];
-    if (i.layer_name) {
-      items.push(t("hazard_h") + ": " + [i.layer_name + " v" + fmt(i.layer_version), i.source, i.scheme, i.licence].filter(Boolean).join(" · "));
-    }
-    if (i.population_layer_name) {
-      items.push(t("population") + ": " + [i.population_layer_name + " v" + fmt(i.population_layer_version), i.population_source].filter(Boolean).join(" · "));
-    }
+    var sources = Array.isArray(h.sources) ? h.sources : [
+      { role: "hazard", name: i.layer_name, version: i.layer_version, source: i.source, licence: i.licence },
+      { role: "exposure", name: i.population_layer_name, version: i.population_layer_version, source: i.population_source },
+    ];
+    sources.forEach(function (src) {
+      if (!src.name) return;
+      var label = src.role === "exposure" ? t("population") : t("hazard_h");
+      items.push(label + ": " + [src.name + " v" + fmt(src.version), src.source, src.role === "hazard" ? i.scheme : null, src.licence].filter(Boolean).join(" · "));
+      if (src.event_id) items.push("event #" + src.event_id);
+    });
     if (i.model) items.push("model: " + i.model);
-    if (i.event_id) items.push("event #" + i.event_id);
     if (i.defaults && i.defaults.length) items.push(t("defaults") + ": " + i.defaults.join(", "));
     return el("ul", {}, items.map(function (x) { return el("li", { text: x }); }));
   }
@@ -479,9 +511,9 @@
     panel.appendChild(partsTable(comp.C_parts, inputs.indicators));
 
     panel.appendChild(el("h3", { text: t("exposure") }));
-    panel.appendChild(exposureTable(h.exposure));
+    panel.appendChild(exposureTable(h));
     panel.appendChild(el("h3", { text: t("sources") }));
-    panel.appendChild(sourcesList(inputs));
+    panel.appendChild(sourcesList(h));
     panel.appendChild(el("h3", { text: t("history") }));
     panel.appendChild(historyChart(historyOf(h)));
     panel.appendChild(el("p", { class: "sub", text: t("computed_at") + ": " + fmtTime(h.computed_at) }));

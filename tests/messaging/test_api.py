@@ -20,7 +20,7 @@ def test_console_messages_are_visible_in_the_api(
         drain_all(session_factory, [d], timeout=10)
     finally:
         d.close()
-    headers = auth_headers("coordinator")
+    headers = auth_headers("responder")  # phone numbers: responder and admin only
     r = client.get("/api/v1/messaging/deliveries", params={"alert_id": 7}, headers=headers)
     assert r.status_code == 200
     body = r.json()
@@ -40,9 +40,11 @@ def test_deliveries_need_a_key_and_unknown_ids_are_404(
     assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
     viewer = client.get("/api/v1/messaging/deliveries", headers=auth_headers("viewer"))
     assert viewer.status_code == 403  # phone numbers are not for every key
-    missing = client.get("/api/v1/messaging/deliveries/999999", headers=auth_headers("coordinator"))
+    coordinator = client.get("/api/v1/messaging/deliveries", headers=auth_headers("coordinator"))
+    assert coordinator.status_code == 403  # nor for coordinators: responder and admin only
+    missing = client.get("/api/v1/messaging/deliveries/999999", headers=auth_headers("responder"))
     assert missing.status_code == 404
     bad = client.get(
-        "/api/v1/messaging/deliveries", params={"limit": 0}, headers=auth_headers("coordinator")
+        "/api/v1/messaging/deliveries", params={"limit": 0}, headers=auth_headers("responder")
     )
     assert bad.status_code == 400

@@ -33,26 +33,36 @@ class MapData:
 
 
 def code_of(i: int, j: int) -> str:
-    return f"34.04.{i + 1:02d}.{2001 + j}"
+    return f"34.04.{i + 1:02d}.{2001 + j}"  # unique for i < 100 and any j
 
 
-def build_map_data(session_factory: sessionmaker[Session], settings: Settings) -> MapData:
+def build_map_data(
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    *,
+    cols: int = COLS,
+    rows: int = ROWS,
+    step: float = STEP,
+) -> MapData:
+    """cols x rows square desa of `step` degrees from (WEST, SOUTH); KRB rings and flood bands
+    scaled to the grid."""
     boxes, codes, names, centres = [], [], [], []
-    for i in range(COLS):
-        for j in range(ROWS):
-            x, y = WEST + i * STEP, SOUTH + j * STEP
-            boxes.append(shapely.box(x, y, x + STEP, y + STEP))
+    scale = (cols * step) / (COLS * STEP)
+    for i in range(cols):
+        for j in range(rows):
+            x, y = WEST + i * step, SOUTH + j * step
+            boxes.append(shapely.box(x, y, x + step, y + step))
             codes.append(code_of(i, j))
             names.append(f"Desa Uji {i + 1}-{j + 1}")
-            centres.append((x + STEP / 2, y + STEP / 2))
+            centres.append((x + step / 2, y + step / 2))
     comms = gpd.GeoDataFrame({"kode": codes, "nama": names}, geometry=boxes, crs=4326)
-    vent = shapely.Point(*VENT)
+    vent = shapely.Point(WEST + (VENT[0] - WEST) * scale, SOUTH + (VENT[1] - SOUTH) * scale)
     krb = gpd.GeoDataFrame(
         {"KRB": ["KRB III", "KRB II", "KRB I"]},
         geometry=[
-            vent.buffer(0.06),
-            vent.buffer(0.12).difference(vent.buffer(0.06)),
-            vent.buffer(0.20).difference(vent.buffer(0.12)),
+            vent.buffer(0.06 * scale),
+            vent.buffer(0.12 * scale).difference(vent.buffer(0.06 * scale)),
+            vent.buffer(0.20 * scale).difference(vent.buffer(0.12 * scale)),
         ],
         crs=4326,
     )
@@ -60,20 +70,21 @@ def build_map_data(session_factory: sessionmaker[Session], settings: Settings) -
     flood = gpd.GeoDataFrame(
         {"kelas": ["high", "medium", "low"]},
         geometry=[
-            shapely.box(WEST, SOUTH, WEST + COLS * STEP, SOUTH + 0.03),
-            shapely.box(WEST, SOUTH + 0.03, WEST + COLS * STEP, SOUTH + 0.06),
-            shapely.box(WEST, SOUTH + 0.06, WEST + COLS * STEP, SOUTH + 0.09),
+            shapely.box(WEST, SOUTH, WEST + cols * step, SOUTH + 0.03 * scale),
+            shapely.box(WEST, SOUTH + 0.03 * scale, WEST + cols * step, SOUTH + 0.06 * scale),
+            shapely.box(WEST, SOUTH + 0.06 * scale, WEST + cols * step, SOUTH + 0.09 * scale),
         ],
         crs=4326,
     )
     # Population: denser towards the south-west (the town), 0.002° cells.
     cell = 0.002
-    ncols, nrows = round(COLS * STEP / cell), round(ROWS * STEP / cell)
+    cell = max(cell, step / 10)
+    ncols, nrows = round(cols * step / cell), round(rows * step / cell)
     yy, xx = np.mgrid[0:nrows, 0:ncols]
     people = (5 + 40 * (xx / ncols < 0.4) * (yy / nrows > 0.5) + 10 * (yy / nrows)).astype(
         "float32"
     )
-    transform = Affine(cell, 0, WEST, 0, -cell, SOUTH + ROWS * STEP)
+    transform = Affine(cell, 0, WEST, 0, -cell, SOUTH + rows * step)
     pop_path = builders.write_raster(
         settings.storage.data_dir / "pop_uji.tif", people, transform, nodata=-1.0
     )
@@ -107,5 +118,5 @@ def build_map_data(session_factory: sessionmaker[Session], settings: Settings) -
             session_factory=session_factory, layer_id=layer_id, settings=settings
         )
         assert result["status"] == "succeeded", result
-    bounds = (WEST, SOUTH, WEST + COLS * STEP, SOUTH + ROWS * STEP)
+    bounds = (WEST, SOUTH, WEST + cols * step, SOUTH + rows * step)
     return MapData(codes=codes, names=names, centres=centres, bounds=bounds)
