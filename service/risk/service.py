@@ -742,7 +742,6 @@ def _exposure_rows(exposure_: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _score_json(s: RiskScore) -> dict[str, Any]:
     inputs = s.inputs or {}
-    summary = {k: v for k, v in (s.exposure or {}).items() if k != "classes"}
     return {
         "hazard": s.hazard,
         "layer_id": s.layer_id,
@@ -755,8 +754,8 @@ def _score_json(s: RiskScore) -> dict[str, Any]:
         "C": s.capacity_index,
         "components": s.components,
         "inputs": inputs,
-        "exposure": _exposure_rows(s.exposure or {}),
-        "exposure_summary": summary,
+        "exposure": s.exposure or {},
+        "exposure_rows": _exposure_rows(s.exposure or {}),
         "sources": _sources(inputs),
         "event_id": inputs.get("event_id"),
         "computed_at": s.computed_at.isoformat(),
