@@ -59,6 +59,40 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """user+system CPU time per process (Linux /proc), to report cost per request
+    independently of what else the machine is doing."""
+    out = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two samples by the processes present in both."""
+    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
+
+
+def backend_pids(url: str, name: str) -> list[int]:
+    eng = create_engine(url)
+    with eng.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = :n "
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            ),
+            {"n": name},
+        )
+        pids = [int(r[0]) for r in rows]
+    eng.dispose()
+    return pids
+
+
 def wait_ready(url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -117,7 +151,14 @@ def run(args: argparse.Namespace) -> None:
         print(f"loaded {args.count} polygons in {time.perf_counter() - t0:.1f} s")
 
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": url, "SIAGA_LOG_LEVEL": "WARNING"}
+        # A pool as large as the client's concurrency: otherwise overflow connections are
+        # opened and closed on every request and the benchmark measures PostgreSQL forks.
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "SIAGA_LOG_LEVEL": "WARNING",
+            "SIAGA_DB_POOL_SIZE": str(max(5, args.concurrency)),
+        }
         server = subprocess.Popen(
             [
                 sys.executable,
@@ -154,18 +195,29 @@ def run(args: argparse.Namespace) -> None:
                 f"{items}?limit=100&offset={o}" for o in range(0, max(args.count - 100, 1), 100)
             ],
             "items?limit=100&bbox=(1/4 of the area)": [f"{items}?limit=100&bbox=110,-8,112.5,-5.5"],
+            "collections (extents from the data)": [f"{root}/collections"],
         }
         for label, urls in scenarios.items():
             asyncio.run(hammer(urls, 1.0, args.concurrency))  # warm-up
+            pg = backend_pids(url, name)
+            app0, pg0 = cpu_seconds([server.pid]), cpu_seconds(pg)
             n, lat, errors = asyncio.run(hammer(urls, args.seconds, args.concurrency))
+            app_ms = cpu_delta(app0, cpu_seconds([server.pid])) / max(n, 1) * 1000
+            pg_ms = cpu_delta(pg0, cpu_seconds(pg)) / max(n, 1) * 1000
             lat.sort()
             p95 = lat[int(0.95 * (len(lat) - 1))] * 1000
             print(
                 f"{label:42s} {n / args.seconds:7.1f} req/s  "
-                f"p50 {statistics.median(lat) * 1000:6.1f} ms  p95 {p95:6.1f} ms  errors {errors}"
+                f"p50 {statistics.median(lat) * 1000:6.1f} ms  p95 {p95:6.1f} ms  errors {errors}  "
+                f"CPU/request: app {app_ms:.1f} ms, postgres {pg_ms:.1f} ms"
             )
         lo, hi = TIPG_REFERENCE
         print(f"{'tipg 1.6 reference (REFERENCE.md sec. 8)':42s} {lo:.0f}-{hi:.0f} req/s")
+        load = os.getloadavg()[0]
+        print(
+            f"machine: {os.cpu_count()} CPUs, load average {load:.1f} during the run "
+            "(the client shares the machine; CPU/request is the figure that does not depend on it)"
+        )
     finally:
         if server is not None:
             server.terminate()

@@ -182,6 +182,7 @@ class DemoReport:
     communities: dict[str, int] = field(default_factory=dict)
     layers_added: list[str] = field(default_factory=list)
     layers_present: list[str] = field(default_factory=list)
+    feeds_added: list[str] = field(default_factory=list)
 
 
 def load_demo(settings: Settings | None = None) -> DemoReport:
@@ -189,6 +190,8 @@ def load_demo(settings: Settings | None = None) -> DemoReport:
     from sqlalchemy import select
 
     from service.communities.service import import_communities
+    from service.db import transaction
+    from service.feeds.service import register_public_feeds
     from service.hazards.models import HazardLayer
     from service.hazards.schemas import HazardLayerCreate
     from service.hazards.service import import_hazard_layer
@@ -249,4 +252,7 @@ def load_demo(settings: Settings | None = None) -> DemoReport:
                 spec=specs[name],
             )
             report.layers_added.append(name)
+        # The real public feeds, registered disabled: the demo never depends on reaching them.
+        with transaction(rt.session_factory) as session:
+            report.feeds_added = [f.name for f in register_public_feeds(session=session)]
     return report

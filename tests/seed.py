@@ -9,6 +9,8 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, box
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.api.ogc import catalog as ogc_catalog
+from service.api.ogc import registry as ogc_registry
 from service.auth.service import create_key
 from service.communities.models import Community
 from service.feeds.models import Feed, HazardEvent
@@ -91,6 +93,7 @@ def seed_feed_and_event(session: Session) -> tuple[list[int], list[int]]:
 
 def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
     """Seed what exists on this branch; return candidate values per path-parameter name."""
+    ogc_catalog.load()
     with factory() as s, s.begin():
         communities = seed_communities(s)
         for name, phone in zip(SEEDED_NAMES, SEEDED_PHONES, strict=True):
@@ -100,6 +103,7 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
         layer_ids = [seed_hazard_layer(s).id]
         feed_ids, event_ids = seed_feed_and_event(s)
         alerts_values = seed_alerts(s, codes)
+        job_ids = [seed_job(s)]
     x, y = tile_of(110.36, -7.71, 12)
     return {
         "code": codes,
@@ -108,12 +112,25 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
         "layer_id": layer_ids,
         "feed_id": feed_ids,
         "event_id": event_ids,
+        "job_id": job_ids,
+        "collection_id": [c.id for c in ogc_registry.collections()],
+        # Items are also reached through the links the walk follows; "1" is the first row.
+        "feature_id": ["1", codes[0]],
         "hazard": HAZARDS[:2],
+        "/static/app/{name}:name": ["app.js", "app.css", "i18n.js"],
+        "/static/vendor/{name}:name": ["maplibre-gl.js", "maplibre-gl.css"],
         "z": [12],
         "x": [x],
         "y": [y],
         **alerts_values,
     }
+
+
+def seed_job(session: Session) -> int:
+    """A queued recompute job (the jobs table is shared by every domain)."""
+    from service.risk.jobs import create_job
+
+    return create_job(session=session, kind="risk.recompute", params={"layer_id": None})
 
 
 def seed_alerts(session: Session, codes: list[str]) -> dict[str, list[Any]]:

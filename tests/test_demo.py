@@ -64,7 +64,13 @@ def test_load_demo_is_idempotent(
     first = load_demo(settings)
     assert first.communities == {"created": N_COMMUNITIES, "updated": 0, "unchanged": 0}
     assert first.layers_added == list(DEMO_LAYERS)
+    # The real public feeds are registered, disabled: the demo never depends on reaching them.
+    assert "bmkg-autogempa" in first.feeds_added
     second = load_demo(settings)
+    assert second.feeds_added == []
+    with clean_db.connect() as conn:
+        enabled = conn.execute(text("SELECT bool_or(enabled) FROM feeds")).scalar()
+    assert enabled is False
     assert second.communities == {"created": 0, "updated": 0, "unchanged": N_COMMUNITIES}
     assert second.layers_added == [] and second.layers_present == list(DEMO_LAYERS)
     with clean_db.connect() as conn:

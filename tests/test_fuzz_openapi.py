@@ -8,6 +8,7 @@ collected, so one run reports them all.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import schemathesis
@@ -50,6 +51,7 @@ def test_no_server_errors_and_every_4xx_is_a_problem(
     admin = auth_headers("admin")
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     failures: dict[str, str] = {}
+    timings: dict[str, float] = {}
     operations = 0
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -68,6 +70,7 @@ def test_no_server_errors_and_every_4xx_is_a_problem(
                 problem = _problems_in(case, case.call(headers=admin))
                 assert problem is None, problem
 
+            started = time.perf_counter()
             try:
                 run()
             except AssertionError as exc:
@@ -75,5 +78,8 @@ def test_no_server_errors_and_every_4xx_is_a_problem(
             except Unsatisfiable:
                 # No invalid input exists (an operation without parameters or body).
                 assert mode is schemathesis.GenerationMode.NEGATIVE
+            timings[f"{operation.label} {mode.value}"] = time.perf_counter() - started
+    slowest = sorted(timings.items(), key=lambda kv: -kv[1])[:5]
+    print("slowest operations:", [(k, round(v, 1)) for k, v in slowest])
     assert operations > 0
     assert not failures, "\n".join(f"{k}: {v}" for k, v in sorted(failures.items()))

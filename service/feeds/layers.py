@@ -50,6 +50,7 @@ def write_array_cog(array: np.ndarray, transform: Affine, dest: Path) -> None:
         "transform": transform,
         "nodata": NODATA,
     }
+    dest.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with MemoryFile() as mem:

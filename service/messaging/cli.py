@@ -66,11 +66,13 @@ def requeue(
     if status not in ("dead", "failed"):
         raise typer.BadParameter("only 'dead' or 'failed' deliveries can be requeued")
     with open_runtime() as rt, rt.session_factory() as session, session.begin():
-        n = session.execute(
+        # `uncertain` is kept: a dead row that timed out is still looked up before resending.
+        ids = session.execute(
             text(
                 "UPDATE message_deliveries SET status = 'pending', attempts = 0, "
-                "next_attempt_at = now() WHERE status = :s"
+                "next_attempt_at = now() WHERE status = :s RETURNING id"
             ),
             {"s": status},
-        ).rowcount
+        ).all()
+        n = len(ids)
     typer.echo(f"requeued {n} deliveries")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import threading
 import time
 import uuid
@@ -80,6 +81,46 @@ def backoff_s(attempt: int, *, base: float, cap: float, rng: random.Random) -> f
     return delay / 2 + rng.uniform(0, delay / 2)
 
 
+def _columns(items: list[dict[str, Any]], *names: str) -> dict[str, list[Any]]:
+    return {n: [i[n] for i in items] for n in names}
+
+
+# Outcomes are written with one statement per kind over arrays (unnest), whatever the batch size.
+# `claim_token = t.tok` guards against a row another dispatcher reclaimed in the meantime.
+_MARK_ACCEPTED = text(
+    """
+    UPDATE message_deliveries d
+    SET status = t.st, provider_message_id = t.mid, claim_token = NULL, uncertain = false,
+        accepted_at = :now, delivered_at = CASE WHEN t.st = 'delivered' THEN :now END,
+        last_error_code = NULL, last_error_message = NULL, updated_at = :now
+    FROM unnest(CAST(:id AS bigint[]), CAST(:tok AS text[]), CAST(:mid AS text[]),
+                CAST(:st AS text[])) AS t(id, tok, mid, st)
+    WHERE d.id = t.id AND d.claim_token = t.tok
+    """
+)
+_MARK_RETRY = text(
+    """
+    UPDATE message_deliveries d
+    SET status = 'pending', claim_token = NULL, next_attempt_at = t.next, uncertain = t.unc,
+        last_error_code = t.code, last_error_message = t.msg, updated_at = :now
+    FROM unnest(CAST(:id AS bigint[]), CAST(:tok AS text[]), CAST(:next AS timestamptz[]),
+                CAST(:unc AS boolean[]), CAST(:code AS text[]), CAST(:msg AS text[]))
+         AS t(id, tok, next, unc, code, msg)
+    WHERE d.id = t.id AND d.claim_token = t.tok
+    """
+)
+_MARK_FINAL = text(
+    """
+    UPDATE message_deliveries d
+    SET status = t.st, claim_token = NULL, last_error_code = t.code, last_error_message = t.msg,
+        updated_at = :now
+    FROM unnest(CAST(:id AS bigint[]), CAST(:tok AS text[]), CAST(:st AS text[]),
+                CAST(:code AS text[]), CAST(:msg AS text[])) AS t(id, tok, st, code, msg)
+    WHERE d.id = t.id AND d.claim_token = t.tok
+    """
+)
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -110,7 +151,14 @@ class Dispatcher:
             max_connections=settings.dispatch_concurrency * 2,
             max_keepalive_connections=settings.dispatch_concurrency * 2,
         )
-        client = httpx.Client(timeout=httpx.Timeout(settings.http_timeout_s), limits=limits)
+        # TCP_NODELAY: httpx writes headers and body separately; without it Nagle holds the
+        # body back until the headers are acknowledged.
+        transport = httpx.HTTPTransport(
+            limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+        )
+        client = httpx.Client(timeout=httpx.Timeout(settings.http_timeout_s), transport=transport)
+        # One INFO line per provider request would cost more than the request itself.
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
         dispatcher = cls(
             session_factory=session_factory,
             settings=settings,
@@ -419,6 +467,9 @@ class Dispatcher:
                     delay = max(delay, min(err.retry_after_s, s.retry_max_s))
                 provider = self.providers[r.provider]
                 uncertain = err.maybe_sent or (r.uncertain and not provider.supports_lookup)
+                if err.maybe_sent and not provider.supports_lookup:
+                    # No lookup (Meta): give the status webhook time to name the message.
+                    delay = max(delay, s.meta_reconcile_wait_s)
                 retry.append(
                     {
                         "id": r.id,
@@ -459,33 +510,16 @@ class Dispatcher:
         with self.session_factory() as session, session.begin():
             if accepted:
                 session.execute(
-                    text(
-                        "UPDATE message_deliveries SET status = :st, provider_message_id = :mid, "
-                        "claim_token = NULL, uncertain = false, accepted_at = :now, "
-                        "delivered_at = CASE WHEN CAST(:st AS varchar) = 'delivered' THEN :now END, "
-                        "last_error_code = NULL, last_error_message = NULL, updated_at = :now "
-                        "WHERE id = :id AND claim_token = :tok"
-                    ),
-                    accepted,
+                    _MARK_ACCEPTED, {**_columns(accepted, "id", "tok", "mid", "st"), "now": now}
                 )
             if retry:
                 session.execute(
-                    text(
-                        "UPDATE message_deliveries SET status = 'pending', claim_token = NULL, "
-                        "next_attempt_at = :next, uncertain = :unc, last_error_code = :code, "
-                        "last_error_message = :msg, updated_at = :now "
-                        "WHERE id = :id AND claim_token = :tok"
-                    ),
-                    retry,
+                    _MARK_RETRY,
+                    {**_columns(retry, "id", "tok", "next", "unc", "code", "msg"), "now": now},
                 )
             if final:
                 session.execute(
-                    text(
-                        "UPDATE message_deliveries SET status = :st, claim_token = NULL, "
-                        "last_error_code = :code, last_error_message = :msg, updated_at = :now "
-                        "WHERE id = :id AND claim_token = :tok"
-                    ),
-                    final,
+                    _MARK_FINAL, {**_columns(final, "id", "tok", "st", "code", "msg"), "now": now}
                 )
             add_events(session, events)
             for delivery_id, reason in fallbacks:

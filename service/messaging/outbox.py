@@ -6,13 +6,13 @@ creates the alert), so an alert and its deliveries commit or vanish together.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from service.errors import InvalidInput
@@ -59,6 +59,29 @@ def _validate(item: NewDelivery) -> dict[str, Any]:
     }
 
 
+_ARRAY_TYPES = {
+    "idempotency_key": "text[]",
+    "phone": "text[]",
+    "channel": "text[]",
+    "body": "text[]",
+    "alert_id": "bigint[]",
+    "member_id": "bigint[]",
+    "template": "text[]",
+    "purpose": "text[]",
+    "sms_fallback_body": "text[]",
+    "fallback_of": "bigint[]",
+}
+_COLUMNS = ", ".join(_ARRAY_TYPES)
+_INSERT_UNNEST = text(
+    f"INSERT INTO message_deliveries ({_COLUMNS}) "
+    "SELECT idempotency_key, phone, channel, body, alert_id, member_id, template::jsonb, purpose, "
+    "sms_fallback_body, fallback_of FROM unnest("
+    + ", ".join(f"CAST(:{c} AS {t})" for c, t in _ARRAY_TYPES.items())
+    + f") AS t({_COLUMNS}) "
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
+)
+
+
 def enqueue(
     *,
     session: Session,
@@ -98,15 +121,15 @@ def enqueue_many(*, session: Session, items: Iterable[NewDelivery]) -> list[int]
     if not rows:
         return []
     ids: dict[str, int] = {}
-    for start in range(0, len(rows), 5000):
-        chunk = rows[start : start + 5000]
-        stmt = (
-            insert(Delivery)
-            .values(chunk)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(Delivery.id, Delivery.idempotency_key)
-        )
-        ids.update({key: id_ for id_, key in session.execute(stmt)})
+    for start in range(0, len(rows), 20_000):
+        chunk = rows[start : start + 20_000]
+        # One statement over arrays: a 100,000-recipient fan-out costs seconds, not minutes.
+        columns = {c: [r[c] for r in chunk] for c in _ARRAY_TYPES}
+        columns["template"] = [
+            json.dumps(r["template"]) if r["template"] is not None else None for r in chunk
+        ]
+        inserted = session.execute(_INSERT_UNNEST, columns)
+        ids.update({key: id_ for id_, key in inserted})
         missing = [r["idempotency_key"] for r in chunk if r["idempotency_key"] not in ids]
         if missing:
             found = session.execute(

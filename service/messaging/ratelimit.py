@@ -38,7 +38,8 @@ class TokenBucket:
             )
             tokens, elapsed = session.execute(
                 text(
-                    "SELECT tokens, greatest(0, extract(epoch FROM clock_timestamp() - updated_at)) "
+                    "SELECT tokens, "
+                    "greatest(0, extract(epoch FROM clock_timestamp() - updated_at)) "
                     "FROM message_rate_buckets WHERE name = :n FOR UPDATE"
                 ),
                 {"n": self.name},
@@ -62,7 +63,8 @@ class TokenBucket:
         with self.session_factory() as session, session.begin():
             session.execute(
                 text(
-                    "UPDATE message_rate_buckets SET tokens = least(:cap, tokens + :c) WHERE name = :n"
+                    "UPDATE message_rate_buckets SET tokens = least(:cap, tokens + :c) "
+                    "WHERE name = :n"
                 ),
                 {"cap": self.capacity, "c": count, "n": self.name},
             )

@@ -48,15 +48,30 @@ def add_event(
     return session.execute(stmt).scalar() is not None
 
 
+_EVENT_COLUMNS = {
+    "dedupe_key": "text[]",
+    "delivery_id": "bigint[]",
+    "status": "text[]",
+    "source": "text[]",
+    "occurred_at": "timestamptz[]",
+    "provider_message_id": "text[]",
+    "error_code": "text[]",
+    "error_message": "text[]",
+}
+_INSERT_EVENTS = text(
+    f"INSERT INTO message_delivery_events ({', '.join(_EVENT_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{c} AS {t})" for c, t in _EVENT_COLUMNS.items())
+    + ") ON CONFLICT (dedupe_key) DO NOTHING"
+)
+
+
 def add_events(session: Session, events: list[dict[str, Any]]) -> None:
-    """Bulk add_event for the dispatcher's batches."""
-    if not events:
-        return
-    keys = ("provider_message_id", "error_code", "error_message")
-    rows = [{**dict.fromkeys(keys), **e} for e in events]  # multi-VALUES needs equal keys
-    session.execute(
-        insert(DeliveryEvent).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    )
+    """Bulk add_event for the dispatcher's batches: one statement over arrays."""
+    if events:
+        session.execute(
+            _INSERT_EVENTS,
+            {c: [e.get(c) for e in events] for c in _EVENT_COLUMNS},
+        )
 
 
 def fallback_key(delivery: Delivery) -> str:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 
 from service.auth.service import Principal
@@ -89,6 +89,22 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def record_committed(
+    *,
+    session_factory: sessionmaker[Session],
+    actor: Actor | Request,
+    action: str,
+    target: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Record, in its own transaction, a change that a domain service already committed.
+
+    For services that own their transactions (imports): the entry follows the change.
+    """
+    with session_factory() as session, session.begin():
+        record(session=session, actor=actor, action=action, target=target, details=details)
 
 
 def list_entries(

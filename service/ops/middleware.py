@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 import anyio
+from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -171,7 +172,7 @@ class RequestContextMiddleware:
 
         def write() -> None:
             with engine.begin() as conn:
-                conn.execute(AuditEntry.__table__.insert().values(**entry))
+                conn.execute(insert(AuditEntry).values(**entry))
 
         try:
             await anyio.to_thread.run_sync(write)

@@ -78,7 +78,7 @@ def population_layer_for(session: Session, layer: HazardLayer) -> HazardLayer:
     if pop is None:
         raise RecomputeError(
             "no population raster covers this hazard layer: import one as an exposure layer "
-            "(siaga hazards import --role exposure FILE.tif)"
+            "(siaga hazards import FILE.tif --name population --role exposure)"
         )
     return pop
 
@@ -144,14 +144,11 @@ def weights_for(
 # ------------------------------------------------------------------------------------------
 
 
-_TOTALS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-
 def population_totals(
     weights: exposure.CoverageWeights, pop_path: Path, key: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Population and area (m²) of every community on the grid, once per weights (memoised)."""
-    if key not in _TOTALS:
+    if key not in cache.TOTALS:
         areas = exposure.cell_areas_m2(weights.grid, weights.window)
 
         def stacked() -> Any:
@@ -160,10 +157,12 @@ def population_totals(
                 yield op, np.stack([pop, cell], axis=-1)
 
         sums = exposure.polygon_sums(weights, stacked())
-        if len(_TOTALS) > 16:
-            _TOTALS.clear()
-        _TOTALS[key] = (sums[:, 0].copy(), sums[:, 1].copy()) if sums.ndim == 2 else (sums, sums)
-    return _TOTALS[key]
+        if sums.ndim == 1:  # no band at all (no community on the grid)
+            sums = np.zeros((weights.n, 2))
+        cache.TOTALS[key] = (sums[:, 0].copy(), sums[:, 1].copy())
+        while len(cache.TOTALS) > cache.MEMORY_ENTRIES:
+            cache.TOTALS.popitem(last=False)
+    return cache.TOTALS[key]
 
 
 def _raster_exposure(
@@ -705,7 +704,45 @@ def recompute_many(
 # ------------------------------------------------------------------------------------------
 
 
+def _sources(inputs: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "role": "hazard",
+            "layer_id": inputs.get("layer_id"),
+            "name": inputs.get("layer_name"),
+            "version": inputs.get("layer_version"),
+            "source": inputs.get("source"),
+            "licence": inputs.get("licence"),
+            "event_id": inputs.get("event_id"),
+        },
+        {
+            "role": "exposure",
+            "layer_id": inputs.get("population_layer_id"),
+            "name": inputs.get("population_layer_name"),
+            "version": inputs.get("population_layer_version"),
+            "source": inputs.get("population_source"),
+        },
+    ]
+
+
+def _exposure_rows(exposure_: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per class: population, area (km²) and population share, for tables."""
+    return [
+        {
+            "class": c["class"],
+            "severity": c["severity"],
+            "population": c["population"],
+            "area_km2": round(c["area_m2"] / 1e6, 4),
+            "share": c["population_share"],
+            "area_share": c["area_share"],
+        }
+        for c in exposure_.get("classes", [])
+    ]
+
+
 def _score_json(s: RiskScore) -> dict[str, Any]:
+    inputs = s.inputs or {}
+    summary = {k: v for k, v in (s.exposure or {}).items() if k != "classes"}
     return {
         "hazard": s.hazard,
         "layer_id": s.layer_id,
@@ -717,9 +754,11 @@ def _score_json(s: RiskScore) -> dict[str, Any]:
         "V": s.vulnerability_index,
         "C": s.capacity_index,
         "components": s.components,
-        "inputs": s.inputs,
-        "exposure": s.exposure,
-        "event_id": (s.inputs or {}).get("event_id"),
+        "inputs": inputs,
+        "exposure": _exposure_rows(s.exposure or {}),
+        "exposure_summary": summary,
+        "sources": _sources(inputs),
+        "event_id": inputs.get("event_id"),
         "computed_at": s.computed_at.isoformat(),
         "superseded_at": s.superseded_at.isoformat() if s.superseded_at else None,
     }
@@ -734,34 +773,44 @@ def _valid_at(at: datetime | None) -> Any:
 
 
 def get_risk_card(
-    *, session: Session, code: str, at: datetime | None = None, history_limit: int = 50
+    *,
+    session: Session,
+    code: str,
+    at: datetime | None = None,
+    hazard: str | None = None,
+    history_limit: int = 50,
 ) -> dict[str, Any]:
-    """Per hazard: the headline (highest current) score with H/V/C, inputs, exposure, history."""
+    """Per hazard: the headline (highest) score with H/V/C, inputs, exposure, sources, history.
+
+    With `hazard`, that hazard's entry is also spread over the top level (what a map panel
+    wants); no score for it is a 404.
+    """
     c = session.scalars(select(Community).where(Community.code == code)).first()
     if c is None:
         raise NotFound(
             f"no community with code {code!r}; list them at /ogc/collections/communities/items"
         )
-    scores = session.scalars(
-        select(RiskScore)
-        .where(RiskScore.community_id == c.id, _valid_at(at))
-        .order_by(RiskScore.hazard, RiskScore.score.desc())
-    ).all()
+    q = select(RiskScore).where(RiskScore.community_id == c.id, _valid_at(at))
+    if hazard:
+        q = q.where(RiskScore.hazard == hazard)
+    scores = session.scalars(q.order_by(RiskScore.hazard, RiskScore.score.desc())).all()
     hazards: dict[str, dict[str, Any]] = {}
     for s in scores:
         entry = hazards.setdefault(s.hazard, _score_json(s) | {"layers": []})
         entry["layers"].append(
             {
-                k: v
-                for k, v in _score_json(s).items()
-                if k in ("layer_id", "layer_name", "level", "score", "computed_at")
+                "layer_id": s.layer_id,
+                "layer_name": s.layer_name,
+                "level": s.level,
+                "score": s.score,
+                "computed_at": s.computed_at.isoformat(),
             }
         )
+    hq = select(RiskScore).where(RiskScore.community_id == c.id)
+    if hazard:
+        hq = hq.where(RiskScore.hazard == hazard)
     history = session.scalars(
-        select(RiskScore)
-        .where(RiskScore.community_id == c.id)
-        .order_by(RiskScore.computed_at.desc(), RiskScore.id.desc())
-        .limit(history_limit)
+        hq.order_by(RiskScore.computed_at.desc(), RiskScore.id.desc()).limit(history_limit)
     ).all()
     for entry in hazards.values():
         entry["history"] = [
@@ -780,14 +829,22 @@ def get_risk_card(
             if h.hazard == entry["hazard"]
         ]
     last = max((s.computed_at for s in scores), default=None)
-    return {
+    card: dict[str, Any] = {
         "code": c.code,
         "name": c.name,
-        "level": c.level,
+        "community_level": c.level,
+        "district_name": c.district_name,
+        "regency_name": c.regency_name,
         "as_of": at.isoformat() if at else None,
         "last_computed": last.isoformat() if last else None,
         "hazards": list(hazards.values()),
     }
+    if hazard:
+        if hazard not in hazards:
+            when = f" as of {at.isoformat()}" if at else ""
+            raise NotFound(f"{c.name} ({code}) has no {hazard} risk score{when} yet")
+        card = hazards[hazard] | card
+    return card
 
 
 def layer_states(*, session: Session) -> list[dict[str, Any]]:

@@ -13,10 +13,13 @@
     nameProp: "name",
     levelProp: "level",
     riskCard: "/api/v1/communities/{code}/risk",
-    deliveries: "/api/v1/communities/{code}/deliveries",
+    groups: "/api/v1/groups",
+    alerts: "/api/v1/alerts?limit=200",
+    alertDetail: "/api/v1/alerts/{id}",
     whoami: "/api/v1/keys/me",
     collections: "/ogc/collections",
     overlayRefreshMs: 60000,
+    recentDays: 7,
   };
   // Colour per risk level (the risk domain's level names); the same order is the legend's.
   var LEVELS = [
@@ -40,6 +43,7 @@
     lastCard: null,
     renderedCount: 0,
     tilesLoaded: false,
+    overlayCounts: {},
   };
 
   // ---- small helpers -------------------------------------------------------------------
@@ -275,11 +279,31 @@
       Object.keys(overlayCollections).forEach(addOverlay);
     }).catch(function () { /* no OGC API on this server: the map works without overlays */ });
   }
-  function overlayUrl(kind) {
-    return CONFIG.collections + "/" + encodeURIComponent(overlayCollections[kind]) + "/items?limit=1000";
+  function overlayUrl(kind, recent) {
+    // Recent only: events and reports of the last recentDays days (OGC `datetime`, open end).
+    var url = CONFIG.collections + "/" + encodeURIComponent(overlayCollections[kind]) + "/items?limit=1000";
+    if (recent && kind !== "alerts") {
+      var since = new Date(Date.now() - CONFIG.recentDays * 86400000).toISOString();
+      url += "&datetime=" + encodeURIComponent(since + "/..");
+    }
+    return url;
+  }
+  function activeOnly(fc) {
+    // An alert is active until it is closed (all-clear, cancel) or expires.
+    var now = Date.now();
+    fc.features = (fc.features || []).filter(function (f) {
+      var p = f.properties || {};
+      if (p.closed_at) return false;
+      return !p.expires_at || new Date(p.expires_at).getTime() > now;
+    });
+    return fc;
   }
   function addOverlay(kind) {
-    api(overlayUrl(kind), false).then(function (fc) {
+    api(overlayUrl(kind, true), false).catch(function () {
+      return api(overlayUrl(kind, false), false);  // a collection without a time filter
+    }).then(function (fc) {
+      if (kind === "alerts") fc = activeOnly(fc);
+      state.overlayCounts[kind] = (fc.features || []).length;
       var color = OVERLAYS[kind].color;
       if (map.getSource(kind)) { map.getSource(kind).setData(fc); return; }
       map.addSource(kind, { type: "geojson", data: fc });
@@ -316,14 +340,14 @@
     var f = e.features && e.features[0];
     if (!f) return;
     var p = f.properties || {};
-    var title = pick(p, ["headline", "title", "event", "name", "place", "hazard"]) || t(kind);
+    var title = p.headline || p.title || (p.hazard ? hazardName(p.hazard) : "") || t(kind);
     var rows = [];
-    ["hazard", "magnitude", "mag", "severity", "urgency", "level", "status", "onset", "sent",
-      "time", "occurred_at", "received_at", "source", "text"].forEach(function (k) {
-      if (p[k] !== undefined && p[k] !== null && p[k] !== "") {
-        var v = /time|_at|onset|sent/.test(k) ? fmtTime(p[k]) : fmt(p[k]);
-        rows.push(el("tr", {}, [el("th", { text: k }), el("td", { text: v })]));
-      }
+    [["hazard", function (v) { return hazardName(v); }], ["level_name"], ["magnitude"], ["depth_km"],
+      ["severity"], ["community_name"], ["group_name"], ["sent_at", fmtTime], ["expires_at", fmtTime],
+      ["time", fmtTime], ["received_at", fmtTime], ["text"], ["source"]].forEach(function (spec) {
+      var k = spec[0], v = p[k];
+      if (v === undefined || v === null || v === "") return;
+      rows.push(el("tr", {}, [el("th", { text: t("field_" + k) }), el("td", { text: spec[1] ? spec[1](v) : fmt(v) })]));
     });
     var box = el("div", {}, [el("strong", { text: String(title) }), el("table", {}, rows)]);
     new maplibregl.Popup({ maxWidth: "280px" }).setLngLat(e.lngLat).setDOMContent(box).addTo(map);
@@ -337,7 +361,7 @@
     panel.innerHTML = "";
     panel.appendChild(el("h2", { text: c.name || c.code }));
     panel.appendChild(el("p", { class: "muted", text: t("loading") }));
-    var url = CONFIG.riskCard.replace("{code}", encodeURIComponent(c.code)) + "?hazard=" + encodeURIComponent(state.hazard);
+    var url = CONFIG.riskCard.replace("{code}", encodeURIComponent(c.code));
     api(url, true).then(function (card) {
       if (!state.selected || state.selected.code !== c.code) return;
       state.lastCard = { community: c, card: card };
@@ -348,35 +372,9 @@
     });
   }
 
-  function kvTable(obj) {
-    var rows = [];
-    Object.keys(obj || {}).forEach(function (k) {
-      var v = obj[k];
-      if (v && typeof v === "object" && !Array.isArray(v)) {
-        Object.keys(v).forEach(function (k2) {
-          rows.push(el("tr", {}, [el("td", { text: k + " · " + k2 }), el("td", { class: "num", text: fmt(v[k2]) })]));
-        });
-      } else {
-        rows.push(el("tr", {}, [el("td", { text: k }), el("td", { class: "num", text: fmt(v) })]));
-      }
-    });
-    return el("table", {}, rows);
-  }
-
-  function component(card, names) {
-    var v = pick(card, names);
-    if (v && typeof v === "object") return pick(v, ["value", "score"]);
-    return v;
-  }
-  function componentInputs(card, names) {
-    var v = pick(card, names);
-    if (v && typeof v === "object") return pick(v, ["inputs", "indicators", "components"]);
-    return undefined;
-  }
-
   function historyChart(history) {
     var pts = (history || []).map(function (h) {
-      return { t: new Date(pick(h, ["computed_at", "at", "time", "date"])).getTime(), v: Number(pick(h, ["score", "risk", "value"])) };
+      return { t: new Date(h.at).getTime(), v: Number(h.score) };
     }).filter(function (p) { return !isNaN(p.t) && !isNaN(p.v); }).sort(function (a, b) { return a.t - b.t; });
     if (pts.length === 0) return el("p", { class: "muted", text: "–" });
     var W = 340, H = 70, pad = 6;
@@ -410,87 +408,115 @@
     return svg;
   }
 
-  function exposureTable(exposure) {
-    if (!exposure) return null;
-    var rows = Array.isArray(exposure) ? exposure : Object.keys(exposure).map(function (k) {
-      var v = exposure[k];
-      return typeof v === "object" ? Object.assign({ class: k }, v) : { class: k, share: v };
+  function historyOf(entry) {
+    return (entry.history || []).map(function (h) { return { at: h.computed_at, score: h.score }; });
+  }
+
+  function partsTable(parts, indicators) {
+    var rows = Object.keys(parts || {}).map(function (k) {
+      var raw = indicators && k in indicators ? indicators[k] : undefined;
+      if (k === "density" && indicators) raw = indicators.density_per_km2;
+      return el("tr", {}, [
+        el("td", { text: k.replace(/_/g, " ") }),
+        el("td", { class: "num", text: raw === undefined ? "" : fmt(raw) }),
+        el("td", { class: "num", text: fmt(parts[k], 2) }),
+      ]);
     });
+    return el("table", { class: "parts" }, rows);
+  }
+
+  // Rows per hazard class; the risk card sends a list plus `exposure_summary` (an older
+  // shape kept `classes` inside `exposure`: both are read).
+  function exposureTable(h) {
+    var rows = Array.isArray(h.exposure) ? h.exposure : ((h.exposure && h.exposure.classes) || []).map(function (c) {
+      return { "class": c["class"], population: c.population, area_km2: c.area_m2 / 1e6, share: c.population_share };
+    });
+    var sum = h.exposure_summary || (Array.isArray(h.exposure) ? {} : h.exposure) || {};
     if (rows.length === 0) return el("p", { class: "muted", text: "–" });
     var head = el("tr", {}, [
       el("th", { text: t("class") }), el("th", { text: t("population") }),
       el("th", { text: t("area") }), el("th", { text: t("share") }),
     ]);
-    return el("table", {}, [head].concat(rows.map(function (r) {
-      var share = pick(r, ["share", "fraction", "weight"]);
+    var trs = rows.map(function (r) {
       return el("tr", {}, [
-        el("td", { text: fmt(pick(r, ["class", "hazard_class", "name", "label"])) }),
-        el("td", { class: "num", text: fmt(pick(r, ["population", "people", "exposed_population"]), 0) }),
-        el("td", { class: "num", text: fmt(pick(r, ["area_km2", "area"]), 2) }),
-        el("td", { class: "num", text: share == null ? "–" : fmt(share * 100, 1) + " %" }),
+        el("td", { text: String(r["class"]) }),
+        el("td", { class: "num", text: fmt(r.population, 0) }),
+        el("td", { class: "num", text: fmt(r.area_km2, 2) }),
+        el("td", { class: "num", text: r.share == null ? "–" : fmt(r.share * 100, 1) + " %" }),
       ]);
-    })));
+    });
+    if (sum.population_exposed != null) {
+      trs.push(el("tr", { class: "total" }, [
+        el("td", { text: "Σ" }),
+        el("td", { class: "num", text: fmt(sum.population_exposed, 0) }),
+        el("td", { class: "num", text: fmt(sum.area_exposed_m2 == null ? null : sum.area_exposed_m2 / 1e6, 2) }),
+        el("td", { class: "num", text: sum.population ? fmt(100 * sum.population_exposed / sum.population, 1) + " %" : "–" }),
+      ]));
+    }
+    return el("table", {}, [head].concat(trs));
   }
 
-  function sourcesList(sources) {
-    if (!sources) return null;
-    var items = (Array.isArray(sources) ? sources : Object.keys(sources).map(function (k) {
-      return typeof sources[k] === "object" ? Object.assign({ name: k }, sources[k]) : { name: k, detail: sources[k] };
-    })).map(function (s) {
-      if (typeof s !== "object") return el("li", { text: String(s) });
-      var label = [pick(s, ["title", "name", "layer"]), pick(s, ["version"]) != null ? "v" + s.version : null,
-        pick(s, ["source", "detail", "licence", "license"])].filter(Boolean).join(" · ");
-      return el("li", { text: label });
+  function sourcesList(h) {
+    var i = h.inputs || {};
+    var items = [];
+    var sources = Array.isArray(h.sources) ? h.sources : [
+      { role: "hazard", name: i.layer_name, version: i.layer_version, source: i.source, licence: i.licence },
+      { role: "exposure", name: i.population_layer_name, version: i.population_layer_version, source: i.population_source },
+    ];
+    sources.forEach(function (src) {
+      if (!src.name) return;
+      var label = src.role === "exposure" ? t("population") : t("hazard_h");
+      items.push(label + ": " + [src.name + " v" + fmt(src.version), src.source, src.role === "hazard" ? i.scheme : null, src.licence].filter(Boolean).join(" · "));
+      if (src.event_id) items.push("event #" + src.event_id);
     });
-    return el("ul", {}, items);
+    if (i.model) items.push("model: " + i.model);
+    if (i.defaults && i.defaults.length) items.push(t("defaults") + ": " + i.defaults.join(", "));
+    return el("ul", {}, items.map(function (x) { return el("li", { text: x }); }));
   }
 
   function renderCard(entry) {
     var panel = document.getElementById("panel");
     var c = entry.community, card = entry.card;
     panel.innerHTML = "";
-    var name = (card && pick(card, ["name", "community_name"])) || c.name || c.code;
-    panel.appendChild(el("h2", { text: name }));
-    var sub = [c.code, card && pick(card, ["district_name", "regency_name"]), hazardName(state.hazard)].filter(Boolean).join(" · ");
-    panel.appendChild(el("p", { class: "sub", text: sub }));
+    panel.appendChild(el("h2", { id: "card-name", text: (card && card.name) || c.name || c.code }));
+    panel.appendChild(el("p", { class: "sub", text: [c.code, hazardName(state.hazard)].join(" · ") }));
     if (!card) {
-      var msg = entry.error && entry.error.status === 404 ? t("no_score") : t("load_failed") + ": " + (entry.error && (entry.error.detail || entry.error.message));
-      panel.appendChild(el("p", { class: entry.error && entry.error.status === 404 ? "muted" : "error", text: msg }));
+      panel.appendChild(el("p", { class: "error", text: t("load_failed") + ": " + (entry.error && (entry.error.detail || entry.error.message)) }));
       renderDeliveriesSection(panel, c.code);
       return;
     }
-    var level = pick(card, ["level", "risk_level"]) || c.level || "unknown";
+    var h = (card.hazards || []).filter(function (x) { return x.hazard === state.hazard; })[0];
+    if (!h) {
+      panel.appendChild(el("p", { class: "muted", id: "risk-level", "data-level": "unknown", text: t("no_score") }));
+      var others = (card.hazards || []).map(function (x) { return hazardName(x.hazard) + ": " + levelName(x.level); });
+      if (others.length) panel.appendChild(el("p", { class: "sub", text: others.join(" · ") }));
+      renderDeliveriesSection(panel, c.code);
+      return;
+    }
+    var comp = h.components || {};
+    var inputs = h.inputs || {};
     panel.appendChild(el("p", {}, [
       el("span", { text: t("risk_level") + ": " }),
-      el("span", { class: "badge", id: "risk-level", "data-level": level, style: "background:" + levelColor(level), text: levelName(level) }),
+      el("span", { class: "badge", id: "risk-level", "data-level": h.level, style: "background:" + levelColor(h.level), text: levelName(h.level) }),
+      el("span", { class: "muted", text: "  " + t("score") + " " + fmt(h.score, 2) }),
     ]));
-    var H = component(card, ["hazard", "H", "h", "hazard_score"]);
-    var V = component(card, ["vulnerability", "V", "v", "vulnerability_score"]);
-    var C = component(card, ["capacity", "C", "c", "capacity_score"]);
-    var R = pick(card, ["score", "risk", "R", "risk_score"]);
-    panel.appendChild(el("p", { class: "formula", text: "R = " + fmt(H) + " × " + fmt(V) + " / " + fmt(C) + " = " + fmt(typeof R === "object" ? pick(R, ["value", "score"]) : R) }));
-    panel.appendChild(el("p", { class: "muted", text: t("formula") }));
+    panel.appendChild(el("p", { class: "formula", id: "hvc", text: "H " + fmt(h.H, 2) + " · V " + fmt(h.V, 2) + " · C " + fmt(h.C, 2) + " → R " + fmt(h.score, 2) }));
+    panel.appendChild(el("p", { class: "muted", text: comp.formula || t("formula") }));
 
     panel.appendChild(el("h3", { text: t("inputs") }));
-    var inputs = pick(card, ["inputs"]);
-    var parts = [
-      [t("hazard_h"), componentInputs(card, ["hazard", "H"])],
-      [t("vulnerability_v"), componentInputs(card, ["vulnerability", "V"])],
-      [t("capacity_c"), componentInputs(card, ["capacity", "C"])],
-    ];
-    if (inputs) panel.appendChild(kvTable(inputs));
-    parts.forEach(function (p) {
-      if (p[1]) { panel.appendChild(el("p", { class: "sub", text: p[0] })); panel.appendChild(kvTable(p[1])); }
-    });
+    panel.appendChild(el("p", { class: "sub", text: t("hazard_h") + ": " + t("exposed_people") + " " + fmt((comp.H_population_share || 0) * 100, 1) + " %, " + t("exposed_area") + " " + fmt((comp.H_area_share || 0) * 100, 1) + " %" }));
+    panel.appendChild(el("p", { class: "sub", text: t("vulnerability_v") }));
+    panel.appendChild(partsTable(comp.V_parts, inputs.indicators));
+    panel.appendChild(el("p", { class: "sub", text: t("capacity_c") }));
+    panel.appendChild(partsTable(comp.C_parts, inputs.indicators));
 
     panel.appendChild(el("h3", { text: t("exposure") }));
-    panel.appendChild(exposureTable(pick(card, ["exposure", "exposure_by_class", "classes"])) || el("p", { class: "muted", text: "–" }));
+    panel.appendChild(exposureTable(h));
     panel.appendChild(el("h3", { text: t("sources") }));
-    panel.appendChild(sourcesList(pick(card, ["sources", "data_sources", "layers"])) || el("p", { class: "muted", text: "–" }));
+    panel.appendChild(sourcesList(h));
     panel.appendChild(el("h3", { text: t("history") }));
-    panel.appendChild(historyChart(pick(card, ["history"])));
-    var at = pick(card, ["computed_at", "updated_at", "as_of"]);
-    if (at) panel.appendChild(el("p", { class: "sub", text: t("computed_at") + ": " + fmtTime(at) }));
+    panel.appendChild(historyChart(historyOf(h)));
+    panel.appendChild(el("p", { class: "sub", text: t("computed_at") + ": " + fmtTime(h.computed_at) }));
     renderDeliveriesSection(panel, c.code);
   }
 
@@ -502,25 +528,49 @@
     loadDeliveries(code);
   }
 
+  // Alerts that reached this community (its own, or group-wide ones of a group covering it),
+  // each with its recipients' delivery status and acknowledgement. Names only come back for
+  // responder and admin keys: the API decides, the page shows what it gets.
   function loadDeliveries(code) {
     var box = document.getElementById("deliveries");
     if (!box || !state.key) return;
     box.textContent = t("loading");
-    api(CONFIG.deliveries.replace("{code}", encodeURIComponent(code)), true).then(function (doc) {
-      var rows = Array.isArray(doc) ? doc : pick(doc, ["deliveries", "items", "results"]) || [];
+    Promise.all([api(CONFIG.groups, true), api(CONFIG.alerts, true)]).then(function (res) {
+      var groups = res[0] || [], alerts = res[1] || [];
+      var groupIds = groups.filter(function (g) { return (g.community_codes || []).indexOf(code) >= 0; })
+        .map(function (g) { return g.id; });
+      var mine = alerts.filter(function (a) {
+        return a.community_code === code || (!a.community_code && groupIds.indexOf(a.group_id) >= 0);
+      }).slice(0, 3);
+      if (mine.length === 0) {
+        box.innerHTML = "";
+        box.appendChild(el("p", { class: "muted", text: t("no_deliveries") }));
+        return null;
+      }
+      return Promise.all(mine.map(function (a) { return api(CONFIG.alertDetail.replace("{id}", a.id), true); }));
+    }).then(function (details) {
+      if (!details) return;
       box.innerHTML = "";
-      if (rows.length === 0) { box.appendChild(el("p", { class: "muted", text: t("no_deliveries") })); return; }
-      var head = el("tr", {}, [el("th", { text: t("time") }), el("th", { text: t("channel") }), el("th", { text: t("status") }), el("th", { text: t("acks") })]);
-      box.appendChild(el("table", {}, [head].concat(rows.slice(0, 100).map(function (d) {
-        var who = pick(d, ["member_name", "name", "recipient"]);
-        var acked = pick(d, ["acknowledged_at", "acked_at", "ack_at"]);
-        return el("tr", {}, [
-          el("td", { text: fmtTime(pick(d, ["sent_at", "created_at", "updated_at"])) + (who ? " · " + who : "") }),
-          el("td", { text: fmt(pick(d, ["channel"])) }),
-          el("td", { text: fmt(pick(d, ["status", "state"])) }),
-          el("td", { text: acked ? fmtTime(acked) : "–" }),
-        ]);
-      }))));
+      details.forEach(function (d) {
+        var n = d.counts || {};
+        box.appendChild(el("p", { class: "alert-head" }, [
+          el("strong", { text: d.headline || hazardName(d.hazard) }),
+          el("br"),
+          el("span", { class: "sub", text: [fmtTime(d.sent_at), d.level_name || d.level,
+            t("delivered") + " " + fmt(n.delivered, 0) + "/" + fmt(n.recipients, 0),
+            t("acks") + " " + fmt(n.acknowledged, 0)].join(" · ") }),
+        ]));
+        var head = el("tr", {}, [el("th", { text: t("recipient") }), el("th", { text: t("channel") }),
+          el("th", { text: t("status") }), el("th", { text: t("acks") })]);
+        box.appendChild(el("table", { class: "deliveries" }, [head].concat((d.recipients || []).slice(0, 50).map(function (r) {
+          return el("tr", {}, [
+            el("td", { text: r.name || ((r.role || "") + " #" + r.member_id) }),
+            el("td", { text: fmt(r.channel) }),
+            el("td", { text: fmt(r.status) }),
+            el("td", { text: r.acknowledged_at ? fmtTime(r.acknowledged_at) : "–" }),
+          ]);
+        }))));
+      });
     }).catch(function (err) {
       box.innerHTML = "";
       box.appendChild(el("p", { class: "error", text: t("load_failed") + ": " + (err.detail || err.message) }));

@@ -39,7 +39,10 @@ def graph_error(code: int, status: int = 400, details: str | None = None) -> dic
             "message": f"(#{code}) {TITLES.get(code, 'Error')}",
             "type": "OAuthException",
             "code": code,
-            "error_data": {"messaging_product": "whatsapp", "details": details or TITLES.get(code, "Error")},
+            "error_data": {
+                "messaging_product": "whatsapp",
+                "details": details or TITLES.get(code, "Error"),
+            },
             "fbtrace_id": secrets.token_urlsafe(12),
         }
     }
@@ -110,7 +113,9 @@ class FakeMeta:
             await respond(
                 send,
                 400,
-                graph_error(131047, details="more than 24 hours have passed since the customer last replied"),
+                graph_error(
+                    131047, details="more than 24 hours have passed since the customer last replied"
+                ),
             )
             return
         key = header(scope, "idempotency-key")
@@ -131,6 +136,8 @@ class FakeMeta:
         if outcome == "timeout":
             self.gateway.failures["timeout"] += 1
             await asyncio.sleep(self.gateway.faults.timeout_delay_s)
+        elif self.gateway.faults.latency_s:
+            await asyncio.sleep(self.gateway.faults.latency_s)
         reply: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "contacts": [{"input": data.get("to"), "wa_id": to}],

@@ -28,7 +28,7 @@ ERRORS = {
     21211: "Invalid 'To' Phone Number",
     21610: "Attempt to send to unsubscribed recipient",
     21614: "'To' number is not a valid mobile number",
-    21408: "Permission to send an SMS has not been enabled for the region indicated by the 'To' number",
+    21408: "Permission to send an SMS has not been enabled for the region of the 'To' number",
     63016: "Failed to send freeform message because you are outside the allowed window.",
 }
 
@@ -154,6 +154,8 @@ class FakeTwilio:
         if outcome == "timeout":
             self.gateway.failures["timeout"] += 1
             await asyncio.sleep(self.gateway.faults.timeout_delay_s)
+        elif self.gateway.faults.latency_s:
+            await asyncio.sleep(self.gateway.faults.latency_s)
         await respond(send, 201, self.resource(msg))
 
     async def list(self, scope: Scope, send: Send) -> None:
@@ -181,7 +183,11 @@ class FakeTwilio:
 
     def schedule_callbacks(self, msg: Accepted, url: str) -> None:
         rng = self.gateway.rng
-        if msg.channel == "whatsapp" and msg.to in self.gateway.faults.window_closed and not msg.payload.get("ContentSid"):
+        if (
+            msg.channel == "whatsapp"
+            and msg.to in self.gateway.faults.window_closed
+            and not msg.payload.get("ContentSid")
+        ):
             statuses = [("failed", "63016")]
         else:
             statuses = [("sent", ""), ("delivered", "")]

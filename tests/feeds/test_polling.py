@@ -156,6 +156,7 @@ MALFORMED = {
     "http_500": (Route(b"oops", status=500, content_type="text/plain"), "HTTP 500"),
     "timeout": (Route(b"{}", mode="slow", delay_s=5), "timed out"),
     "endless_body": (Route(b"", mode="endless", delay_s=0.0), "more than"),
+    "trickling_body": (Route(b"", mode="endless", delay_s=0.2), "deadline"),
     "dropped_connection": (Route(b'{"Infogempa": {"gempa": {', mode="drop"), "failed"),
     "not_found": (Route(b"", status=404), "HTTP 404"),
 }
@@ -242,13 +243,15 @@ def test_conditional_get_uses_etag_and_last_modified(
     assert _feed(session_factory, feed_id).last_status == "not_modified"
 
 
+@pytest.mark.parametrize("status", [204, 404])
 def test_gdacs_no_events_is_healthy(
+    status: int,
     feed_server: FeedServer,
     feed_settings: Settings,
     session_factory: sessionmaker[Session],
     add_feed: Callable[..., int],
 ) -> None:
-    feed_id = add_feed("gdacs", "gdacs", feed_server.set("/g", Route(b"", status=204)))
+    feed_id = add_feed("gdacs", "gdacs", feed_server.set("/g", Route(b"", status=status)))
     outcome = _poll(session_factory, feed_settings, feed_id)
     assert (
         outcome.status == "no_events" and _feed(session_factory, feed_id).consecutive_failures == 0

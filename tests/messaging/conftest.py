@@ -102,7 +102,12 @@ def phones(n: int, start: int = 0) -> list[str]:
 
 
 def enqueue_fanout(
-    session_factory: Any, numbers: list[str], *, channel: str = "sms", alert_id: int = 1, **extra: Any
+    session_factory: Any,
+    numbers: list[str],
+    *,
+    channel: str = "sms",
+    alert_id: int = 1,
+    **extra: Any,
 ) -> list[int]:
     """What alerts does when a rule fires: one delivery per recipient, one transaction."""
     from service.messaging.outbox import NewDelivery, enqueue_many
@@ -131,7 +136,9 @@ def open_count(session_factory: Any) -> int:
     with session_factory() as s:
         return int(
             s.execute(
-                text("SELECT count(*) FROM message_deliveries WHERE status IN ('pending','sending')")
+                text(
+                    "SELECT count(*) FROM message_deliveries WHERE status IN ('pending','sending')"
+                )
             ).scalar_one()
         )
 
@@ -161,7 +168,13 @@ def drain_all(session_factory: Any, dispatchers: list[Any], timeout: float = 60.
         t.join()
     if errors:
         raise errors[0]
-    assert open_count(session_factory) == 0, "deliveries still open after the timeout"
+    if open_count(session_factory):
+        still = rows(
+            session_factory,
+            "SELECT id, channel, status, attempts, next_attempt_at, claimed_at, uncertain, "
+            "last_error_code FROM message_deliveries WHERE status IN ('pending','sending')",
+        )
+        raise AssertionError(f"deliveries still open after the timeout: {still}")
 
 
 def rows(session_factory: Any, sql: str, **params: Any) -> list[Any]:
@@ -178,7 +191,9 @@ class LiveApp:
 
 
 @pytest.fixture
-def live_app(fakes: Fakes, with_alerts: Callable[[AlertSettings], Settings], clean_db: Any) -> Iterator[LiveApp]:
+def live_app(
+    fakes: Fakes, with_alerts: Callable[[AlertSettings], Settings], clean_db: Any
+) -> Iterator[LiveApp]:
     """Siaga's API on loopback, receiving the fakes' signed status callbacks and webhooks."""
     from service.main import create_app
     from tests.conftest import LiveServer

@@ -24,17 +24,24 @@ def test_console_provider_keeps_messages_visible(session_factory) -> None:  # ty
         drain_all(session_factory, [d], timeout=10)
     finally:
         d.close()
-    got = rows(session_factory, "SELECT id, status, provider, provider_message_id FROM message_deliveries ORDER BY id")
+    got = rows(
+        session_factory,
+        "SELECT id, status, provider, provider_message_id FROM message_deliveries ORDER BY id",
+    )
     assert [r.id for r in got] == ids
     assert {r.status for r in got} == {"delivered"} and {r.provider for r in got} == {"console"}
     assert all(r.provider_message_id.startswith("CN") for r in got)
 
 
 def test_fanout_with_transient_failures_and_timeouts_messages_everyone_once(
-    session_factory, fakes: Fakes, live_app: LiveApp  # type: ignore[no-untyped-def]
+    session_factory,
+    fakes: Fakes,
+    live_app: LiveApp,  # type: ignore[no-untyped-def]
 ) -> None:
     numbers = phones(300)
-    fakes.faults(fakes.twilio_gateway, transient_5xx=0.10, timeout=0.05, timeout_delay_s=0.8, seed=11)
+    fakes.faults(
+        fakes.twilio_gateway, transient_5xx=0.10, timeout=0.05, timeout_delay_s=0.8, seed=11
+    )
     enqueue_fanout(session_factory, numbers)
     d = dispatcher(session_factory, live_app.alerts)
     try:
@@ -64,7 +71,8 @@ def test_fanout_with_transient_failures_and_timeouts_messages_everyone_once(
 
 
 def test_two_dispatchers_on_one_outbox_send_each_message_once(
-    session_factory, fakes: Fakes  # type: ignore[no-untyped-def]
+    session_factory,
+    fakes: Fakes,  # type: ignore[no-untyped-def]
 ) -> None:
     numbers = phones(240)
     fakes.faults(fakes.twilio_gateway, transient_5xx=0.1, seed=3)
@@ -83,7 +91,8 @@ def test_two_dispatchers_on_one_outbox_send_each_message_once(
 
 
 def test_crash_between_send_and_commit_is_reconciled_not_resent(
-    session_factory, fakes: Fakes  # type: ignore[no-untyped-def]
+    session_factory,
+    fakes: Fakes,  # type: ignore[no-untyped-def]
 ) -> None:
     """Claim and send, then 'crash' before recording: the next dispatcher looks it up."""
     numbers = phones(30)
@@ -113,7 +122,9 @@ def test_crash_between_send_and_commit_is_reconciled_not_resent(
 
 
 def test_meta_crash_is_reconciled_by_the_status_webhook(
-    session_factory, fakes: Fakes, live_app: LiveApp  # type: ignore[no-untyped-def]
+    session_factory,
+    fakes: Fakes,
+    live_app: LiveApp,  # type: ignore[no-untyped-def]
 ) -> None:
     """Meta has no lookup: its status webhook carries our key and records the lost id."""
     fakes.meta_gateway.dedupe = False
@@ -125,7 +136,9 @@ def test_meta_crash_is_reconciled_by_the_status_webhook(
         assert row is not None and crashed.send_one(row, outside_window=False).result is not None
     crashed.close()
     fakes.meta_gateway.wait_callbacks(timeout=10)
-    later = utcnow() + timedelta(seconds=settings.sending_lease_s + settings.meta_reconcile_wait_s + 1)
+    later = utcnow() + timedelta(
+        seconds=settings.sending_lease_s + settings.meta_reconcile_wait_s + 1
+    )
     survivor = dispatcher(session_factory, settings, clock=lambda: later)
     try:
         drain_all(session_factory, [survivor], timeout=20)
@@ -139,7 +152,8 @@ def test_meta_crash_is_reconciled_by_the_status_webhook(
 
 
 def test_permanent_error_fails_at_once_with_the_provider_code(
-    session_factory, fakes: Fakes  # type: ignore[no-untyped-def]
+    session_factory,
+    fakes: Fakes,  # type: ignore[no-untyped-def]
 ) -> None:
     [landline, invalid, ok] = phones(3)
     fakes.faults(fakes.twilio_gateway, permanent={landline: 21614, invalid: 21211})
@@ -150,13 +164,18 @@ def test_permanent_error_fails_at_once_with_the_provider_code(
     finally:
         d.close()
     got = {r.phone: r for r in rows(session_factory, "SELECT * FROM message_deliveries")}
-    assert (got[landline].status, got[landline].last_error_code, got[landline].attempts) == ("failed", "21614", 1)
+    assert (got[landline].status, got[landline].last_error_code, got[landline].attempts) == (
+        "failed",
+        "21614",
+        1,
+    )
     assert (got[invalid].status, got[invalid].last_error_code) == ("failed", "21211")
     assert got[ok].status == "accepted"
 
 
 def test_transient_errors_dead_letter_after_max_attempts(
-    session_factory, fakes: Fakes  # type: ignore[no-untyped-def]
+    session_factory,
+    fakes: Fakes,  # type: ignore[no-untyped-def]
 ) -> None:
     fakes.faults(fakes.twilio_gateway, transient_5xx=1.0)
     [delivery_id] = enqueue_fanout(session_factory, phones(1))
@@ -165,7 +184,9 @@ def test_transient_errors_dead_letter_after_max_attempts(
         drain_all(session_factory, [d], timeout=10)
     finally:
         d.close()
-    [row] = rows(session_factory, "SELECT status, attempts, last_error_code FROM message_deliveries")
+    [row] = rows(
+        session_factory, "SELECT status, attempts, last_error_code FROM message_deliveries"
+    )
     assert (row.status, row.attempts, row.last_error_code) == ("dead", 3, "20500")
     history = [
         r.status
@@ -204,10 +225,14 @@ def test_rate_limit_holds_across_two_workers(session_factory, fakes: Fakes) -> N
     times = fakes.twilio_gateway.accept_times()
     assert len(times) == 60
     capacity = rate  # one second of burst
-    for i, t in enumerate(times):
-        # never more than capacity + rate * t messages in the first t seconds
-        assert i + 1 <= capacity + rate * (t - times[0]) + 1, (i, t - times[0])
-    assert elapsed >= (60 - capacity) / rate * 0.9
+    # Tokens are granted in PostgreSQL; the fake stamps arrival, after a scheduling delay that
+    # varies on a busy machine: allow a quarter second of it.
+    slack = rate * 0.25
+    for i in range(len(times)):
+        for j in range(i, len(times)):
+            # never more than capacity + rate * w messages in any w seconds
+            assert j - i + 1 <= capacity + rate * (times[j] - times[i]) + slack, (i, j)
+    assert elapsed >= (60 - capacity) / rate * 0.9  # without the limit: well under a second
 
 
 def test_enqueue_is_idempotent_and_validates(session_factory) -> None:  # type: ignore[no-untyped-def]
@@ -216,8 +241,12 @@ def test_enqueue_is_idempotent_and_validates(session_factory) -> None:  # type: 
     from service.errors import InvalidInput
 
     with session_factory() as s, s.begin():
-        first = enqueue(session=s, idempotency_key="a:1", phone="+6281234567890", channel="sms", body="x")
-        again = enqueue(session=s, idempotency_key="a:1", phone="+6281234567890", channel="sms", body="x")
+        first = enqueue(
+            session=s, idempotency_key="a:1", phone="+6281234567890", channel="sms", body="x"
+        )
+        again = enqueue(
+            session=s, idempotency_key="a:1", phone="+6281234567890", channel="sms", body="x"
+        )
     assert first == again
     with session_factory() as s, s.begin():
         for bad in ({"phone": "081234"}, {"channel": "pigeon"}, {"body": " "}):

@@ -89,6 +89,11 @@ def test_same_key_twice_is_idempotent_or_reconcilable(case: Case) -> None:
         found = case.provider.lookup(message(case), since=datetime.now(UTC))
         assert found is not None and found.provider_message_id == first.provider_message_id
         assert len(case.gateway.accepted) == 1
+        # A gateway that honours the Idempotency-Key header answers a resend with the original.
+        case.gateway.dedupe = True
+        again = case.provider.send(message(case))
+        assert again.provider_message_id == first.provider_message_id
+        assert len(case.gateway.accepted) == 1
     else:
         again = case.provider.send(message(case))
         assert again.provider_message_id == first.provider_message_id
@@ -97,7 +102,9 @@ def test_same_key_twice_is_idempotent_or_reconcilable(case: Case) -> None:
 
 
 def test_lookup_finds_nothing_for_a_new_recipient(case: Case) -> None:
-    assert case.provider.lookup(message(case, phone="+6281299999999"), since=datetime.now(UTC)) is None
+    assert (
+        case.provider.lookup(message(case, phone="+6281299999999"), since=datetime.now(UTC)) is None
+    )
 
 
 @pytest.mark.parametrize("fault", ["transient_5xx", "throttle_429"])
@@ -123,7 +130,9 @@ def test_timeout_is_transient_and_maybe_sent(case: Case, fakes: Fakes) -> None:
     assert len(case.gateway.accepted) == 1  # the provider did take it: never resend blindly
 
 
-@pytest.mark.parametrize("code", [{"twilio": 21211, "meta": 131026}, {"twilio": 21614, "meta": 131026}])
+@pytest.mark.parametrize(
+    "code", [{"twilio": 21211, "meta": 131026}, {"twilio": 21614, "meta": 131026}]
+)
 def test_permanent_errors_carry_the_provider_code(
     case: Case, fakes: Fakes, code: dict[str, int]
 ) -> None:
@@ -153,7 +162,7 @@ def test_wrong_credentials_are_permanent(case: Case) -> None:
     if case.gateway is None:
         return
     if isinstance(case.provider, TwilioProvider):
-        case.provider.auth = httpx.BasicAuth(case.provider.account_sid, "wrong")
+        case.provider.headers = {"Authorization": "Basic d3Jvbmc6d3Jvbmc="}
     elif isinstance(case.provider, MetaWhatsAppProvider):
         case.provider.headers = {"Authorization": "Bearer wrong"}
     with pytest.raises(ProviderError) as info:

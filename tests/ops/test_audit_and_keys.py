@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+# Module level: FastAPI resolves the string annotations of routes defined in tests here.
+from service.api.deps import CoordinatorDep
 from service.ops import audit
 from service.ops.audit import Actor
 from service.ops.models import AuditEntry
@@ -87,3 +90,49 @@ def test_audit_list_filters_and_pages(
     )
     assert [e["target"] for e in r.json()["entries"]] == ["group:2", "group:1"]
     assert client.get("/api/v1/audit", headers={}).status_code == 401
+
+
+def test_domain_write_routes_are_audited(
+    client: TestClient,
+    auth_headers: Callable[[str], dict[str, str]],
+    session_factory: sessionmaker[Session],
+) -> None:
+    from tests.seed import seed_communities
+
+    with session_factory() as s, s.begin():
+        code = seed_communities(s, 1)[0].code
+    r = client.patch(
+        f"/api/v1/communities/{code}",
+        json={"population": 4321},
+        headers={**auth_headers("coordinator"), "X-Request-ID": "patch-1"},
+    )
+    assert r.status_code == 200, r.text
+    with session_factory() as s:
+        entries = list(s.scalars(select(AuditEntry)))
+    assert len(entries) == 1  # the explicit entry; the fallback does not add a second
+    e = entries[0]
+    assert (e.action, e.target, e.role) == (
+        "communities.update",
+        f"community:{code}",
+        "coordinator",
+    )
+    assert e.details == {"population": 4321} and e.request_id == "patch-1"
+
+
+def test_unaudited_write_routes_get_a_fallback_entry(
+    app: FastAPI,
+    auth_headers: Callable[[str], dict[str, str]],
+    session_factory: sessionmaker[Session],
+) -> None:
+    @app.post("/api/v1/test-only-write")
+    def write(_: CoordinatorDep) -> dict[str, bool]:
+        return {"ok": True}
+
+    with TestClient(app) as c:
+        r = c.post("/api/v1/test-only-write?x=1", headers=auth_headers("admin"))
+        assert r.status_code == 200, r.text
+        assert c.post("/api/v1/test-only-write").status_code == 401  # refused: not audited
+    with session_factory() as s:
+        entry = s.scalars(select(AuditEntry)).one()
+    assert entry.action == "http.POST" and entry.target == "/api/v1/test-only-write"
+    assert entry.key_name == "test-admin" and entry.details["query"] == "x=1"

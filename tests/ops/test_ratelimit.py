@@ -59,3 +59,35 @@ def test_windows_are_fixed_minutes(clean_db: Engine) -> None:
     assert v1.allowed and not v2.allowed and v2.retry_after_s == 1
     t_next = datetime(2026, 11, 23, 15, 1, 0, tzinfo=UTC)
     assert ratelimit.hit(clean_db, buckets=["ip:x"], limit=1, now=t_next).allowed
+
+
+def test_cors_from_settings_covers_errors_too(settings: Settings, clean_db: Engine) -> None:
+    api = settings.api.model_copy(
+        update={"cors_origins": ["https://bpbd.example.go.id"], "write_rate_per_minute": 1}
+    )
+    app = create_app(settings.model_copy(update={"api": api}), engine=clean_db)
+    origin = {"Origin": "https://bpbd.example.go.id"}
+    with TestClient(app) as c:
+        pre = c.options(
+            "/api/v1/keys",
+            headers={
+                **origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
+        assert pre.status_code == 200
+        assert pre.headers["access-control-allow-origin"] == "https://bpbd.example.go.id"
+        assert "authorization" in pre.headers["access-control-allow-headers"].lower()
+        c.post("/api/v1/keys", json={}, headers=origin)
+        limited = c.post("/api/v1/keys", json={}, headers=origin)
+        assert limited.status_code == 429
+        # A browser can read the refusal and when to retry.
+        assert limited.headers["access-control-allow-origin"] == "https://bpbd.example.go.id"
+        assert "retry-after" in limited.headers["access-control-expose-headers"].lower()
+        other = c.get("/healthz", headers={"Origin": "https://elsewhere.example"})
+        assert "access-control-allow-origin" not in other.headers
+    # Without configured origins no CORS headers at all.
+    with TestClient(create_app(settings, engine=clean_db)) as c:
+        r = c.get("/healthz", headers=origin)
+        assert "access-control-allow-origin" not in r.headers

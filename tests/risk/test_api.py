@@ -100,8 +100,16 @@ def test_risk_card(client, merapi: dict, session_factory, settings: Settings) ->
         hz["inputs"]["layer_name"] == "krb_merapi"
         and hz["inputs"]["population_layer_name"] == "pop_merapi"
     )
-    assert [c["class"] for c in hz["exposure"]["classes"]] == ["KRB III", "KRB II", "KRB I"]
+    assert [c["class"] for c in hz["exposure"]] == ["KRB III", "KRB II", "KRB I"]
+    assert hz["exposure_summary"]["population_exposed"] > 0
+    assert {s["role"] for s in hz["sources"]} == {"hazard", "exposure"}
     assert "share_elderly" in hz["inputs"]["defaults"]
+    # One hazard, spread over the top level (what the web map's panel reads).
+    flat = client.get(f"/api/v1/communities/{code}/risk", params={"hazard": "volcano"}).json()
+    assert flat["level"] == hz["level"] and flat["score"] == hz["score"] and flat["code"] == code
+    assert flat["history"] and flat["exposure"][0]["area_km2"] >= 0
+    r = client.get(f"/api/v1/communities/{code}/risk", params={"hazard": "flood"})
+    assert r.status_code == 404 and "flood" in r.json()["detail"]
     assert client.get("/api/v1/communities/00.00/risk").status_code == 404
     assert (
         client.get(f"/api/v1/communities/{code}/risk", params={"datetime": "yesterday"}).status_code

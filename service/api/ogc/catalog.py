@@ -10,6 +10,8 @@ import importlib
 
 COLLECTION_MODULES: tuple[str, ...] = (
     "service.api.ogc.collections",
+    "service.risk.ogc",
+    "service.feeds.collections",
     "service.alerts.ogc",
 )
 

@@ -21,10 +21,12 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    literal_column,
     or_,
     select,
 )
 from sqlalchemy import Float as SAFloat
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, FromClause
@@ -79,7 +81,21 @@ def _properties_expr(coll: Collection, src: FromClause) -> ColumnElement[Any]:
 
 
 def feature_expr(coll: Collection, src: FromClause) -> ColumnElement[str]:
-    """One GeoJSON Feature as text."""
+    """One GeoJSON Feature as text, as a SQL fragment rendered once per collection.
+
+    The expression has some fifty literals; building and cache-keying it on every request
+    cost milliseconds of Python, so it is compiled once and reused as a literal column.
+    """
+    sql = coll.memo.get("feature_sql")
+    if sql is None:
+        compiled = _feature_clause(coll, src).compile(
+            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+        )
+        sql = coll.memo["feature_sql"] = str(compiled)
+    return literal_column(sql, String)
+
+
+def _feature_clause(coll: Collection, src: FromClause) -> ColumnElement[str]:
     geom = src.c[coll.geometry_column]
     feature = func.json_build_object(
         literal("type"),

@@ -75,6 +75,8 @@ class Collection:
     # Decimal digits of coordinates in responses: 7 is about 1 cm on the ground.
     precision: int = 7
     _resolved: list[FromClause] = field(default_factory=list, repr=False, compare=False)
+    # Per-collection memo of SQL fragments that never change (see queries.feature_sql).
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def table(self) -> FromClause:
         """The source as a FromClause (resolving a deferred source once)."""

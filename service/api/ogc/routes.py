@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 
-from service.api.deps import PrincipalDep, SessionDep, SettingsDep
+from service.api.deps import SessionDep, SettingsDep, get_principal
 from service.api.ogc import catalog, registry
 from service.api.ogc.openapi import OPENAPI_MEDIA_TYPE, build_openapi
 from service.api.ogc.params import (
@@ -34,7 +34,7 @@ from service.api.ogc.params import (
 from service.api.ogc.queries import ItemsQuery, extent, items_page, one_feature
 from service.api.ogc.registry import Collection
 from service.api.responses import GEOJSON
-from service.auth.service import Principal
+from service.auth.service import ANONYMOUS, Principal
 from service.errors import NotFound
 from service.settings import Settings
 
@@ -52,6 +52,18 @@ TRS_GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 ITEMS_PARAMS = frozenset({"limit", "offset", "bbox", "bbox-crs", "datetime", "crs", "f"})
 ITEM_PARAMS = frozenset({"crs", "f"})
 CONTENT_CRS = {"Content-Crs": f"<{CRS84}>"}
+
+
+def ogc_principal(request: Request) -> Principal:
+    """A Bearer API key opens non-public collections; any other Authorization header (GDAL's
+    and QGIS's Basic credentials, say) is ignored, as everything public needs none."""
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        return ANONYMOUS
+    return get_principal(request)
+
+
+PrincipalDep = Annotated[Principal, Depends(ogc_principal)]
 
 
 def ogc_root(request: Request, settings: Settings) -> str:

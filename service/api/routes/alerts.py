@@ -38,6 +38,7 @@ from service.api.deps import (
 from service.db import utcnow
 from service.errors import InvalidFile, PayloadTooLarge
 from service.messaging.inbound import opted_out
+from service.ops import audit
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
@@ -69,8 +70,13 @@ def list_groups(session: SessionDep) -> list[GroupPublic]:
 
 
 @router.post("/groups", response_model=GroupPublic, status_code=201)
-def create_group(data: GroupCreate, session: SessionDep, _: CoordinatorDep) -> GroupPublic:
+def create_group(
+    data: GroupCreate, session: SessionDep, _: CoordinatorDep, request: Request
+) -> GroupPublic:
     group = svc.create_group(session=session, data=data)
+    session.flush()
+    audit.record(session=session, actor=request, action="groups.create",
+                 target=f"group:{group.id}", details=data.model_dump(mode="json"))
     session.commit()
     return GroupPublic.model_validate(group)
 
@@ -85,16 +91,23 @@ def get_group(group_id: IdPath, session: SessionDep) -> GroupPublic:
 
 @router.patch("/groups/{group_id}", response_model=GroupPublic)
 def update_group(
-    group_id: IdPath, data: GroupUpdate, session: SessionDep, _: CoordinatorDep
+    group_id: IdPath, data: GroupUpdate, session: SessionDep, _: CoordinatorDep, request: Request
 ) -> GroupPublic:
     group = svc.update_group(session=session, group_id=group_id, data=data)
+    audit.record(
+        session=session, actor=request, action="groups.update", target=f"group:{group_id}",
+        details=data.model_dump(mode="json", exclude_unset=True),
+    )
     session.commit()
     return GroupPublic.model_validate(group)
 
 
 @router.delete("/groups/{group_id}", status_code=204)
-def delete_group(group_id: IdPath, session: SessionDep, _: CoordinatorDep) -> Response:
+def delete_group(
+    group_id: IdPath, session: SessionDep, _: CoordinatorDep, request: Request
+) -> Response:
     svc.delete_group(session=session, group_id=group_id)
+    audit.record(session=session, actor=request, action="groups.delete", target=f"group:{group_id}")
     session.commit()
     return Response(status_code=204)
 
@@ -114,9 +127,17 @@ def list_members(
     "/groups/{group_id}/members", response_model=MemberPrivate | MemberPublic, status_code=201
 )
 def add_member(
-    group_id: IdPath, data: MemberCreate, session: SessionDep, principal: CoordinatorDep
+    group_id: IdPath,
+    data: MemberCreate,
+    session: SessionDep,
+    principal: CoordinatorDep,
+    request: Request,
 ) -> MemberPublic:
     member = svc.add_member(session=session, group_id=group_id, data=data)
+    session.flush()
+    # Field names only: the log must not become a second copy of members' phone numbers.
+    audit.record(session=session, actor=request, action="members.create",
+                 target=f"member:{member.id}", details={"group_id": group_id})
     session.commit()
     return _member_out(member, principal, session)
 
@@ -136,17 +157,23 @@ def update_member(
     data: MemberUpdate,
     session: SessionDep,
     principal: CoordinatorDep,
+    request: Request,
 ) -> MemberPublic:
     member = svc.update_member(session=session, group_id=group_id, member_id=member_id, data=data)
+    audit.record(session=session, actor=request, action="members.update",
+                 target=f"member:{member_id}",
+                 details={"group_id": group_id, "fields": sorted(data.model_fields_set)})
     session.commit()
     return _member_out(member, principal, session)
 
 
 @router.delete("/groups/{group_id}/members/{member_id}", status_code=204)
 def delete_member(
-    group_id: IdPath, member_id: IdPath, session: SessionDep, _: CoordinatorDep
+    group_id: IdPath, member_id: IdPath, session: SessionDep, _: CoordinatorDep, request: Request
 ) -> Response:
     svc.delete_member(session=session, group_id=group_id, member_id=member_id)
+    audit.record(session=session, actor=request, action="members.delete",
+                 target=f"member:{member_id}", details={"group_id": group_id})
     session.commit()
     return Response(status_code=204)
 
@@ -179,6 +206,9 @@ async def import_members(
 
     def work() -> dict[str, Any]:
         result = svc.import_members_csv(session=session, group_id=group_id, content=content)
+        audit.record(session=session, actor=request, action="members.import",
+                     target=f"group:{group_id}",
+                     details={"created": result.created, "updated": result.updated})
         session.commit()
         return {"created": result.created, "updated": result.updated, "errors": []}
 
@@ -194,38 +224,59 @@ def list_rules(group_id: IdPath, session: SessionDep) -> list[Any]:
 
 
 @router.post("/groups/{group_id}/rules", response_model=RulePublic, status_code=201)
-def create_rule(group_id: IdPath, data: RuleCreate, session: SessionDep, _: CoordinatorDep) -> Any:
+def create_rule(
+    group_id: IdPath, data: RuleCreate, session: SessionDep, _: CoordinatorDep, request: Request
+) -> Any:
     rule = svc.create_rule(session=session, group_id=group_id, data=data)
+    session.flush()
+    audit.record(session=session, actor=request, action="rules.create", target=f"rule:{rule.id}",
+                 details={"group_id": group_id, **data.model_dump(mode="json")})
     session.commit()
     return rule
 
 
 @router.patch("/groups/{group_id}/rules/{rule_id}", response_model=RulePublic)
 def update_rule(
-    group_id: IdPath, rule_id: IdPath, data: RuleUpdate, session: SessionDep, _: CoordinatorDep
+    group_id: IdPath,
+    rule_id: IdPath,
+    data: RuleUpdate,
+    session: SessionDep,
+    _: CoordinatorDep,
+    request: Request,
 ) -> Any:
     rule = svc.update_rule(session=session, group_id=group_id, rule_id=rule_id, data=data)
+    audit.record(session=session, actor=request, action="rules.update", target=f"rule:{rule_id}",
+                 details={"group_id": group_id, **data.model_dump(mode="json", exclude_unset=True)})
     session.commit()
     return rule
 
 
 @router.delete("/groups/{group_id}/rules/{rule_id}", status_code=204)
 def delete_rule(
-    group_id: IdPath, rule_id: IdPath, session: SessionDep, _: CoordinatorDep
+    group_id: IdPath, rule_id: IdPath, session: SessionDep, _: CoordinatorDep, request: Request
 ) -> Response:
     svc.delete_rule(session=session, group_id=group_id, rule_id=rule_id)
+    audit.record(session=session, actor=request, action="rules.delete", target=f"rule:{rule_id}",
+                 details={"group_id": group_id})
     session.commit()
     return Response(status_code=204)
 
 
 @router.post("/groups/{group_id}/drills", status_code=201)
 def start_drill(
-    group_id: IdPath, data: DrillIn, session: SessionDep, settings: SettingsDep, _: CoordinatorDep
+    group_id: IdPath,
+    data: DrillIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: CoordinatorDep,
+    request: Request,
 ) -> dict[str, Any]:
     """A drill: an Exercise alert to every member (each message says LATIHAN)."""
     alert = create_drill(
         session=session, settings=settings, group_id=group_id, data=data, now=utcnow()
     )
+    audit.record(session=session, actor=request, action="alerts.drill", target=f"alert:{alert.id}",
+                 details={"group_id": group_id, **data.model_dump(mode="json")})
     session.commit()
     return views.alert_detail(session=session, alert_id=alert.id, include_pii=False)
 
@@ -235,13 +286,20 @@ def start_drill(
 
 @router.post("/alerts/signals", response_model=EvaluationOut)
 def post_signals(
-    signals: list[SignalIn], session: SessionDep, settings: SettingsDep, _: CoordinatorDep
+    signals: list[SignalIn],
+    session: SessionDep,
+    settings: SettingsDep,
+    _: CoordinatorDep,
+    request: Request,
 ) -> EvaluationOut:
     """Evaluate signals (e.g. a level raised by hand, or another system's feed) against
     every group's rules now, exactly as the scheduled job does with risk and feed data."""
     now = utcnow()
     sigs = [Signal(**{**s.model_dump(), "observed_at": s.observed_at or now}) for s in signals]
     summary = evaluate_signals(session=session, settings=settings, signals=sigs, now=now)
+    audit.record(session=session, actor=request, action="alerts.signals", target=None,
+                 details={"signals": [s.model_dump(mode="json") for s in signals][:50],
+                          "alerts_created": summary.alerts_created})
     session.commit()
     return EvaluationOut(
         alerts_created=summary.alerts_created,
@@ -275,9 +333,15 @@ def get_alert(alert_id: IdPath, session: SessionDep, principal: PrincipalDep) ->
 
 @router.post("/alerts/{alert_id}/cancel", status_code=201)
 def cancel(
-    alert_id: IdPath, session: SessionDep, settings: SettingsDep, _: CoordinatorDep
+    alert_id: IdPath,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: CoordinatorDep,
+    request: Request,
 ) -> dict[str, Any]:
     """Send a CAP Cancel (and a DIBATALKAN message) for an alert sent in error."""
     alert = cancel_alert(session=session, settings=settings, alert_id=alert_id, now=utcnow())
+    audit.record(session=session, actor=request, action="alerts.cancel",
+                 target=f"alert:{alert_id}", details={"cancel_alert_id": alert.id})
     session.commit()
     return views.alert_detail(session=session, alert_id=alert.id, include_pii=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 
 from service.api.deps import CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
 from service.api.uploads import only_form_fields, staged_uploads
@@ -16,6 +16,7 @@ from service.communities.schemas import (
     FieldMapping,
 )
 from service.errors import InvalidInput
+from service.ops import audit
 
 router = APIRouter(prefix="/api/v1/communities", tags=["communities"])
 
@@ -30,6 +31,7 @@ IMPORT_FIELDS = {"file", *FieldMapping.model_fields}
 )
 def import_communities(
     _: CoordinatorDep,
+    request: Request,
     settings: SettingsDep,
     session_factory: SessionFactoryDep,
     file: Annotated[list[UploadFile], File(description="the boundary file (one layer)")],
@@ -40,9 +42,15 @@ def import_communities(
             raise InvalidInput(
                 f"send one file in field 'file' (got {len(paths)}); zip a Shapefile's parts"
             )
-        return service.import_communities(
+        report = service.import_communities(
             session_factory=session_factory, path=paths[0], mapping=mapping, label=paths[0].name
         )
+    audit.record_committed(
+        session_factory=session_factory, actor=request, action="communities.import",
+        target=f"file:{report.file}",
+        details=report.model_dump(include={"features", "created", "updated", "unchanged"}),
+    )
+    return report
 
 
 CodePath = Annotated[
@@ -63,6 +71,15 @@ def get_community(
 @router.patch("/{code}", summary="Update population and indicators (null = unknown)",
               response_model=CommunityPublic)
 def update_community(
-    code: CodePath, changes: CommunityUpdate, _: CoordinatorDep, session_factory: SessionFactoryDep
+    code: CodePath,
+    changes: CommunityUpdate,
+    _: CoordinatorDep,
+    session_factory: SessionFactoryDep,
+    request: Request,
 ) -> CommunityPublic:
-    return service.update_community(session_factory=session_factory, code=code, changes=changes)
+    updated = service.update_community(session_factory=session_factory, code=code, changes=changes)
+    audit.record_committed(
+        session_factory=session_factory, actor=request, action="communities.update",
+        target=f"community:{code}", details=changes.model_dump(mode="json", exclude_unset=True),
+    )
+    return updated

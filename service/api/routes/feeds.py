@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from service.api.deps import CoordinatorDep, IdPath, SessionDep, SessionFactoryDep, SettingsDep
 from service.feeds import service
 from service.feeds.polling import build_client, poll_feed
 from service.feeds.schemas import EventPublic, FeedCreate, FeedPublic, FeedUpdate, PollResult
+from service.ops import audit
 
 router = APIRouter(prefix="/api/v1", tags=["feeds"])
 
@@ -19,9 +20,14 @@ def list_feeds(session: SessionDep) -> list[FeedPublic]:
 
 
 @router.post("/feeds", response_model=FeedPublic, status_code=status.HTTP_201_CREATED)
-def create_feed(spec: FeedCreate, session: SessionDep, _: CoordinatorDep) -> FeedPublic:
+def create_feed(
+    spec: FeedCreate, session: SessionDep, _: CoordinatorDep, request: Request
+) -> FeedPublic:
     """Register a feed (coordinator or admin)."""
     feed = service.create_feed(session=session, spec=spec)
+    session.flush()
+    audit.record(session=session, actor=request, action="feeds.create", target=f"feed:{feed.id}",
+                 details=spec.model_dump(mode="json"))
     session.commit()
     return service.feed_public(feed)
 
@@ -33,17 +39,23 @@ def get_feed(feed_id: IdPath, session: SessionDep) -> FeedPublic:
 
 @router.patch("/feeds/{feed_id}", response_model=FeedPublic)
 def update_feed(
-    feed_id: IdPath, spec: FeedUpdate, session: SessionDep, _: CoordinatorDep
+    feed_id: IdPath, spec: FeedUpdate, session: SessionDep, _: CoordinatorDep, request: Request
 ) -> FeedPublic:
     """Change URL, interval, enabled flag or options (coordinator or admin)."""
     feed = service.update_feed(session=session, feed_id=feed_id, spec=spec)
+    audit.record(session=session, actor=request, action="feeds.update", target=f"feed:{feed_id}",
+                 details=spec.model_dump(mode="json", exclude_unset=True))
     session.commit()
     return service.feed_public(feed)
 
 
 @router.post("/feeds/{feed_id}/poll", response_model=PollResult)
 def poll_now(
-    feed_id: IdPath, session_factory: SessionFactoryDep, settings: SettingsDep, _: CoordinatorDep
+    feed_id: IdPath,
+    session_factory: SessionFactoryDep,
+    settings: SettingsDep,
+    _: CoordinatorDep,
+    request: Request,
 ) -> PollResult:
     """Poll the feed now, even when disabled; the result says what changed."""
     with session_factory() as s:
@@ -58,7 +70,12 @@ def poll_now(
         )
     with session_factory() as s:
         feed = service.feed_public(service.get_feed(session=s, feed_id=feed_id))
-    return PollResult(**outcome.public(), feed=feed)
+    result = PollResult(**outcome.public(), feed=feed)
+    audit.record_committed(
+        session_factory=session_factory, actor=request, action="feeds.poll",
+        target=f"feed:{feed_id}", details=outcome.public(),
+    )
+    return result
 
 
 @router.get("/events/{event_id}", response_model=EventPublic)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 
 from service.api.deps import CoordinatorDep, IdPath, SessionDep, SessionFactoryDep, SettingsDep
 from service.api.uploads import only_form_fields, staged_uploads
@@ -16,6 +16,7 @@ from service.hazards.schemas import (
     HazardType,
     Role,
 )
+from service.ops import audit
 
 router = APIRouter(prefix="/api/v1/hazard-layers", tags=["hazard layers"])
 
@@ -31,6 +32,7 @@ IMPORT_FIELDS = {"file", *HazardLayerCreate.model_fields}
 )
 def import_layer(
     _: CoordinatorDep,
+    request: Request,
     settings: SettingsDep,
     session_factory: SessionFactoryDep,
     file: Annotated[
@@ -41,12 +43,19 @@ def import_layer(
     spec: Annotated[HazardLayerCreate, Form()],
 ) -> HazardImportReport:
     with staged_uploads(file, max_mb=settings.api.max_upload_mb) as paths:
-        return service.import_hazard_layer(
+        report = service.import_hazard_layer(
             session_factory=session_factory,
             data_dir=settings.storage.data_dir,
             paths=paths,
             spec=spec,
         )
+    audit.record_committed(
+        session_factory=session_factory, actor=request, action="hazard_layers.import",
+        target=f"hazard_layer:{report.layer.id}",
+        details={"name": report.layer.name, "version": report.layer.version,
+                 "file": report.file, "features": report.features},
+    )
+    return report
 
 
 @router.get("", summary="Hazard and exposure layers, every version",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.deps import CoordinatorDep, SessionDep
+from service.ops import audit
 from service.risk import jobs as risk_jobs
 from service.risk import service as risk_service
 
@@ -31,6 +32,7 @@ def post_recompute(
     session: SessionDep,
     _: CoordinatorDep,
     response: Response,
+    request: Request,
     body: RecomputeRequest | None = None,
 ) -> dict[str, Any]:
     """Queue a recompute; a worker picks it up within seconds. Poll the job for progress."""
@@ -38,6 +40,8 @@ def post_recompute(
     job_id = risk_jobs.request_recompute(
         session=session, layer_id=body.layer_id, method=body.method
     )
+    audit.record(session=session, actor=request, action="risk.recompute", target=f"job:{job_id}",
+                 details=body.model_dump(mode="json"))
     session.commit()
     response.headers["Location"] = f"/api/v1/jobs/{job_id}"
     return {"job_id": job_id, "status": "queued", "href": f"/api/v1/jobs/{job_id}"}
@@ -56,9 +60,12 @@ def get_risk_card(
     at: Annotated[
         datetime | None, Query(alias="datetime", description="scores as of this time (RFC 3339)")
     ] = None,
+    hazard: Annotated[
+        str | None, Query(description="one hazard; its entry is also spread over the top level")
+    ] = None,
 ) -> dict[str, Any]:
     """The risk card: per hazard level, score, H/V/C with inputs, exposure per class, history."""
-    return risk_service.get_risk_card(session=session, code=code, at=at)
+    return risk_service.get_risk_card(session=session, code=code, at=at, hazard=hazard)
 
 
 @router.get("/risk/layers")

@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import CoordinatorDep, IdPath, OptionalIdQuery, SessionDep, SettingsDep
+from service.api.deps import IdPath, OptionalIdQuery, ResponderDep, SessionDep, SettingsDep
 from service.db import utcnow
 from service.errors import Forbidden, InvalidInput, NotFound
 from service.messaging import queries
@@ -138,10 +138,11 @@ async def whatsapp_events(request: Request) -> dict[str, Any]:
 # -- the outbox, read-only ----------------------------------------------------------------------
 
 
+# Deliveries and inbound messages carry members' phone numbers: responder and admin only.
 @router.get("/api/v1/messaging/deliveries", tags=["messaging"])
 def list_deliveries(
     session: SessionDep,
-    _: CoordinatorDep,
+    _: ResponderDep,
     alert_id: OptionalIdQuery = None,
     status: str | None = None,
     phone: str | None = None,
@@ -155,7 +156,7 @@ def list_deliveries(
 
 
 @router.get("/api/v1/messaging/deliveries/{delivery_id}", tags=["messaging"])
-def get_delivery(delivery_id: IdPath, session: SessionDep, _: CoordinatorDep) -> dict[str, Any]:
+def get_delivery(delivery_id: IdPath, session: SessionDep, _: ResponderDep) -> dict[str, Any]:
     found = queries.get_delivery(session=session, delivery_id=delivery_id)
     if found is None:
         raise NotFound(f"no delivery {delivery_id}")
@@ -165,7 +166,7 @@ def get_delivery(delivery_id: IdPath, session: SessionDep, _: CoordinatorDep) ->
 @router.get("/api/v1/messaging/inbound", tags=["messaging"])
 def list_inbound(
     session: SessionDep,
-    _: CoordinatorDep,
+    _: ResponderDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
