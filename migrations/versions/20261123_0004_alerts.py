@@ -148,6 +148,7 @@ def upgrade() -> None:
     sa.Column('alert_id', sa.BigInteger(), nullable=True),
     sa.Column('community_code', sa.String(length=32), nullable=True),
     sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('public_text', sa.Text(), server_default='', nullable=False),
     sa.Column('channel', sa.String(length=10), nullable=False),
     sa.Column('provider_message_id', sa.Text(), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),

@@ -203,6 +203,8 @@ class GroundReport(Base):
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
     community_code: Mapped[str | None] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text, nullable=False)
+    # The text with phone numbers and members' names masked: what maps and viewers see.
+    public_text: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     channel: Mapped[str] = mapped_column(String(10), nullable=False)
     provider_message_id: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -7,12 +7,11 @@ from __future__ import annotations
 from sqlalchemy import FromClause, case, func, select
 
 from service.alerts.models import ALERT_KINDS, Alert, AlertGroup, GroundReport
+from service.alerts.redact import PHONE, PHONE_MASK
 from service.api.ogc.registry import Collection, Filter, register
 from service.communities.models import Community
 
-# Digits that look like a phone number (+62 812-3456-7890, 0812 3456 7890, ...).
-PHONE_PATTERN = r"\+?[0-9][0-9 ().-]{6,}[0-9]"
-PHONE_MASK = "[nomor disembunyikan]"
+PHONE_PATTERN = PHONE.pattern
 
 
 def _alerts_source() -> FromClause:
@@ -50,7 +49,10 @@ def _reports_source() -> FromClause:
     return (
         select(
             GroundReport.id.label("id"),
-            func.regexp_replace(GroundReport.text, PHONE_PATTERN, PHONE_MASK, "g").label("text"),
+            # Masked when stored; masked again for phone numbers in case of older rows.
+            func.regexp_replace(GroundReport.public_text, PHONE_PATTERN, PHONE_MASK, "g").label(
+                "text"
+            ),
             GroundReport.channel.label("channel"),
             GroundReport.received_at.label("received_at"),
             GroundReport.community_code.label("community_code"),

@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.alerts.models import Alert, AlertGroup, AlertRecipient, GroundReport, Member
+from service.alerts.redact import redact
 from service.communities.models import Community
 
 
@@ -26,6 +27,10 @@ class InboundMessage:
     provider: str  # "twilio" | "meta" | "console"
     provider_message_id: str
     button_payload: str | None = None
+
+
+def _known_names(session: Session, group_id: int) -> list[str]:
+    return list(session.scalars(select(Member.name).where(Member.group_id == group_id)))
 
 
 ACK_CODES = frozenset({"YA", "OK", "1", "Y", "IYA", "SIAP"})
@@ -125,6 +130,7 @@ def handle_inbound(*, session: Session, message: InboundMessage) -> str:
             alert_id=open_alert.id if open_alert else None,
             community_code=community_code,
             text=message.text[:2000],
+            public_text=redact(message.text[:2000], _known_names(session, member.group_id)),
             channel=message.channel,
             provider_message_id=message.provider_message_id,
             received_at=message.received_at,

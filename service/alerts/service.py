@@ -12,12 +12,12 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import BigInteger, case, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.alerts.levels import LEVEL_NAMES
-from service.alerts.models import Alert, AlertGroup, AlertRule, AlertWatch, Member
+from service.alerts.models import Alert, AlertGroup, AlertRecipient, AlertRule, AlertWatch, Member
 from service.alerts.rules import Decision, RuleConfig, Signal, WatchState, evaluate
 from service.alerts.schemas import DrillIn
 from service.alerts.templates import MessageContext, TemplateError, render, whatsapp_template
@@ -25,6 +25,7 @@ from service.communities.models import Community
 from service.db import try_advisory_xact_lock
 from service.errors import Conflict, InvalidInput, NotFound
 from service.messaging import outbox
+from service.messaging.models import Delivery
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -302,27 +303,22 @@ def fan_out(*, session: Session, settings: Settings, alert: Alert, group: AlertG
                 texts[(language, channel)] = exc
         return texts[(language, channel)]
 
-    member_ids: list[int] = []
-    reasons: list[str | None] = []
     items: list[outbox.NewDelivery] = []
-    item_of: list[int | None] = []
+    unfit: list[tuple[int, str]] = []
     for member_id, phone, channel, language, consent in members:
-        member_ids.append(member_id)
         if not consent:
-            reasons.append("no consent recorded")
-            item_of.append(None)
             continue
         body = text_for(language, channel)
         # WhatsApp may fall back to SMS: that text must fit SMS rules too.
         sms = text_for(language, "sms") if channel == "whatsapp" else body
-        problem = body if isinstance(body, TemplateError) else sms
-        if isinstance(problem, TemplateError) or isinstance(body, TemplateError):
-            reasons.append(f"message does not fit: {problem}")
-            item_of.append(None)
+        if isinstance(body, TemplateError) or isinstance(sms, TemplateError):
+            unfit.append(
+                (
+                    member_id,
+                    f"message does not fit: {body if isinstance(body, TemplateError) else sms}",
+                )
+            )
             continue
-        assert isinstance(body, str) and isinstance(sms, str)
-        reasons.append(None)
-        item_of.append(len(items))
         items.append(
             outbox.NewDelivery(
                 idempotency_key=f"alert:{alert.id}:member:{member_id}",
@@ -336,24 +332,36 @@ def fan_out(*, session: Session, settings: Settings, alert: Alert, group: AlertG
                 sms_fallback_body=sms if channel == "whatsapp" else None,
             )
         )
-    ids = outbox.enqueue_many(session=session, items=items)
-    delivery_ids = [ids[i] if i is not None else None for i in item_of]
-    # One statement, arrays as parameters: 100,000 recipients without 100,000 binds.
+    outbox.enqueue_many(session=session, items=items)
+    # Recipients straight from the tree and the outbox rows just written: one statement, no
+    # per-member data sent back to the database (100,000 members stay one round trip).
     session.execute(
-        text(
-            "INSERT INTO alert_recipients (alert_id, member_id, channel, phone, delivery_id, "
-            "skipped_reason) SELECT :alert_id, m.id, m.channel, m.phone, x.delivery_id, x.reason "
-            "FROM unnest(CAST(:member_ids AS bigint[]), CAST(:delivery_ids AS bigint[]), "
-            "CAST(:reasons AS text[])) AS x(member_id, delivery_id, reason) "
-            "JOIN group_members m ON m.id = x.member_id"
-        ),
-        {
-            "alert_id": alert.id,
-            "member_ids": member_ids,
-            "delivery_ids": delivery_ids,
-            "reasons": reasons,
-        },
+        insert(AlertRecipient).from_select(
+            ["alert_id", "member_id", "channel", "phone", "delivery_id", "skipped_reason"],
+            select(
+                literal(alert.id, BigInteger),
+                Member.id,
+                Member.channel,
+                Member.phone,
+                Delivery.id,
+                case((Member.consent.is_(False), "no consent recorded"), else_=None),
+            )
+            .select_from(Member)
+            # By the unique idempotency key: alert_id alone matches every row of this alert,
+            # and the planner's statistics do not know yet that there are 100,000 of them.
+            .outerjoin(
+                Delivery,
+                Delivery.idempotency_key == func.concat(f"alert:{alert.id}:member:", Member.id),
+            )
+            .where(Member.group_id == group.id),
+        )
     )
+    for member_id, reason in unfit:
+        session.execute(
+            update(AlertRecipient)
+            .where(AlertRecipient.alert_id == alert.id, AlertRecipient.member_id == member_id)
+            .values(skipped_reason=reason)
+        )
     return len(items)
 
 

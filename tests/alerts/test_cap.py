@@ -184,7 +184,7 @@ def test_ogc_alerts_and_reports_collections(
         message=InboundMessage(
             channel="whatsapp",
             phone=tree.members["warga1"].phone,
-            text="Tanggul jebol, hubungi Pak Ujang 0812-9999-8888",
+            text="Tanggul jebol, Warga2 luka, hubungi Pak Ujang 0812-9999-8888",
             received_at=datetime.now(UTC),
             provider="console",
             provider_message_id="r1",
@@ -212,5 +212,7 @@ def test_ogc_alerts_and_reports_collections(
     r = client.get("/ogc/collections/reports/items", headers=auth_headers("viewer"))
     assert r.status_code == 200
     (report,) = r.json()["features"]
-    assert report["properties"]["text"] == "Tanggul jebol, hubungi Pak Ujang [nomor disembunyikan]"
+    assert report["properties"]["text"] == (
+        "Tanggul jebol, [nama disembunyikan] luka, hubungi Pak Ujang [nomor disembunyikan]"
+    )
     assert report["properties"]["community_code"] == CODE and report["geometry"]["type"] == "Point"
