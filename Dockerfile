@@ -38,8 +38,24 @@ WORKDIR /app
 COPY pyproject.toml ./
 COPY migrations ./migrations
 COPY service ./service
-COPY deploy/entrypoint.sh /usr/local/bin/siaga-entrypoint
-RUN chmod 0755 /usr/local/bin/siaga-entrypoint && python -m compileall -q /app/service
+# The entrypoint: migrate to head, then run `siaga <command>`.
+COPY --chmod=0755 <<'ENTRYPOINT_SH' /usr/local/bin/siaga-entrypoint
+#!/bin/sh
+# Container entrypoint: migrate the database to head, then run `siaga <command>`.
+# Several containers may start at once: migrations take a PostgreSQL advisory lock, so one
+# applies them and the others wait and find nothing to do. SIAGA_MIGRATE_ON_START=0 skips it.
+set -eu
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+    # Metrics files of a previous run would be summed into this one's.
+    rm -rf "${PROMETHEUS_MULTIPROC_DIR:?}"/* 2>/dev/null || true
+    mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
+if [ "${SIAGA_MIGRATE_ON_START:-1}" = "1" ]; then
+    python -m service db upgrade
+fi
+exec python -m service "$@"
+ENTRYPOINT_SH
+RUN python -m compileall -q /app/service
 USER siaga
 EXPOSE 8000
 VOLUME ["/var/lib/siaga"]

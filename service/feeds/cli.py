@@ -75,28 +75,20 @@ def list_(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> N
         typer.echo(json.dumps([f.model_dump(mode="json") for f in feeds], indent=2))
         return
     table = Table(
-        "id",
-        "name",
-        "kind",
-        "enabled",
-        "every",
-        "healthy",
-        "last poll",
-        "failures",
-        "events",
-        "last error",
+        "id", "name", "kind", "on", "every", "health", "last poll (UTC)", "events", "last error"
     )
+    table.columns[1].no_wrap = True
     for f in feeds:
         h = f.health
+        health = "ok" if h.healthy else f"[red]{h.consecutive_failures} failed[/red]"
         table.add_row(
             str(f.id),
             f.name,
             f.kind,
             "yes" if f.enabled else "no",
             f"{f.poll_interval_s}s",
-            "yes" if h.healthy else "[red]no[/red]",
-            h.last_poll_at.strftime("%Y-%m-%d %H:%M:%S") if h.last_poll_at else "-",
-            str(h.consecutive_failures),
+            health,
+            h.last_poll_at.strftime("%m-%d %H:%M") if h.last_poll_at else "-",
             str(h.events_seen),
             (h.last_error or "")[:60],
         )

@@ -38,8 +38,9 @@ class ShakingResult:
     method: str | None
     communities: int
     recomputed: bool
-    seconds: float
+    seconds: float  # all of it, recompute included
     skipped: str | None = None
+    recompute_seconds: float = 0.0
 
 
 def layer_name(event_id: int) -> str:
@@ -184,8 +185,9 @@ def update_shaking(
             unit="MMI",
             properties={"method": method, "event_revision": event.revision},
         ) as layer:
-            _store_intensities(session, event_id, layer.id, method, epicentre, communities,
-                               array, transform)  # fmt: skip
+            _store_intensities(
+                session, event_id, layer.id, method, epicentre, communities, array, transform
+            )
             event.properties = {
                 **(event.properties or {}),
                 "shaking_layer_id": layer.id,
@@ -193,7 +195,18 @@ def update_shaking(
             }
             layer_id = layer.id
             session.commit()
+    t1 = time.perf_counter()
     recomputed = recompute_risk(session_factory, layer_id, settings) if recompute else False
+    t2 = time.perf_counter()
+    log.info(
+        "event %s: %s layer %s for %d communities in %.2f s, risk recompute %.2f s",
+        event_id,
+        method,
+        layer_id,
+        len(communities),
+        t1 - t0,
+        t2 - t1,
+    )
     return ShakingResult(
-        event_id, layer_id, method, len(communities), recomputed, time.perf_counter() - t0
+        event_id, layer_id, method, len(communities), recomputed, t2 - t0, recompute_seconds=t2 - t1
     )

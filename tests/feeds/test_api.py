@@ -132,5 +132,12 @@ def test_cli_seed_add_list_poll(
         polled = runner.invoke(cli_app, ["feeds", "poll", str(feeds["local-usgs"]["id"])])
         assert polled.exit_code == 0, polled.output
         assert '"status": "ok"' in polled.output and '"reports_seen": 8' in polled.output
+    feed_id = str(feeds["local-usgs"]["id"])
+    assert runner.invoke(cli_app, ["feeds", "disable", feed_id]).exit_code == 0
+    table = runner.invoke(cli_app, ["feeds", "list"], env={"COLUMNS": "160"})
+    assert (
+        table.exit_code == 0 and "local-usgs" in table.output and "bmkg-autogempa" in table.output
+    )
+    assert runner.invoke(cli_app, ["feeds", "enable", "999999"]).exit_code == 1
     bad = runner.invoke(cli_app, ["feeds", "add", "x", "nonsense", "http://127.0.0.1/"])
     assert bad.exit_code == 1 and "kind" in bad.output

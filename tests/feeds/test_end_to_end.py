@@ -13,7 +13,7 @@ import numpy as np
 from affine import Affine
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, box
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.feeds.layers import write_array_cog
@@ -198,3 +198,56 @@ def test_new_quake_in_a_feed_changes_near_scores_only(
         score = s.scalars(select(RiskScore).where(RiskScore.layer_name == event_layer)).first()
         assert score is not None and score.inputs["event_id"] == event.id
         assert score.layer_id == shake.layer_id and score.hazard == "earthquake"
+
+
+def test_the_worker_process_polls_due_feeds(
+    database_url: str,
+    shared_data: Path,
+    session_factory: sessionmaker[Session],
+    add_feed: Callable[..., int],
+    tmp_path: Path,
+) -> None:
+    """`siaga worker` as a real process: its feeds job picks up an enabled feed by itself."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from service.feeds.models import Feed
+
+    root = Path(__file__).resolve().parents[2]
+    body = (shared_data / "feeds/bmkg/gempaterkini_2023-07-12.json").read_bytes()
+    with FeedServer() as server:
+        feed_id = add_feed("bmkg", "bmkg", server.set("/terkini.json", Route(body)), interval=3600)
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SIAGA_FEEDS_TICK_SECONDS": "0.5",
+            "SIAGA_STORAGE_DATA_DIR": str(tmp_path),
+        }
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "service", "worker"],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            polled = None
+            while time.monotonic() < deadline and worker.poll() is None:
+                with session_factory() as s:
+                    feed = s.get(Feed, feed_id)
+                    polled = feed.last_success_at if feed else None
+                if polled is not None:
+                    break
+                time.sleep(0.3)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            output = worker.communicate(timeout=30)[0].decode(errors="replace")
+    assert polled is not None, output[-2000:]
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(HazardEvent)) == 15
+    assert server.count("/terkini.json") == 1  # not again within its hour
+    assert worker.returncode == 0, output[-2000:]

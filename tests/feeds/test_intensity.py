@@ -131,3 +131,23 @@ def test_shakemap_replaces_the_estimate(
         }
     assert [tuple(v) for v in versions] == [(1, "ipe:allen2012"), (2, "shakemap")]
     assert methods == {"shakemap"}
+
+
+def test_palu_koro_scenario_per_kelurahan(shared_data: Path) -> None:
+    """Badan Geologi's Mw6.5 Palu-Koro scenario grid sampled at the 46 Kota Palu kelurahan."""
+    desa = gpd.read_file(
+        shared_data
+        / "real/admin_boundaries_kepmendagri2025/palu_sigi_donggala_desa_kelurahan.geojson"
+    )
+    points = desa.geometry.make_valid().representative_point()
+    path = shared_data / "real/inasafe_palu_padang_shakemaps/palu_koro_6.5_shakemap.asc"
+    with rasterio.open(path) as src:
+        assert (src.width, src.height, src.res) == (382, 436, (0.00833, 0.00833))
+        array, transform, nodata = src.read(1), src.transform, src.nodata
+    mmi = intensity.sample_raster(
+        array, transform, points.x.to_numpy(), points.y.to_numpy(), nodata
+    )
+    palu = desa["kode"].str.startswith("72.71.").to_numpy()
+    assert palu.sum() == 46 and not np.isnan(mmi[palu]).any()
+    assert mmi[palu].min() > 5.5 and mmi[palu].max() < 7.5 and 6.2 < mmi[palu].mean() < 6.8
+    assert np.isnan(mmi).sum() == 2  # two Donggala desa lie beyond the scenario grid

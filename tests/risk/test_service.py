@@ -406,3 +406,15 @@ def test_layers_from_the_import_service(
     assert sum(by_class.values()) == pytest.approx(ee, rel=1e-6)  # 177,991 (centre: 192,055)
     # 178 k of 1.6 M people exposed in one big box: a low share, so a low level.
     assert 0 < score.hazard_index < 0.33 and score.level == "rendah"
+
+
+def test_worker_scheduler_registers_the_risk_jobs(session_factory, settings: Settings) -> None:
+    from service.runtime import Runtime
+    from service.scheduler import build_scheduler
+
+    rt = Runtime(settings, session_factory.kw["bind"], session_factory)
+    scheduler = build_scheduler(rt)
+    jobs_by_id = {j.id: j for j in scheduler.get_jobs()}
+    assert {"jobs.poll", "risk.stale"} <= set(jobs_by_id)
+    assert jobs_by_id["risk.stale"].trigger.interval.total_seconds() == 60 * 60
+    assert jobs_by_id["jobs.poll"].trigger.interval.total_seconds() == 2

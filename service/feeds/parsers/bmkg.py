@@ -24,6 +24,7 @@ from service.feeds.parsers.common import (
     iso_utc,
     leading_number,
     local,
+    parse_feature_collection,
     parse_json,
     parse_xml,
     strip_bom,
@@ -263,11 +264,8 @@ def parse_xml_feed(data: bytes) -> list[Report]:
 
 def parse_inatews_geojson(data: bytes) -> list[Report]:
     """InaTEWS realtime GeoJSON: string-typed mag/depth/coordinates, UTC time without zone."""
-    doc = parse_json(data, "InaTEWS GeoJSON")
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise FeedParseError("InaTEWS GeoJSON: expected a FeatureCollection")
     reports = []
-    for f in doc.get("features") or []:
+    for f in parse_feature_collection(data, "InaTEWS GeoJSON"):
         p = f.get("properties") or {}
         coords = (f.get("geometry") or {}).get("coordinates") or []
         if len(coords) < 2 or not p.get("id") or not p.get("time"):

@@ -135,6 +135,17 @@ def parse_json(data: bytes, what: str) -> Any:
         raise FeedParseError(f"{what}: invalid or truncated JSON ({exc})") from exc
 
 
+def parse_feature_collection(data: bytes, what: str) -> list[dict[str, Any]]:
+    """The features of a GeoJSON FeatureCollection body, or a FeedParseError saying why not."""
+    doc = parse_json(data, what)
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        raise FeedParseError(f"{what}: expected a GeoJSON FeatureCollection")
+    features = doc.get("features") or []
+    if not isinstance(features, list) or not all(isinstance(f, dict) for f in features):
+        raise FeedParseError(f"{what}: 'features' must be a list of objects")
+    return features
+
+
 # -- numbers and times ----------------------------------------------------------------
 
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")

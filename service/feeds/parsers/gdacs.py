@@ -21,7 +21,7 @@ from service.feeds.parsers.common import (
     iso_utc,
     leading_number,
     local,
-    parse_json,
+    parse_feature_collection,
     parse_xml,
     rfc822_utc,
     strip_bom,
@@ -138,11 +138,8 @@ def _flat(item: Any) -> dict[str, Any]:
 
 
 def parse_api(data: bytes) -> list[Report]:
-    doc = parse_json(data, "GDACS API")
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise FeedParseError("GDACS API: expected a GeoJSON FeatureCollection")
     reports = []
-    for f in doc.get("features") or []:
+    for f in parse_feature_collection(data, "GDACS API"):
         p = f.get("properties") or {}
         etype, eventid = p.get("eventtype"), p.get("eventid")
         if not etype or eventid is None or not p.get("fromdate"):

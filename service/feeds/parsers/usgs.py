@@ -14,7 +14,7 @@ from service.feeds.parsers.common import (
     Report,
     leading_number,
     ms_epoch_utc,
-    parse_json,
+    parse_feature_collection,
 )
 
 SOURCE = "usgs"
@@ -68,10 +68,4 @@ def _feature_to_report(f: dict[str, Any]) -> Report:
 
 
 def parse(data: bytes) -> list[Report]:
-    doc = parse_json(data, "USGS GeoJSON")
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise FeedParseError("USGS GeoJSON: expected a FeatureCollection")
-    features = doc.get("features")
-    if not isinstance(features, list):
-        raise FeedParseError("USGS GeoJSON: 'features' must be a list")
-    return [_feature_to_report(f) for f in features]
+    return [_feature_to_report(f) for f in parse_feature_collection(data, "USGS GeoJSON")]
