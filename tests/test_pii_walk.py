@@ -58,9 +58,17 @@ def _links(payload: Any) -> Iterable[str]:
 
 
 def _walk(
-    client: TestClient, routes: Iterable[Any], values: dict[str, list[Any]], headers: dict[str, str]
+    client: TestClient,
+    routes: Iterable[Any],
+    values: dict[str, list[Any]],
+    headers: dict[str, str],
+    free_text_prefixes: tuple[str, ...] = (),
 ) -> tuple[list[str], dict[str, int]]:
-    """GET every route with every filled path, follow JSON links; return leaks and statuses."""
+    """GET every route with every filled path, follow JSON links; return leaks and statuses.
+
+    Under `free_text_prefixes` only phone numbers count: what people wrote may name someone,
+    which no masking can find (phone numbers in it are masked by the service).
+    """
     queue: list[str] = []
     unfillable: list[str] = []
     for route in routes:
@@ -92,7 +100,7 @@ def _walk(
         for phone in _phone_leaks(body, code=is_code):
             leaks.append(f"{url}: phone {phone}")
         for name in SEEDED_NAMES:
-            if name.encode() in body:
+            if name.encode() in body and not url.startswith(free_text_prefixes):
                 leaks.append(f"{url}: name {name}")
         if "json" in content_type:
             for href in _links(r.json()):
@@ -141,7 +149,10 @@ def _role_walk(
         if "GET" in (r.methods or set())
         and ROLE_RANK[required_role(r.dependant) or "viewer"] <= ROLE_RANK[role]
     ]
-    leaks, statuses = _walk(client, routes, values, auth_headers(role))
+    # Keys see ground reports' text (phones masked); a report may name a neighbour.
+    leaks, statuses = _walk(
+        client, routes, values, auth_headers(role), free_text_prefixes=("/ogc/collections/reports",)
+    )
     assert sum(1 for s in statuses.values() if s == 200) >= len(statuses) // 2, statuses
     return leaks
 
