@@ -15,21 +15,25 @@ router = APIRouter(prefix="/tiles", tags=["tiles"])
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 MAX_ZOOM = 22
 
-# One feature per community: its highest current score (for the given hazard, or any).
+# One feature per community in the tile: its highest current score (for the given hazard, or
+# any). Communities not scored yet are kept with a null level, so the map shows them as
+# "belum dinilai" instead of leaving a hole; the lateral lookup runs per community in the
+# tile only, on the current-score index.
 _TILE_SQL = text("""
 WITH bounds AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
-top AS (
-  SELECT DISTINCT ON (s.community_id) s.community_id, s.hazard, s.level, s.score
-  FROM risk_scores s
-  WHERE s.superseded_at IS NULL AND (CAST(:hazard AS text) IS NULL OR s.hazard = :hazard)
-  ORDER BY s.community_id, s.score DESC, s.id DESC
-),
 mvt AS (
   SELECT c.code, c.name, top.hazard, top.level, top.score,
          ST_AsMVTGeom(ST_Transform(c.geom, 3857), bounds.env, 4096, 64, true) AS geom
   FROM communities c
-  JOIN top ON top.community_id = c.id
   CROSS JOIN bounds
+  LEFT JOIN LATERAL (
+    SELECT s.hazard, s.level, s.score
+    FROM risk_scores s
+    WHERE s.community_id = c.id AND s.superseded_at IS NULL
+      AND (CAST(:hazard AS text) IS NULL OR s.hazard = :hazard)
+    ORDER BY s.score DESC, s.id DESC
+    LIMIT 1
+  ) top ON true
   WHERE c.geom && ST_Transform(bounds.env, 4326)
 )
 SELECT ST_AsMVT(mvt, 'risk', 4096, 'geom') FROM mvt WHERE geom IS NOT NULL

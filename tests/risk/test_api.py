@@ -130,8 +130,10 @@ def test_vector_tiles(client, merapi: dict, session_factory, settings: Settings)
         assert key in r.content
     empty = client.get("/tiles/risk/10/0/0.pbf")
     assert empty.status_code == 200 and empty.content == b""
+    # No flood scores: the communities are still drawn ("belum dinilai"), with no level.
     other = client.get(f"/tiles/risk/{z}/{x}/{y}.pbf", params={"hazard": "flood"})
-    assert other.status_code == 200 and other.content == b""
+    assert other.status_code == 200 and b"34.04." in other.content
+    assert not any(level in other.content for level in (b"rendah", b"sedang", b"tinggi"))
     for bad in ("23/0/0", "3/8/0", "3/0/-1", "-1/0/0"):
         r = client.get(f"/tiles/risk/{bad}.pbf")
         assert r.status_code == 400, bad
