@@ -368,7 +368,10 @@ def test_private_collection_needs_a_key(
     anonymous = [c["id"] for c in client.get("/ogc/collections").json()["collections"]]
     assert "test-private" not in anonymous
     assert client.get("/ogc/collections/test-private/items").status_code == 404
-    headers = auth_headers("viewer")
+    # Non-public needs a responder key (the default min_role) or higher; a viewer's is not enough.
+    viewer = client.get("/ogc/collections/test-private/items", headers=auth_headers("viewer"))
+    assert viewer.status_code == 404
+    headers = auth_headers("responder")
     listed = client.get("/ogc/collections", headers=headers).json()["collections"]
     assert "test-private" in [c["id"] for c in listed]
     fc = client.get("/ogc/collections/test-private/items", headers=headers).json()

@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, FromClause
 
+from service.auth.models import ROLES
+
 FilterType = Literal["string", "integer", "number", "boolean"]
 _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 # Query parameters of the items endpoint itself; a filter may not take these names.
@@ -57,7 +59,9 @@ class Collection:
     `properties` maps the output property name to a source column name (a sequence of names
     means the same name on both sides). `time_column` is an instant; give `time_end_column`
     too when rows have a validity interval (either end may be null = open).
-    Non-public collections are listed and served only to callers with an API key.
+    Non-public collections are listed and served only to callers whose API key holds
+    `min_role` or a higher role (default responder: people's names and numbers stay with
+    responders and admins).
     """
 
     id: str
@@ -71,6 +75,7 @@ class Collection:
     time_end_column: str | None = None
     filters: Sequence[Filter] = ()
     public: bool = True
+    min_role: str = "responder"
     keywords: Sequence[str] = ()
     # Decimal digits of coordinates in responses: 7 is about 1 cm on the ground.
     precision: int = 7
@@ -108,6 +113,8 @@ class Collection:
         missing = [name for name in needed if name not in cols]
         if missing:
             raise ValueError(f"collection {self.id!r}: source has no column(s) {missing}")
+        if self.min_role not in ROLES:
+            raise ValueError(f"collection {self.id!r}: min_role must be one of {ROLES}")
         if self.time_end_column and not self.time_column:
             raise ValueError(f"collection {self.id!r}: time_end_column needs time_column")
         for f in self.filters:

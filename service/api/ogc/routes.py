@@ -94,7 +94,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def visible(coll: Collection, principal: Principal) -> bool:
-    return coll.public or principal.key_id is not None
+    return coll.public or (principal.key_id is not None and principal.has(coll.min_role))
 
 
 def find_collection(collection_id: str, principal: Principal) -> Collection:
