@@ -127,7 +127,10 @@ def register_error_handlers(app: FastAPI) -> None:
             exc.status_code, "Error"
         )
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return problem(exc.status_code, title, detail)
+        response = problem(exc.status_code, title, detail)
+        # Keep the router's headers, e.g. `Allow` on a 405.
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(DataError)
     async def _data(_: Request, exc: DataError) -> JSONResponse:
