@@ -46,6 +46,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU of every process named postgres (server and backends) on this machine."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text_ = stat.read_text()
+        except OSError:
+            continue
+        if text_.split(" (", 1)[1].startswith("postgres)"):
+            fields = text_.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent not idle (/proc/stat), to see whether the box was full."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -69,8 +90,13 @@ def main() -> None:
     )
     parser.add_argument("--recipients", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--workers", type=int, default=2, help="dispatcher processes")
-    parser.add_argument("--concurrency", type=int, default=4, help="sender threads per process")
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="requests in flight per process"
+    )
     parser.add_argument("--batch", type=int, default=500, help="rows claimed per round")
+    parser.add_argument(
+        "--engine", choices=["curl", "httpx"], default="curl", help="the dispatcher's HTTP engine"
+    )
     args = parser.parse_args()
 
     server = DatabaseSettings(
@@ -109,6 +135,7 @@ def main() -> None:
             "SIAGA_ALERTS_RATE_PER_SECOND": "1000000",  # the gateway does not throttle
             "SIAGA_ALERTS_DISPATCH_BATCH": str(args.batch),
             "SIAGA_ALERTS_DISPATCH_CONCURRENCY": str(args.concurrency),
+            "SIAGA_ALERTS_HTTP_ENGINE": args.engine,
             "SIAGA_ALERTS_DISPATCH_INTERVAL_S": "0.05",
         }
         for _ in range(args.workers):
@@ -118,11 +145,15 @@ def main() -> None:
                 )
             )
         time.sleep(4)  # let the dispatchers start and go idle, like a running worker
-        print(f"fan-out to a local fake Twilio: {args.workers} dispatcher processes x "
-              f"{args.concurrency} senders, batch {args.batch}, {os.cpu_count()} CPUs")  # fmt: skip
+        print(
+            f"fan-out to a local fake Twilio: {args.workers} dispatcher processes x "
+            f"{args.concurrency} requests in flight ({args.engine}), batch {args.batch}, "
+            f"{os.cpu_count()} CPUs"
+        )
         done = 0
         for run, n in enumerate(args.recipients):
             cpu0 = [cpu_seconds(p.pid) for p in procs]
+            pg0, busy0 = postgres_cpu_seconds(), machine_busy_seconds()
             t0 = time.time()
             with factory() as s, s.begin():
                 enqueue_many(
@@ -150,16 +181,31 @@ def main() -> None:
             elapsed = stats["last_accept"] - t0
             done = target
             cpu = [cpu_seconds(p.pid) - c for p, c in zip(procs, cpu0, strict=True)]
+            pg_cpu, busy = postgres_cpu_seconds() - pg0, machine_busy_seconds() - busy0
+            # The fake has it; the run is over when every outcome is also recorded.
+            with factory() as s:
+                while (
+                    time.time() - t0 < 600
+                    and s.execute(
+                        text("SELECT count(*) FROM message_deliveries WHERE status <> 'accepted'")
+                    ).scalar()
+                ):
+                    time.sleep(0.05)
+                    s.rollback()
+            recorded = time.time() - t0
             fake_cpu, dispatch_cpu = cpu[0], sum(cpu[1:])
             rate = n / elapsed
             dup = stats["max_per_recipient"]
             print(
                 f"N={n:>7,}: enqueue {enqueued:5.1f} s, last message accepted after "
-                f"{elapsed:6.1f} s -> {rate:,.0f} messages/s (max per recipient: {dup})"
+                f"{elapsed:6.1f} s -> {rate:,.0f} messages/s (max per recipient: {dup}); "
+                f"all recorded after {recorded:.1f} s"
             )
             print(
                 f"           CPU: dispatchers {dispatch_cpu:.1f} s "
-                f"({dispatch_cpu / n * 1e3:.2f} ms/message), fake gateway {fake_cpu:.1f} s; "
+                f"({dispatch_cpu / n * 1e3:.2f} ms/message), fake gateway {fake_cpu:.1f} s, "
+                f"postgres {pg_cpu:.1f} s; machine busy {busy:.1f} of "
+                f"{elapsed * (os.cpu_count() or 1):.1f} CPU-s; "
                 f"load average {os.getloadavg()[0]:.1f}"
             )
         with factory() as s:

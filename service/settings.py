@@ -169,7 +169,12 @@ class AlertSettings(BaseSettings):
     # messaging: dispatcher, retries, fallback (see docs/messaging.md)
     http_timeout_s: float = Field(10.0, gt=0, description="per provider request")
     dispatch_interval_s: float = Field(1.0, gt=0, description="idle poll of the outbox")
-    dispatch_concurrency: int = Field(4, ge=1, le=256, description="sender threads per worker")
+    dispatch_concurrency: int = Field(
+        16, ge=1, le=256, description="provider requests in flight per worker"
+    )
+    http_engine: Literal["curl", "httpx"] = Field(
+        "curl", description="runs the dispatcher's provider requests (docs/messaging.md)"
+    )
     retry_base_s: float = Field(2.0, gt=0, description="first retry delay; doubles each attempt")
     retry_max_s: float = Field(300.0, gt=0)
     sending_lease_s: float = Field(

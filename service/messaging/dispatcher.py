@@ -5,9 +5,9 @@ Any number of dispatchers on any number of machines share the outbox:
 1. take rate tokens for a provider (PostgreSQL token bucket), then claim at most that many
    due rows with `FOR UPDATE SKIP LOCKED`, marking them `sending` with a fresh claim token and
    committing *before* any HTTP call;
-2. send them concurrently (a thread pool over one pooled httpx client); a row marked
-   `uncertain` (an earlier attempt may have reached the provider) is first looked up at the
-   provider and only sent again if it is not there;
+2. send them concurrently through one HTTP engine (libcurl's multi interface by default,
+   see engines.py); a row marked `uncertain` (an earlier attempt may have reached the
+   provider) is first looked up at the provider and only sent again if it is not there;
 3. record every outcome in one transaction, guarded by the claim token.
 
 A worker that dies between 1 and 3 leaves rows `sending`; after `sending_lease_s` any
@@ -24,7 +24,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,9 +33,11 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from service.db import utcnow
+from service.messaging.engines import HttpEngine, build_engine
 from service.messaging.models import Delivery
 from service.messaging.providers import build_providers, provider_for_channel
 from service.messaging.providers.base import OutboundMessage, Provider, ProviderError, SendResult
+from service.messaging.providers.wire import Reply, WireRequest, WireResponse, transport_error
 from service.messaging.ratelimit import TokenBucket
 from service.messaging.status import add_events, enqueue_sms_fallback
 from service.settings import AlertSettings
@@ -128,15 +129,16 @@ class Dispatcher:
         session_factory: sessionmaker[Session],
         settings: AlertSettings,
         providers: dict[str, Provider],
+        engine: HttpEngine,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.settings = settings
         self.providers = providers
+        self.engine = engine
         self.clock = clock
         self.rng = rng or random.Random()
-        self.pool = ThreadPoolExecutor(settings.dispatch_concurrency, thread_name_prefix="send")
         self.buckets = {
             name: TokenBucket(session_factory, name=name, rate=settings.rate_per_second)
             for name in providers
@@ -163,6 +165,7 @@ class Dispatcher:
             session_factory=session_factory,
             settings=settings,
             providers=build_providers(settings, client),
+            engine=kwargs.pop("engine", None) or build_engine(settings, client),
             **kwargs,
         )
         dispatcher._client = client
@@ -171,7 +174,7 @@ class Dispatcher:
     _client: httpx.Client | None = None
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        self.engine.close()
         if self._client is not None:
             self._client.close()
 
@@ -390,18 +393,45 @@ class Dispatcher:
             return {r[0] for r in rows}
 
     def process(self, rows: list[Claimed]) -> None:
-        if not rows:
-            return
+        if rows:
+            self.record(self.send(rows))
+
+    def send(self, rows: list[Claimed]) -> list[Outcome]:
+        """Send claimed rows (looking up uncertain ones first); one outcome per row, in order."""
         now = self.clock()
         templated = [r.phone for r in rows if r.channel == "whatsapp" and r.template]
         open_window = self.window_open(templated, now)
-        futures = [self.pool.submit(self.send_one, r, r.phone not in open_window) for r in rows]
-        outcomes = [f.result() for f in futures]
-        self.record(outcomes)
+        messages = [self.message(r, outside_window=r.phone not in open_window) for r in rows]
+        outcomes: list[Outcome | None] = [None] * len(rows)
+        # An uncertain row is looked up first: found means sent, and it is not sent again.
+        lookups = [
+            (i, request)
+            for i, r in enumerate(rows)
+            if r.uncertain and self.providers[r.provider].supports_lookup
+            for request in [self.providers[r.provider].lookup_request(messages[i])]
+            if request is not None
+        ]
+        for (i, _), reply in zip(lookups, self._exchange(lookups), strict=True):
+            outcomes[i] = self._read_lookup(rows[i], messages[i], reply)
+        sends: list[tuple[int, WireRequest]] = []
+        for i, r in enumerate(rows):
+            if outcomes[i] is not None:
+                continue
+            provider = self.providers[r.provider]
+            try:
+                request = provider.send_request(messages[i])
+                if request is None:  # no HTTP (console): the provider sends it itself
+                    outcomes[i] = Outcome(r, result=provider.send(messages[i]))
+                else:
+                    sends.append((i, request))
+            except ProviderError as exc:
+                outcomes[i] = Outcome(r, error=exc)
+        for (i, _), reply in zip(sends, self._exchange(sends), strict=True):
+            outcomes[i] = self._read_send(rows[i], reply)
+        return [o for o in outcomes if o is not None]
 
-    def send_one(self, row: Claimed, outside_window: bool) -> Outcome:
-        provider = self.providers[row.provider]
-        message = OutboundMessage(
+    def message(self, row: Claimed, *, outside_window: bool) -> OutboundMessage:
+        return OutboundMessage(
             delivery_id=row.id,
             idempotency_key=row.idempotency_key,
             channel=row.channel,
@@ -410,20 +440,43 @@ class Dispatcher:
             template=row.template,
             use_template=bool(row.template) and row.channel == "whatsapp" and outside_window,
         )
+
+    def _exchange(self, requests: list[tuple[int, WireRequest]]) -> list[Reply]:
+        return self.engine.exchange_all([r for _, r in requests]) if requests else []
+
+    def _read_send(self, row: Claimed, reply: Reply) -> Outcome:
+        provider = self.providers[row.provider]
         try:
-            if row.uncertain and provider.supports_lookup:
-                found = provider.lookup(message, since=row.first_claimed_at)
-                if found is not None:
-                    return Outcome(row, result=found, via_lookup=True)
-            return Outcome(row, result=provider.send(message))
+            if not isinstance(reply, WireResponse):
+                raise transport_error(provider.name, reply)
+            return Outcome(row, result=provider.send_result(reply))
         except ProviderError as exc:
             return Outcome(row, error=exc)
-        except Exception as exc:  # a bug or an unexpected body: retry, and say so
-            log.exception("unexpected error sending delivery %s", row.id)
+        except Exception as exc:  # an unexpected body: the message may exist, so look it up
+            log.exception("unreadable reply for delivery %s", row.id)
             return Outcome(
                 row,
                 error=ProviderError("transient", "internal", repr(exc)[:500], maybe_sent=True),
             )
+
+    def _read_lookup(self, row: Claimed, message: OutboundMessage, reply: Reply) -> Outcome | None:
+        """The earlier attempt found (an accepted outcome), an error, or None: not there."""
+        provider = self.providers[row.provider]
+        try:
+            if not isinstance(reply, WireResponse):
+                raise transport_error(provider.name, reply)
+            found = provider.lookup_result(reply, message, since=row.first_claimed_at)
+        except ProviderError as exc:
+            # Still unknown whether it was sent: keep the row uncertain for the next try.
+            exc.maybe_sent = True
+            return Outcome(row, error=exc)
+        except Exception as exc:
+            log.exception("unreadable lookup reply for delivery %s", row.id)
+            return Outcome(
+                row,
+                error=ProviderError("transient", "internal", repr(exc)[:500], maybe_sent=True),
+            )
+        return Outcome(row, result=found, via_lookup=True) if found is not None else None
 
     def record(self, outcomes: list[Outcome]) -> None:
         now = self.clock()

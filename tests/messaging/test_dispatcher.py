@@ -5,6 +5,10 @@ from __future__ import annotations
 import random
 import time
 from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import utcnow
 from service.messaging.dispatcher import Dispatcher, backoff_s
@@ -12,12 +16,14 @@ from service.messaging.outbox import enqueue
 from service.settings import AlertSettings
 from tests.messaging.conftest import Fakes, LiveApp, drain_all, enqueue_fanout, phones, rows
 
+SessionFactory = sessionmaker[Session]
 
-def dispatcher(session_factory, settings: AlertSettings, **kw) -> Dispatcher:  # type: ignore[no-untyped-def]
+
+def dispatcher(session_factory: SessionFactory, settings: AlertSettings, **kw: Any) -> Dispatcher:
     return Dispatcher.from_settings(session_factory=session_factory, settings=settings, **kw)
 
 
-def test_console_provider_keeps_messages_visible(session_factory) -> None:  # type: ignore[no-untyped-def]
+def test_console_provider_keeps_messages_visible(session_factory: SessionFactory) -> None:
     ids = enqueue_fanout(session_factory, phones(3))
     d = dispatcher(session_factory, AlertSettings())
     try:
@@ -33,17 +39,18 @@ def test_console_provider_keeps_messages_visible(session_factory) -> None:  # ty
     assert all(r.provider_message_id.startswith("CN") for r in got)
 
 
+@pytest.mark.parametrize("http_engine", ["curl", "httpx"])
 def test_fanout_with_transient_failures_and_timeouts_messages_everyone_once(
-    session_factory,
-    fakes: Fakes,
-    live_app: LiveApp,  # type: ignore[no-untyped-def]
+    session_factory: SessionFactory, fakes: Fakes, live_app: LiveApp, http_engine: str
 ) -> None:
     numbers = phones(300)
     fakes.faults(
         fakes.twilio_gateway, transient_5xx=0.10, timeout=0.05, timeout_delay_s=0.8, seed=11
     )
     enqueue_fanout(session_factory, numbers)
-    d = dispatcher(session_factory, live_app.alerts)
+    settings = live_app.alerts.model_copy(update={"http_engine": http_engine})
+    d = dispatcher(session_factory, settings)
+    assert d.engine.name == http_engine
     try:
         drain_all(session_factory, [d], timeout=60)
     finally:
@@ -71,8 +78,7 @@ def test_fanout_with_transient_failures_and_timeouts_messages_everyone_once(
 
 
 def test_two_dispatchers_on_one_outbox_send_each_message_once(
-    session_factory,
-    fakes: Fakes,  # type: ignore[no-untyped-def]
+    session_factory: SessionFactory, fakes: Fakes
 ) -> None:
     numbers = phones(240)
     fakes.faults(fakes.twilio_gateway, transient_5xx=0.1, seed=3)
@@ -90,18 +96,18 @@ def test_two_dispatchers_on_one_outbox_send_each_message_once(
     assert claimers[0][0] == 1
 
 
+@pytest.mark.parametrize("http_engine", ["curl", "httpx"])
 def test_crash_between_send_and_commit_is_reconciled_not_resent(
-    session_factory,
-    fakes: Fakes,  # type: ignore[no-untyped-def]
+    session_factory: SessionFactory, fakes: Fakes, http_engine: str
 ) -> None:
     """Claim and send, then 'crash' before recording: the next dispatcher looks it up."""
     numbers = phones(30)
     enqueue_fanout(session_factory, numbers)
-    settings = fakes.alert_settings()
+    settings = fakes.alert_settings(http_engine=http_engine)
     crashed = dispatcher(session_factory, settings)
     claimed = [r for r in crashed.claim("twilio", ["sms"], 30, utcnow()) if r is not None]
-    for row in claimed[:20]:  # 20 reached Twilio, 10 never left
-        assert crashed.send_one(row, outside_window=False).result is not None
+    # 20 reached Twilio, 10 never left
+    assert all(o.result is not None for o in crashed.send(claimed[:20]))
     crashed.close()
     assert len(fakes.twilio_gateway.accepted) == 20
 
@@ -122,9 +128,7 @@ def test_crash_between_send_and_commit_is_reconciled_not_resent(
 
 
 def test_meta_crash_is_reconciled_by_the_status_webhook(
-    session_factory,
-    fakes: Fakes,
-    live_app: LiveApp,  # type: ignore[no-untyped-def]
+    session_factory: SessionFactory, fakes: Fakes, live_app: LiveApp
 ) -> None:
     """Meta has no lookup: its status webhook carries our key and records the lost id."""
     fakes.meta_gateway.dedupe = False
@@ -132,8 +136,9 @@ def test_meta_crash_is_reconciled_by_the_status_webhook(
     enqueue_fanout(session_factory, numbers, channel="whatsapp")
     settings = live_app.alerts.model_copy(update={"whatsapp_provider": "meta"})
     crashed = dispatcher(session_factory, settings)
-    for row in crashed.claim("meta", ["whatsapp"], 10, utcnow()):
-        assert row is not None and crashed.send_one(row, outside_window=False).result is not None
+    claimed = [r for r in crashed.claim("meta", ["whatsapp"], 10, utcnow()) if r is not None]
+    assert len(claimed) == 10
+    assert all(o.result is not None for o in crashed.send(claimed))
     crashed.close()
     fakes.meta_gateway.wait_callbacks(timeout=10)
     later = utcnow() + timedelta(
@@ -152,8 +157,7 @@ def test_meta_crash_is_reconciled_by_the_status_webhook(
 
 
 def test_permanent_error_fails_at_once_with_the_provider_code(
-    session_factory,
-    fakes: Fakes,  # type: ignore[no-untyped-def]
+    session_factory: SessionFactory, fakes: Fakes
 ) -> None:
     [landline, invalid, ok] = phones(3)
     fakes.faults(fakes.twilio_gateway, permanent={landline: 21614, invalid: 21211})
@@ -174,8 +178,7 @@ def test_permanent_error_fails_at_once_with_the_provider_code(
 
 
 def test_transient_errors_dead_letter_after_max_attempts(
-    session_factory,
-    fakes: Fakes,  # type: ignore[no-untyped-def]
+    session_factory: SessionFactory, fakes: Fakes
 ) -> None:
     fakes.faults(fakes.twilio_gateway, transient_5xx=1.0)
     [delivery_id] = enqueue_fanout(session_factory, phones(1))
@@ -209,7 +212,7 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
     assert len({round(x, 6) for x in delays}) == len(delays)  # jittered
 
 
-def test_rate_limit_holds_across_two_workers(session_factory, fakes: Fakes) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limit_holds_across_two_workers(session_factory: SessionFactory, fakes: Fakes) -> None:
     rate = 20.0
     numbers = phones(60)
     enqueue_fanout(session_factory, numbers)
@@ -235,9 +238,7 @@ def test_rate_limit_holds_across_two_workers(session_factory, fakes: Fakes) -> N
     assert elapsed >= (60 - capacity) / rate * 0.9  # without the limit: well under a second
 
 
-def test_enqueue_is_idempotent_and_validates(session_factory) -> None:  # type: ignore[no-untyped-def]
-    import pytest
-
+def test_enqueue_is_idempotent_and_validates(session_factory: SessionFactory) -> None:
     from service.errors import InvalidInput
 
     with session_factory() as s, s.begin():
@@ -252,5 +253,11 @@ def test_enqueue_is_idempotent_and_validates(session_factory) -> None:  # type: 
         for bad in ({"phone": "081234"}, {"channel": "pigeon"}, {"body": " "}):
             args = {"phone": "+6281234567890", "channel": "sms", "body": "x", **bad}
             with pytest.raises(InvalidInput):
-                enqueue(session=s, idempotency_key="a:2", **args)
+                enqueue(
+                    session=s,
+                    idempotency_key="a:2",
+                    phone=args["phone"],
+                    channel=args["channel"],
+                    body=args["body"],
+                )
     assert len(rows(session_factory, "SELECT id FROM message_deliveries")) == 1

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -203,10 +204,11 @@ def test_meta_vector_body_is_accepted_and_stored_once(
     again = hook_client.post("/webhooks/whatsapp", content=body, headers=headers)  # Meta retries
     assert first.status_code == 200 and again.status_code == 200
     assert again.json()["received"] == {"duplicate": 1}
+    app = hook_client.app
+    assert isinstance(app, FastAPI)
     stored = rows(
-        hook_client.app.state.session_factory,
-        "SELECT phone, body, channel, handled_as FROM message_inbound",
-    )  # type: ignore[attr-defined]
+        app.state.session_factory, "SELECT phone, body, channel, handled_as FROM message_inbound"
+    )
     [(phone, text, channel, handled_as)] = [tuple(r) for r in stored]
     assert (phone, text, channel) == ("+972987654321", "Body Text", "whatsapp")
     # 'pending' until alerts handles replies; then an unknown number is 'unknown_sender'.

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from service.messaging.providers.wire import WireRequest, WireResponse
 
 ErrorKind = Literal["transient", "permanent"]
 
@@ -52,10 +55,33 @@ class ProviderError(Exception):
 
 
 class Provider(Protocol):
+    """A messaging provider. Its HTTP exchanges are data (`*_request` builds one, `*_result`
+    reads the reply) so the dispatcher can run a whole batch through one engine; `send` and
+    `lookup` do the same exchange over the provider's own injected httpx client."""
+
     name: str
     # True when `lookup` can find a message by recipient and time (Twilio); False when the
     # only reconciliation is the status webhook carrying our key (Meta).
     supports_lookup: bool
+
+    def send_request(self, message: OutboundMessage) -> WireRequest | None:
+        """The HTTP request that sends `message`; None for a provider without HTTP (console),
+        whose `send` is called instead. Raises ProviderError for a message it cannot send."""
+        ...
+
+    def send_result(self, response: WireResponse) -> SendResult:
+        """Read the reply to `send_request`; raise ProviderError when it is a failure."""
+        ...
+
+    def lookup_request(self, message: OutboundMessage) -> WireRequest | None:
+        """The request that finds an earlier attempt of `message`; None when there is none."""
+        ...
+
+    def lookup_result(
+        self, response: WireResponse, message: OutboundMessage, *, since: datetime
+    ) -> SendResult | None:
+        """The message this delivery already created (after `since`), or None."""
+        ...
 
     def send(self, message: OutboundMessage) -> SendResult:
         """Send one message; raise ProviderError on failure."""

@@ -10,6 +10,7 @@ import logging
 from datetime import datetime
 
 from service.messaging.providers.base import OutboundMessage, SendResult
+from service.messaging.providers.wire import WireRequest, WireResponse
 
 log = logging.getLogger("siaga.messages")
 
@@ -30,6 +31,21 @@ class ConsoleProvider:
 
     def lookup(self, message: OutboundMessage, *, since: datetime) -> SendResult | None:
         return None  # sending again is idempotent
+
+    # No HTTP: the dispatcher calls `send` directly.
+    def send_request(self, message: OutboundMessage) -> WireRequest | None:
+        return None
+
+    def send_result(self, response: WireResponse) -> SendResult:
+        raise TypeError("the console provider has no HTTP replies")
+
+    def lookup_request(self, message: OutboundMessage) -> WireRequest | None:
+        return None
+
+    def lookup_result(
+        self, response: WireResponse, message: OutboundMessage, *, since: datetime
+    ) -> SendResult | None:
+        return None
 
     def close(self) -> None:
         pass

@@ -9,12 +9,19 @@ proxies that deduplicate; Meta ignores it.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 import httpx
 
 from service.messaging.providers.base import OutboundMessage, ProviderError, SendResult
+from service.messaging.providers.wire import (
+    WireRequest,
+    WireResponse,
+    exchange,
+    response_or_raise,
+)
 
 # Graph error codes worth retrying (throttling, temporary service errors).
 TRANSIENT_CODES = {1, 2, 4, 80007, 130429, 131000, 131016, 131056, 133004}
@@ -38,7 +45,7 @@ class MetaWhatsAppProvider:
     ) -> None:
         self.client = client
         self.url = f"{base_url.rstrip('/')}/{api_version}/{phone_number_id}/messages"
-        self.headers = {"Authorization": f"Bearer {access_token}"}
+        self.headers: tuple[tuple[str, str], ...] = (("Authorization", f"Bearer {access_token}"),)
 
     @staticmethod
     def payload(message: OutboundMessage) -> dict[str, Any]:
@@ -71,19 +78,23 @@ class MetaWhatsAppProvider:
             data["text"] = {"preview_url": False, "body": message.body}
         return data
 
-    def send(self, message: OutboundMessage) -> SendResult:
-        payload = self.payload(message)
-        try:
-            response = self.client.post(
-                self.url,
-                json=payload,
-                headers={**self.headers, "Idempotency-Key": message.idempotency_key},
-            )
-        except httpx.TransportError as exc:
-            raise _transport_error("Meta", exc) from exc
-        if response.status_code == 200:
-            data = response.json()
-            first = (data.get("messages") or [{}])[0]
+    # -- requests and replies as data (any HTTP engine runs them) --------------------------
+
+    def send_request(self, message: OutboundMessage) -> WireRequest:
+        return WireRequest(
+            "POST",
+            self.url,
+            (
+                *self.headers,
+                ("Content-Type", "application/json"),
+                ("Idempotency-Key", message.idempotency_key),
+            ),
+            json.dumps(self.payload(message), ensure_ascii=False).encode(),
+        )
+
+    def send_result(self, response: WireResponse) -> SendResult:
+        if response.status == 200:
+            first = (response.json().get("messages") or [{}])[0]
             return SendResult(
                 provider_message_id=str(first["id"]),
                 status=str(first.get("message_status") or "accepted"),
@@ -91,39 +102,38 @@ class MetaWhatsAppProvider:
         raise self.error(response)
 
     @staticmethod
-    def error(response: httpx.Response) -> ProviderError:
-        err: dict[str, Any] = {}
-        try:
-            parsed = response.json()
-            if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
-                err = parsed["error"]
-        except ValueError:
-            pass
+    def error(response: WireResponse) -> ProviderError:
+        body = response.json_object()
+        err: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else {}
         code = err.get("code")
         details = (
             (err.get("error_data") or {}).get("details")
             if isinstance(err.get("error_data"), dict)
             else None
         )
-        message = str(details or err.get("message") or response.reason_phrase or "error")
-        if response.status_code == 429 or code in TRANSIENT_CODES or response.status_code >= 500:
-            return ProviderError("transient", str(code or response.status_code), message)
+        message = str(details or err.get("message") or response.reason or "error")
+        if response.status == 429 or code in TRANSIENT_CODES or response.status >= 500:
+            return ProviderError("transient", str(code or response.status), message)
         return ProviderError(
-            "permanent", str(code or response.status_code), message, fallback=code in FALLBACK_CODES
+            "permanent", str(code or response.status), message, fallback=code in FALLBACK_CODES
         )
+
+    def lookup_request(self, message: OutboundMessage) -> WireRequest | None:
+        return None  # the Cloud API cannot list sent messages; status webhooks reconcile
+
+    def lookup_result(
+        self, response: WireResponse, message: OutboundMessage, *, since: datetime
+    ) -> SendResult | None:
+        return None
+
+    # -- the same over the injected httpx client --------------------------------------------
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        reply = exchange(self.client, self.send_request(message))
+        return self.send_result(response_or_raise(self.name, reply))
 
     def lookup(self, message: OutboundMessage, *, since: datetime) -> SendResult | None:
         return None
 
     def close(self) -> None:
         pass
-
-
-def _transport_error(provider: str, exc: httpx.TransportError) -> ProviderError:
-    """Connect failures never reached the provider; read timeouts and dropped connections
-    may have created the message, so the next attempt looks it up first."""
-    not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
-    code = "timeout" if isinstance(exc, httpx.TimeoutException) else "network"
-    return ProviderError(
-        "transient", code, f"{provider}: {type(exc).__name__} {exc}", maybe_sent=not not_sent
-    )

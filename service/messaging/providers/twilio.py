@@ -13,12 +13,17 @@ import base64
 import json
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
 from service.messaging.providers.base import OutboundMessage, ProviderError, SendResult
+from service.messaging.providers.wire import (
+    WireRequest,
+    WireResponse,
+    exchange,
+    response_or_raise,
+)
 
 # Sync error codes that no retry will cure.
 PERMANENT_CODES = {
@@ -75,25 +80,15 @@ class TwilioProvider:
         self.account_sid = account_sid
         # Built once: at thousands of messages a second the per-request auth flow shows up.
         token = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
-        self.headers = {"Authorization": f"Basic {token}"}
+        self.headers: tuple[tuple[str, str], ...] = (("Authorization", f"Basic {token}"),)
         self.sms_from = sms_from
         self.whatsapp_from = whatsapp_from
         self.status_callback_url = status_callback_url
         self.validity_period_s = validity_period_s
 
     @property
-    def messages_url(self) -> httpx.URL:
-        # Parsed once per base URL: httpx would otherwise parse the string on every request.
-        if self._url_for != self.base_url:
-            self._url_for = self.base_url
-            self._messages_url = httpx.URL(
-                f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
-            )
-        assert self._messages_url is not None
-        return self._messages_url
-
-    _url_for: str | None = None
-    _messages_url: httpx.URL | None = None
+    def messages_url(self) -> str:
+        return f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
 
     def form(self, message: OutboundMessage) -> dict[str, str]:
         sender = self.whatsapp_from if message.channel == "whatsapp" else self.sms_from
@@ -121,63 +116,58 @@ class TwilioProvider:
             form["ValidityPeriod"] = str(self.validity_period_s)
         return form
 
-    def send(self, message: OutboundMessage) -> SendResult:
-        try:
-            response = self.client.post(
-                self.messages_url,
-                content=urlencode(self.form(message)),
-                headers={
-                    **self.headers,
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Idempotency-Key": message.idempotency_key,
-                },
-            )
-        except httpx.TransportError as exc:
-            raise _transport_error("Twilio", exc) from exc
-        if response.status_code in (200, 201):
+    # -- requests and replies as data (any HTTP engine runs them) --------------------------
+
+    def send_request(self, message: OutboundMessage) -> WireRequest:
+        return WireRequest(
+            "POST",
+            self.messages_url,
+            (
+                *self.headers,
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Idempotency-Key", message.idempotency_key),
+            ),
+            urlencode(self.form(message)).encode(),
+        )
+
+    def send_result(self, response: WireResponse) -> SendResult:
+        if response.status in (200, 201):
             data = response.json()
             return SendResult(
                 provider_message_id=str(data["sid"]), status=str(data.get("status") or "queued")
             )
         raise self.error(response)
 
-    def error(self, response: httpx.Response) -> ProviderError:
-        body: dict[str, Any] = {}
-        try:
-            parsed = response.json()
-            if isinstance(parsed, dict):
-                body = parsed
-        except ValueError:
-            pass
+    def error(self, response: WireResponse) -> ProviderError:
+        body = response.json_object()
         code = body.get("code")
-        message = str(body.get("message") or response.reason_phrase or "error")
-        retry_after = _retry_after(response)
-        if response.status_code == 429 or code in TRANSIENT_CODES:
-            return ProviderError("transient", str(code or 429), message, retry_after_s=retry_after)
-        if response.status_code >= 500:
-            return ProviderError("transient", str(code or response.status_code), message)
-        if code in PERMANENT_CODES or 400 <= response.status_code < 500:
+        message = str(body.get("message") or response.reason or "error")
+        if response.status == 429 or code in TRANSIENT_CODES:
+            return ProviderError(
+                "transient", str(code or 429), message, retry_after_s=response.retry_after_s()
+            )
+        if response.status >= 500:
+            return ProviderError("transient", str(code or response.status), message)
+        if code in PERMANENT_CODES or 400 <= response.status < 500:
             return ProviderError(
                 "permanent",
-                str(code or response.status_code),
+                str(code or response.status),
                 message,
                 fallback=code in FALLBACK_CODES,
             )
-        return ProviderError("transient", str(code or response.status_code), message)
+        return ProviderError("transient", str(code or response.status), message)
 
-    def lookup(self, message: OutboundMessage, *, since: datetime) -> SendResult | None:
-        """Newest messages to this recipient; one created after our first claim is ours."""
-        try:
-            response = self.client.get(
-                self.messages_url,
-                params={"To": _address(message.channel, message.phone), "PageSize": 50},
-                headers=self.headers,
-            )
-        except httpx.TransportError as exc:
-            raise ProviderError("transient", "lookup", f"Twilio lookup failed: {exc}") from exc
-        if response.status_code != 200:
+    def lookup_request(self, message: OutboundMessage) -> WireRequest:
+        """Newest messages to this recipient (one created after our first claim is ours)."""
+        query = urlencode({"To": _address(message.channel, message.phone), "PageSize": 50})
+        return WireRequest("GET", f"{self.messages_url}?{query}", self.headers)
+
+    def lookup_result(
+        self, response: WireResponse, message: OutboundMessage, *, since: datetime
+    ) -> SendResult | None:
+        if response.status != 200:
             raise self.error(response)
-        for item in response.json().get("messages", []):
+        for item in response.json_object().get("messages", []):
             created = item.get("date_created")
             try:
                 created_at = parsedate_to_datetime(created) if created else None
@@ -194,23 +184,15 @@ class TwilioProvider:
             )
         return None
 
+    # -- the same over the injected httpx client --------------------------------------------
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        reply = exchange(self.client, self.send_request(message))
+        return self.send_result(response_or_raise(self.name, reply))
+
+    def lookup(self, message: OutboundMessage, *, since: datetime) -> SendResult | None:
+        reply = exchange(self.client, self.lookup_request(message))
+        return self.lookup_result(response_or_raise(self.name, reply), message, since=since)
+
     def close(self) -> None:
         pass
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
-
-
-def _transport_error(provider: str, exc: httpx.TransportError) -> ProviderError:
-    """Connect failures never reached the provider; read timeouts and dropped connections
-    may have created the message, so the next attempt looks it up first."""
-    not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
-    code = "timeout" if isinstance(exc, httpx.TimeoutException) else "network"
-    return ProviderError(
-        "transient", code, f"{provider}: {type(exc).__name__} {exc}", maybe_sent=not not_sent
-    )
