@@ -59,7 +59,7 @@ def test_load_demo_is_idempotent(
 ) -> None:
     # DatabaseSettings reads its URL by alias; `url=` alone would lose to the DATABASE_URL env.
     settings = settings.model_copy(
-        update={"database": DatabaseSettings(DATABASE_URL=database_url)}  # type: ignore[call-arg]
+        update={"database": DatabaseSettings(DATABASE_URL=database_url)}
     )
     first = load_demo(settings)
     assert first.communities == {"created": N_COMMUNITIES, "updated": 0, "unchanged": 0}

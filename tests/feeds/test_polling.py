@@ -22,12 +22,12 @@ from tests.fakes.feed_server import FeedServer, Route
 JSON, XML, RSS = "application/json", "application/xml", "application/rss+xml"
 
 
-def _poll(sf: sessionmaker[Session], settings: Settings, feed_id: int):  # type: ignore[no-untyped-def]
+def _poll(sf: sessionmaker[Session], settings: Settings, feed_id: int):
     with build_client(settings.feeds) as client:
         return poll_feed(session_factory=sf, settings=settings, client=client, feed_id=feed_id)
 
 
-def _events(sf: sessionmaker[Session]) -> list[tuple]:  # type: ignore[type-arg]
+def _events(sf: sessionmaker[Session]) -> list[tuple]:
     with sf() as s:
         return [
             tuple(r)
