@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic_settings import BaseSettings
 
 from service.settings import _CONCERNS, _TopLevel
 
@@ -28,7 +29,8 @@ def _compose() -> dict[str, Any]:
 
 def _known_env_names() -> set[str]:
     names = {"DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR"}
-    for cls in [_TopLevel, *_CONCERNS.values()]:
+    classes: list[type[BaseSettings]] = [_TopLevel, *_CONCERNS.values()]
+    for cls in classes:
         prefix = str(cls.model_config.get("env_prefix", ""))
         names |= {f"{prefix}{field}".upper() for field in cls.model_fields}
     return names
