@@ -78,7 +78,7 @@ def write_raster(path: Path, n: int, transform: Affine, seed: int) -> None:
             )
 
 
-def siaga_sums(weights, path: Path) -> np.ndarray:  # type: ignore[no-untyped-def]
+def siaga_sums(weights, path: Path) -> np.ndarray:
     return polygon_sums(weights, rasters.iter_population_bands(weights, path))
 
 

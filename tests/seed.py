@@ -146,7 +146,7 @@ def seed_alerts(session: Session, codes: list[str]) -> dict[str, list[Any]]:
     group = AlertGroup(name="Destana Uji", community_codes=codes, sender_name="BPBD Sleman")
     session.add(group)
     session.flush()
-    members = []
+    members: list[Member] = []
     for name, phone in zip(SEEDED_NAMES, SEEDED_PHONES, strict=True):
         member = Member(
             group_id=group.id,

@@ -36,6 +36,7 @@ def sample_path(route: RouteContext) -> str:
             values[param.name] = str(typing.get_args(annotation)[0])
         else:
             values[param.name] = "999999"
+    assert route.path_format is not None, route.path
     return route.path_format.format(**values)
 
 

@@ -58,9 +58,7 @@ def test_load_demo_is_idempotent(
     settings: Settings, database_url: str, clean_db: Engine, data_dir: Path
 ) -> None:
     # DatabaseSettings reads its URL by alias; `url=` alone would lose to the DATABASE_URL env.
-    settings = settings.model_copy(
-        update={"database": DatabaseSettings(DATABASE_URL=database_url)}  # type: ignore[call-arg]
-    )
+    settings = settings.model_copy(update={"database": DatabaseSettings(DATABASE_URL=database_url)})
     first = load_demo(settings)
     assert first.communities == {"created": N_COMMUNITIES, "updated": 0, "unchanged": 0}
     assert first.layers_added == list(DEMO_LAYERS)

@@ -130,7 +130,7 @@ def seeded(tmp_path: Path, client, auth_headers: Callable[[str], dict[str, str]]
     return headers
 
 
-def _check(response, status: int, phrases: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _check(response, status: int, phrases: list[str]) -> None:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     detail = response.json()["detail"]

@@ -19,7 +19,7 @@ def raster_relpath(name: str, version: int) -> Path:
 
 
 @contextmanager
-def pending_file(data_dir: Path, relpath: Path, write: Callable[[Path], None]) -> Iterator[Path]:
+def pending_file(data_dir: Path, relpath: Path, write: Callable[[Path], object]) -> Iterator[Path]:
     """Write a file via a temporary name; remove it again if the surrounding block fails.
 
     The database row that names the file commits inside the block, so a failed transaction

@@ -85,7 +85,7 @@ def _baseline_layer(session_factory: sessionmaker[Session]) -> int:
         return layer.id
 
 
-def _current_scores(session_factory: sessionmaker[Session]) -> dict[tuple[str, str], tuple]:  # type: ignore[type-arg]
+def _current_scores(session_factory: sessionmaker[Session]) -> dict[tuple[str, str], tuple]:
     from service.communities.models import Community
 
     with session_factory() as s:

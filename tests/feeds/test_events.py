@@ -18,7 +18,7 @@ from service.settings import FeedSettings
 TOL = FeedSettings()
 
 
-def _ingest(sf: sessionmaker[Session], reports: list) -> None:  # type: ignore[type-arg]
+def _ingest(sf: sessionmaker[Session], reports: list) -> None:
     with sf() as s, s.begin():
         ingest_reports(session=s, reports=reports, feed_id=None, tolerances=TOL)
 

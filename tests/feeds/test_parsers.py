@@ -126,6 +126,7 @@ def test_inatews_realtime_geojson(shared_data: Path) -> None:
         (feeds(shared_data) / "bmkg/inatews_gemparealtime_geojson_2022.json").read_bytes()
     )
     assert r.source == "inatews" and r.source_id == "bmg2022suve"
+    assert r.lon is not None and r.lat is not None
     assert (round(r.lon, 4), round(r.lat, 4)) == (122.0909, 0.3193)
     assert r.magnitude == 2.6 and round(r.depth_km or 0, 1) == 153.2
 
@@ -219,9 +220,8 @@ def test_cap_other_samples(shared_data: Path) -> None:
     banten = cap.parse_alert(
         (feeds(shared_data) / "cap/bmkg_nowcast_cap_id_CBT20260216004_alert.xml").read_bytes()
     )
-    assert (
-        banten.properties["event_codes"] == {"OET": "OET-194"} and len(banten.footprint.geoms) == 2
-    )
+    assert banten.properties["event_codes"] == {"OET": "OET-194"}
+    assert banten.footprint is not None and len(banten.footprint.geoms) == 2
     jateng = cap.parse_alert(
         (feeds(shared_data) / "cap/bmkg_nowcast_cap_id_jateng_2026-02-16.xml").read_bytes()
     )

@@ -22,12 +22,12 @@ from tests.fakes.feed_server import FeedServer, Route
 JSON, XML, RSS = "application/json", "application/xml", "application/rss+xml"
 
 
-def _poll(sf: sessionmaker[Session], settings: Settings, feed_id: int):  # type: ignore[no-untyped-def]
+def _poll(sf: sessionmaker[Session], settings: Settings, feed_id: int):
     with build_client(settings.feeds) as client:
         return poll_feed(session_factory=sf, settings=settings, client=client, feed_id=feed_id)
 
 
-def _events(sf: sessionmaker[Session]) -> list[tuple]:  # type: ignore[type-arg]
+def _events(sf: sessionmaker[Session]) -> list[tuple]:
     with sf() as s:
         return [
             tuple(r)
@@ -440,6 +440,7 @@ def test_shakemap_feed_becomes_a_layer_of_its_event(
         layer = s.get(HazardLayer, result.layer_id)
         assert layer is not None and layer.hazard == "earthquake" and layer.kind == "raster"
         assert layer.classification["name"] == "mmi" and layer.event_id is not None
+        assert layer.raster_meta is not None and layer.raster_path is not None
         assert (layer.raster_meta["width"], layer.raster_meta["height"]) == (161, 161)
         assert (feed_settings.storage.data_dir / layer.raster_path).is_file()
         mmis = [r[0] for r in s.execute(text("SELECT mmi FROM hazard_event_intensities"))]
@@ -473,8 +474,10 @@ def test_raster_feed_adds_a_layer_version(
         ("curah-hujan-24j", 1, "flood", "mm"),
         ("curah-hujan-24j", 2, "flood", "mm"),
     ]
-    assert layers[1].raster_meta["width"] == 30 and layers[1].raster_meta["stats"]["max"] == 599
-    assert (feed_settings.storage.data_dir / layers[1].raster_path).is_file()
+    newest = layers[1]
+    assert newest.raster_meta is not None and newest.raster_path is not None
+    assert newest.raster_meta["width"] == 30 and newest.raster_meta["stats"]["max"] == 599
+    assert (feed_settings.storage.data_dir / newest.raster_path).is_file()
     # A body that is not a GeoTIFF is an error, and no version is added.
     route.body = b"GIF89a not a tiff"
     failed = _poll(session_factory, feed_settings, feed_id)

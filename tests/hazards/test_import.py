@@ -7,6 +7,7 @@ import json
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,7 +29,7 @@ def zone_rows(values: list[object], field: str = "KRB") -> list[dict[str, object
     return [{field: v, "GUNUNG": "Demo", "geometry": square(i, 0)} for i, v in enumerate(values)]
 
 
-def zones(engine: Engine, layer_id: int) -> list[dict[str, object]]:
+def zones(engine: Engine, layer_id: int) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(text(
             "SELECT hazard_class, intensity, properties, ST_IsValid(geom) AS valid "

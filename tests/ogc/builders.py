@@ -5,15 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, Table, insert
 
 from service.communities.models import Community
+from service.db import Base
 from service.hazards.models import HazardLayer, HazardZone
 
 # Cells of CELL degrees laid out in rows of ROW_LEN, starting at the south-west corner ORIGIN.
 ORIGIN = (119.80, -1.00)
 CELL = 0.01
 ROW_LEN = 20
+
+
+def table_of(model: type[Base]) -> Table:
+    """The model's Table: declarative types `__table__` as a FromClause, which insert() refuses."""
+    table = model.__table__
+    assert isinstance(table, Table), table
+    return table
 
 
 def square_wkt(index: int) -> str:
@@ -59,7 +67,7 @@ def community_row(index: int) -> dict[str, Any]:
 def insert_communities(engine: Engine, count: int, start: int = 0) -> list[str]:
     rows = [community_row(i) for i in range(start, start + count)]
     with engine.begin() as conn:
-        conn.execute(insert(Community.__table__), rows)
+        conn.execute(insert(table_of(Community)), rows)
     return [r["code"] for r in rows]
 
 
@@ -74,9 +82,10 @@ def insert_hazard_layer(
     valid_to: datetime | None = None,
 ) -> tuple[int, list[int]]:
     """A zones layer; classes are (class, intensity, grid cell index) -> layer id, zone ids."""
+    layers, zones = table_of(HazardLayer), table_of(HazardZone)
     with engine.begin() as conn:
         layer_id = conn.execute(
-            insert(HazardLayer.__table__).returning(HazardLayer.__table__.c.id),
+            insert(layers).returning(layers.c.id),
             {
                 "name": name,
                 "version": version,
@@ -92,7 +101,7 @@ def insert_hazard_layer(
         ).scalar_one()
         ids = [
             conn.execute(
-                insert(HazardZone.__table__).returning(HazardZone.__table__.c.id),
+                insert(zones).returning(zones.c.id),
                 {
                     "layer_id": layer_id,
                     "hazard_class": cls,

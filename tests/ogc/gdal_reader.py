@@ -22,7 +22,7 @@ def read_layer(url: str, layer: str, bbox: tuple[float, ...] | None = None) -> d
         args.append(",".join(map(str, bbox)))
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    return json.loads(done.stdout)
 
 
 def main(argv: list[str]) -> None:

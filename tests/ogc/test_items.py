@@ -26,7 +26,7 @@ def _items(client: TestClient, url: str, **params: Any) -> dict[str, Any]:
     r = client.get(url, params=params)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/geo+json"
-    return r.json()  # type: ignore[no-any-return]
+    return r.json()
 
 
 def _bad(client: TestClient, url: str, **params: Any) -> str:

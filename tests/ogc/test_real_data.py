@@ -13,6 +13,7 @@ from sqlalchemy import Engine, insert
 
 from service.communities.models import Community
 from tests.conftest import LiveServer
+from tests.ogc.builders import table_of
 from tests.ogc.gdal_reader import read_layer
 
 JAKARTA = "real/admin_boundaries_kepmendagri2025/dki_jakarta_kelurahan.geojson"
@@ -42,7 +43,7 @@ def _load(engine: Engine, path: Path) -> gpd.GeoDataFrame:
         for r in df.itertuples()
     ]
     with engine.begin() as conn:
-        conn.execute(insert(Community.__table__), rows)
+        conn.execute(insert(table_of(Community)), rows)
     return df
 
 
@@ -66,9 +67,9 @@ def test_jakarta_kelurahan_through_gdal_and_bbox(
     url = f"{live_server.url}/ogc/collections/communities/items"
     with httpx.Client(timeout=10) as http:
         fc = http.get(url, params={"bbox": ",".join(map(str, box)), "limit": 40}).json()
-        got = [f["id"] for f in fc["features"]]
+        ids = [f["id"] for f in fc["features"]]
         while nxt := [lk["href"] for lk in fc["links"] if lk["rel"] == "next"]:
             fc = http.get(nxt[0]).json()
-            got += [f["id"] for f in fc["features"]]
+            ids += [f["id"] for f in fc["features"]]
     assert fc["numberMatched"] == len(expected)
-    assert sorted(got) == sorted(expected)
+    assert sorted(ids) == sorted(expected)

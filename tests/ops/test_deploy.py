@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic_settings import BaseSettings
 
 from service.settings import _CONCERNS, _TopLevel
 
@@ -23,12 +24,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _compose() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "compose.yaml").read_text())  # type: ignore[no-any-return]
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())
 
 
 def _known_env_names() -> set[str]:
     names = {"DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR"}
-    for cls in [_TopLevel, *_CONCERNS.values()]:
+    classes: list[type[BaseSettings]] = [_TopLevel, *_CONCERNS.values()]
+    for cls in classes:
         prefix = str(cls.model_config.get("env_prefix", ""))
         names |= {f"{prefix}{field}".upper() for field in cls.model_fields}
     return names

@@ -64,7 +64,7 @@ def test_access_log_is_json_with_request_id(
     assert isinstance(line["duration_ms"], float)
 
 
-def test_unexpected_error_is_problem_json_with_request_id(app) -> None:  # type: ignore[no-untyped-def]
+def test_unexpected_error_is_problem_json_with_request_id(app) -> None:
     @app.get("/boom-for-test")
     def boom() -> None:
         raise RuntimeError("bug")
@@ -77,7 +77,7 @@ def test_unexpected_error_is_problem_json_with_request_id(app) -> None:  # type:
     assert "bug" not in r.text  # internals stay in the log
 
 
-def test_scrape_time_gauges_are_guarded(clean_db) -> None:  # type: ignore[no-untyped-def]
+def test_scrape_time_gauges_are_guarded(clean_db) -> None:
     """A missing table is skipped, a broken query is counted, the rest still answer."""
     from prometheus_client import CollectorRegistry, generate_latest
     from sqlalchemy import text

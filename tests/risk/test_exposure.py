@@ -25,7 +25,7 @@ from tests.risk.builders import FLOOD_SCHEME, MMI_SCHEME, TSUNAMI_SCHEME
 UNIT = Grid.from_affine(Affine(1, 0, 0, 0, -1, 4), 4, 4, "EPSG:3857")  # 4x4 cells of 1 m²
 
 
-def sums(weights, values: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+def sums(weights, values: np.ndarray) -> np.ndarray:
     w = weights.window
     sub = values[w.row_off : w.row_off + w.height, w.col_off : w.col_off + w.width]
     return polygon_sums(
@@ -33,7 +33,7 @@ def sums(weights, values: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-
     )
 
 
-def dense(weights) -> np.ndarray:  # type: ignore[no-untyped-def]
+def dense(weights) -> np.ndarray:
     """Weights as a full (n, height, width) array over the whole grid."""
     out = np.zeros((weights.n, weights.grid.height, weights.grid.width))
     m = weights.to_csr().toarray().reshape(weights.n, weights.window.height, weights.window.width)
@@ -154,7 +154,7 @@ def test_cache_round_trip(tmp_path: Path) -> None:
     cache.clear_memory()
     built = []
 
-    def build():  # type: ignore[no-untyped-def]
+    def build():
         built.append(1)
         return coverage_weights([shapely.box(0.5, 0.5, 2.5, 2.5)], UNIT)
 

@@ -244,7 +244,9 @@ def test_history_and_as_of(
     recompute_layer(session_factory=session_factory, layer_id=merapi["krb_id"], settings=settings)
     with session_factory() as s:
         first = s.scalars(select(RiskScore).order_by(RiskScore.score.desc()).limit(1)).one()
-        code = s.get(Community, first.community_id).code
+        community = s.get(Community, first.community_id)
+        assert community is not None
+        code = community.code
         t_between = first.computed_at
     time.sleep(0.05)
     with session_factory() as s, s.begin():
@@ -357,7 +359,8 @@ def test_no_population_raster_is_a_clear_failure(
     assert res["status"] == "failed"
     assert "no population raster" in res["error"] and "--role exposure" in res["error"]
     with session_factory() as s:
-        assert s.get(RiskLayerState, lid).status == "failed"
+        state = s.get(RiskLayerState, lid)
+        assert state is not None and state.status == "failed"
         assert s.scalar(select(func.count()).select_from(RiskScore)) == 0
 
 
