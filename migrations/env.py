@@ -12,6 +12,7 @@ from service.settings import DatabaseSettings
 config = context.config
 target_metadata = Base.metadata
 
+
 def _url() -> str:
     return config.attributes.get("url") or DatabaseSettings().url
 

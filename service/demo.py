@@ -73,28 +73,30 @@ def demo_communities(n: int = N_COMMUNITIES, seed: int = SEED) -> gpd.GeoDataFra
         density = float(np.clip(9000 * np.exp(-centre_dist / 0.03), 300, None))
         area_km2 = poly.area * 111.32**2
         unknown = rng.random() < 0.2  # some indicators are not surveyed yet
-        rows.append({
-            "kode": f"{district_code}.{1001 + i:04d}",
-            "nama": _name(rng, used),
-            "level": "desa_kelurahan",
-            "kode_prov": PROVINCE[0],
-            "nama_prov": PROVINCE[1],
-            "kode_kab": REGENCY[0],
-            "nama_kab": REGENCY[1],
-            "kode_kec": district_code,
-            "nama_kec": DISTRICTS[district],
-            "population": round(density * area_km2 * float(rng.uniform(0.8, 1.2))),
-            "share_elderly": None if unknown else round(float(rng.uniform(0.05, 0.12)), 3),
-            "share_children": round(float(rng.uniform(0.2, 0.3)), 3),
-            "share_disabled": None if unknown else round(float(rng.uniform(0.01, 0.04)), 3),
-            "share_poor": round(float(rng.uniform(0.04, 0.25)), 3),
-            "has_early_warning": bool(rng.random() < 0.4),
-            "has_task_force": None if unknown else bool(rng.random() < 0.5),
-            "has_evacuation_site": bool(rng.random() < 0.6),
-            "drills_per_year": int(rng.integers(0, 4)),
-            "demo": True,
-            "geometry": poly,
-        })
+        rows.append(
+            {
+                "kode": f"{district_code}.{1001 + i:04d}",
+                "nama": _name(rng, used),
+                "level": "desa_kelurahan",
+                "kode_prov": PROVINCE[0],
+                "nama_prov": PROVINCE[1],
+                "kode_kab": REGENCY[0],
+                "nama_kab": REGENCY[1],
+                "kode_kec": district_code,
+                "nama_kec": DISTRICTS[district],
+                "population": round(density * area_km2 * float(rng.uniform(0.8, 1.2))),
+                "share_elderly": None if unknown else round(float(rng.uniform(0.05, 0.12)), 3),
+                "share_children": round(float(rng.uniform(0.2, 0.3)), 3),
+                "share_disabled": None if unknown else round(float(rng.uniform(0.01, 0.04)), 3),
+                "share_poor": round(float(rng.uniform(0.04, 0.25)), 3),
+                "has_early_warning": bool(rng.random() < 0.4),
+                "has_task_force": None if unknown else bool(rng.random() < 0.5),
+                "has_evacuation_site": bool(rng.random() < 0.6),
+                "drills_per_year": int(rng.integers(0, 4)),
+                "demo": True,
+                "geometry": poly,
+            }
+        )
     return gpd.GeoDataFrame(rows, crs="EPSG:4326")
 
 
@@ -153,9 +155,11 @@ def demo_volcano_zones() -> gpd.GeoDataFrame:
     lobe = 1 + 0.35 * np.cos(angles - np.radians(225))
 
     def ring(radius: float) -> Polygon:
-        return Polygon(np.column_stack([
-            VENT[0] + radius * lobe * np.cos(angles), VENT[1] + radius * lobe * np.sin(angles)
-        ]))
+        return Polygon(
+            np.column_stack(
+                [VENT[0] + radius * lobe * np.cos(angles), VENT[1] + radius * lobe * np.sin(angles)]
+            )
+        )
 
     iii, ii, i = ring(0.012), ring(0.025), ring(0.045)
     zones = [
@@ -171,8 +175,16 @@ def demo_volcano_zones() -> gpd.GeoDataFrame:
 
 def _write_tif(path: Path, grid: Grid, data: np.ndarray) -> None:
     with rasterio.open(
-        path, "w", driver="GTiff", width=grid.width, height=grid.height, count=1,
-        dtype=data.dtype, crs="EPSG:4326", transform=grid.transform, nodata=-9999.0,
+        path,
+        "w",
+        driver="GTiff",
+        width=grid.width,
+        height=grid.height,
+        count=1,
+        dtype=data.dtype,
+        crs="EPSG:4326",
+        transform=grid.transform,
+        nodata=-9999.0,
     ) as dst:
         dst.write(data, 1)
 
@@ -207,27 +219,40 @@ def load_demo(settings: Settings | None = None) -> DemoReport:
         communities.to_file(boundaries, driver="GeoJSON")
         result = import_communities(session_factory=rt.session_factory, path=boundaries)
         report.communities = {
-            "created": result.created, "updated": result.updated, "unchanged": result.unchanged
+            "created": result.created,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
         }
         with rt.session_factory() as session:
-            present = set(session.scalars(
-                select(HazardLayer.name).where(HazardLayer.name.in_(DEMO_LAYERS))
-            ))
+            present = set(
+                session.scalars(select(HazardLayer.name).where(HazardLayer.name.in_(DEMO_LAYERS)))
+            )
         specs = {
             "demo-flood-depth": HazardLayerCreate(
-                name="demo-flood-depth", hazard="flood", unit="m", scheme="flood_depth",
-                title="Demo: kedalaman banjir (skenario)", source="Siaga demo generator",
+                name="demo-flood-depth",
+                hazard="flood",
+                unit="m",
+                scheme="flood_depth",
+                title="Demo: kedalaman banjir (skenario)",
+                source="Siaga demo generator",
                 licence="CC0 (synthetic)",
             ),
             "demo-population": HazardLayerCreate(
-                name="demo-population", role="exposure", unit="people",
-                title="Demo: penduduk per sel", source="Siaga demo generator",
+                name="demo-population",
+                role="exposure",
+                unit="people",
+                title="Demo: penduduk per sel",
+                source="Siaga demo generator",
                 licence="CC0 (synthetic)",
             ),
             "demo-volcano-krb": HazardLayerCreate(
-                name="demo-volcano-krb", hazard="volcano", scheme="volcano_krb",
-                class_field="KRB", title="Demo: Kawasan Rawan Bencana Gunung Demo",
-                source="Siaga demo generator", licence="CC0 (synthetic)",
+                name="demo-volcano-krb",
+                hazard="volcano",
+                scheme="volcano_krb",
+                class_field="KRB",
+                title="Demo: Kawasan Rawan Bencana Gunung Demo",
+                source="Siaga demo generator",
+                licence="CC0 (synthetic)",
             ),
         }
         files = {

@@ -217,10 +217,14 @@ def json_safe(value: object) -> object:
 def attributes(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, object]]:
     """Per-row dicts of the given columns with JSON-safe values."""
     cols = [frame[c].tolist() for c in columns]
-    return [
-        {c: json_safe(v) for c, v in zip(columns, row, strict=True)}
-        for row in zip(*cols, strict=True)
-    ] if columns else [{} for _ in range(len(frame))]
+    return (
+        [
+            {c: json_safe(v) for c, v in zip(columns, row, strict=True)}
+            for row in zip(*cols, strict=True)
+        ]
+        if columns
+        else [{} for _ in range(len(frame))]
+    )
 
 
 def find_column(frame: pd.DataFrame, name: str) -> str | None:

@@ -89,8 +89,15 @@ def write_raster(
     nodata: float | None = -9999.0,
 ) -> Path:
     with rasterio.open(
-        path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0], count=1,
-        dtype=data.dtype, crs=crs, transform=Affine(res, 0.0, origin[0], 0.0, -res, origin[1]),
+        path,
+        "w",
+        driver="GTiff",
+        width=data.shape[1],
+        height=data.shape[0],
+        count=1,
+        dtype=data.dtype,
+        crs=crs,
+        transform=Affine(res, 0.0, origin[0], 0.0, -res, origin[1]),
         nodata=nodata,
     ) as dst:
         dst.write(data, 1)
@@ -101,8 +108,12 @@ def write_ascii_grid(path: Path, data: np.ndarray, *, with_prj: bool = True) -> 
     """An ESRI ASCII grid and (optionally) its .prj in the old ESRI style InaSAFE files use."""
     rows, cols = data.shape
     lines = [
-        f"ncols {cols}", f"nrows {rows}", "xllcorner 106.8", "yllcorner -6.2",
-        "cellsize 0.001", "NODATA_value -9999",
+        f"ncols {cols}",
+        f"nrows {rows}",
+        "xllcorner 106.8",
+        "yllcorner -6.2",
+        "cellsize 0.001",
+        "NODATA_value -9999",
     ]
     lines += [" ".join(f"{v:g}" for v in row) for row in data]
     path.write_text("\n".join(lines) + "\n")

@@ -59,18 +59,30 @@ def seed_communities(session: Session, n: int = 3) -> list[Community]:
 def seed_hazard_layer(session: Session) -> HazardLayer:
     """One KRB zone layer over the seeded communities."""
     layer = HazardLayer(
-        name="seed-krb", version=1, role="hazard", hazard="volcano", kind="zones",
+        name="seed-krb",
+        version=1,
+        role="hazard",
+        hazard="volcano",
+        kind="zones",
         classification={"name": "volcano_krb", "type": "categorical", "classes": []},
-        properties={}, extent=from_shape(box(110.35, -7.72, 110.41, -7.70), srid=4326),
+        properties={},
+        extent=from_shape(box(110.35, -7.72, 110.41, -7.70), srid=4326),
     )
     session.add(layer)
     session.flush()
-    session.add(HazardZone(
-        layer_id=layer.id, hazard_class="KRB III", intensity=1.0, properties={},
-        geom=from_shape(MultiPolygon([box(110.35, -7.72, 110.41, -7.70)]), srid=4326),
-    ))
+    session.add(
+        HazardZone(
+            layer_id=layer.id,
+            hazard_class="KRB III",
+            intensity=1.0,
+            properties={},
+            geom=from_shape(MultiPolygon([box(110.35, -7.72, 110.41, -7.70)]), srid=4326),
+        )
+    )
     session.flush()
     return layer
+
+
 def seed_feed_and_event(session: Session) -> tuple[list[int], list[int]]:
     """A registered feed and an earthquake event near the seeded desa."""
     from datetime import UTC, datetime

@@ -72,9 +72,9 @@ def test_load_demo_is_idempotent(
     assert second.communities == {"created": 0, "updated": 0, "unchanged": N_COMMUNITIES}
     assert second.layers_added == [] and second.layers_present == list(DEMO_LAYERS)
     with clean_db.connect() as conn:
-        layers = conn.execute(text(
-            "SELECT name, version, kind, role, raster_path FROM hazard_layers ORDER BY name"
-        )).all()
+        layers = conn.execute(
+            text("SELECT name, version, kind, role, raster_path FROM hazard_layers ORDER BY name")
+        ).all()
         zones = conn.execute(text("SELECT hazard_class FROM hazard_zones ORDER BY id")).scalars()
         assert list(zones) == ["KRB III", "KRB II", "KRB I"]
     assert [(n, v) for n, v, *_ in layers] == [(n, 1) for n in sorted(DEMO_LAYERS)]

@@ -19,9 +19,11 @@ def test_parallel_community_imports_create_each_code_once(
 ) -> None:
     path = write_geojson(tmp_path / "desa.geojson", community_rows(40))
     with ThreadPoolExecutor(4) as pool:
-        reports = list(pool.map(
-            lambda _: import_communities(session_factory=session_factory, path=path), range(4)
-        ))
+        reports = list(
+            pool.map(
+                lambda _: import_communities(session_factory=session_factory, path=path), range(4)
+            )
+        )
     assert sorted(r.created for r in reports) == [0, 0, 0, 40]
     assert sorted(r.unchanged for r in reports) == [0, 40, 40, 40]
     with engine.connect() as conn:
@@ -35,10 +37,12 @@ def test_parallel_layer_imports_get_distinct_versions(
     path = write_geojson(tmp_path / "krb.geojson", rows)
     spec = HazardLayerCreate(name="krb", hazard="volcano")
     with ThreadPoolExecutor(4) as pool:
-        reports = list(pool.map(
-            lambda _: import_hazard_layer(
-                session_factory=session_factory, data_dir=data_dir, paths=[path], spec=spec
-            ),
-            range(4),
-        ))
+        reports = list(
+            pool.map(
+                lambda _: import_hazard_layer(
+                    session_factory=session_factory, data_dir=data_dir, paths=[path], spec=spec
+                ),
+                range(4),
+            )
+        )
     assert sorted(r.layer.version for r in reports) == [1, 2, 3, 4]

@@ -47,8 +47,12 @@ def db_scalar(engine: Engine, sql: str) -> object:
 
 
 def test_every_kepmendagri_file_imports_with_its_counts_and_reimports_unchanged(
-    shared_data: Path, client, auth_headers: Callable[[str], dict[str, str]],
-    session_factory: sessionmaker[Session], engine: Engine, database_url: str,
+    shared_data: Path,
+    client,
+    auth_headers: Callable[[str], dict[str, str]],
+    session_factory: sessionmaker[Session],
+    engine: Engine,
+    database_url: str,
 ) -> None:
     folder = shared_data / BOUNDARIES
     expected = source_counts(folder)
@@ -67,8 +71,11 @@ def test_every_kepmendagri_file_imports_with_its_counts_and_reimports_unchanged(
     assert r.status_code == 200, r.text
     reports[palu.name] = r.json()
     jakarta = folder / "dki_jakarta_kelurahan.geojson"
-    result = CliRunner().invoke(cli_app, ["communities", "import", str(jakarta), "--json"],
-                                env={"DATABASE_URL": database_url})
+    result = CliRunner().invoke(
+        cli_app,
+        ["communities", "import", str(jakarta), "--json"],
+        env={"DATABASE_URL": database_url},
+    )
     assert result.exit_code == 0, result.output
     reports[jakarta.name] = json.loads(result.stdout)
     for name in sorted(expected):
@@ -85,11 +92,14 @@ def test_every_kepmendagri_file_imports_with_its_counts_and_reimports_unchanged(
     assert repaired_somewhere >= 10  # sulawesi_tengah kab alone has 6 invalid polygons
     assert db_scalar(engine, "SELECT count(*) FROM communities") == sum(expected.values())
     assert db_scalar(engine, "SELECT count(*) FROM communities WHERE NOT ST_IsValid(geom)") == 0
-    assert db_scalar(
-        engine,
-        "SELECT count(*) FROM communities WHERE code LIKE '72.71.__.____' "
-        "AND level = 'desa_kelurahan' AND regency_name = 'Kota Palu' AND area_km2 > 0",
-    ) == 46  # Kota Palu's 46 kelurahan
+    assert (
+        db_scalar(
+            engine,
+            "SELECT count(*) FROM communities WHERE code LIKE '72.71.__.____' "
+            "AND level = 'desa_kelurahan' AND regency_name = 'Kota Palu' AND area_km2 > 0",
+        )
+        == 46
+    )  # Kota Palu's 46 kelurahan
 
     for name, count in expected.items():
         again = import_communities(session_factory=session_factory, path=folder / name)
@@ -97,8 +107,11 @@ def test_every_kepmendagri_file_imports_with_its_counts_and_reimports_unchanged(
     # And once more through the real `python -m service` entry point.
     proc = subprocess.run(
         [sys.executable, "-m", "service", "communities", "import", str(palu), "--json"],
-        cwd=ROOT, env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
@@ -110,8 +123,12 @@ def _krb(value: str) -> str:
 
 
 def test_hazard_zone_layers_import_with_their_classes(
-    shared_data: Path, client, auth_headers: Callable[[str], dict[str, str]],
-    database_url: str, engine: Engine, data_dir: Path,
+    shared_data: Path,
+    client,
+    auth_headers: Callable[[str], dict[str, str]],
+    database_url: str,
+    engine: Engine,
+    data_dir: Path,
 ) -> None:
     headers = auth_headers("coordinator")
     real = shared_data / "real"
@@ -133,10 +150,20 @@ def test_hazard_zone_layers_import_with_their_classes(
     assert expected == {"KRB I": 115, "KRB II": 33, "KRB III": 23}
 
     tsunami = real / "inasafe_maumere" / "tsunami_polygon_WGS84.shp"
-    result = CliRunner().invoke(cli_app, [
-        "hazards", "import", str(tsunami), "--name", "maumere-tsunami", "--hazard", "tsunami",
-        "--json",
-    ], env={"DATABASE_URL": database_url, "SIAGA_STORAGE_DATA_DIR": str(data_dir)})
+    result = CliRunner().invoke(
+        cli_app,
+        [
+            "hazards",
+            "import",
+            str(tsunami),
+            "--name",
+            "maumere-tsunami",
+            "--hazard",
+            "tsunami",
+            "--json",
+        ],
+        env={"DATABASE_URL": database_url, "SIAGA_STORAGE_DATA_DIR": str(data_dir)},
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     raw = pyogrio.read_dataframe(tsunami)
@@ -159,17 +186,28 @@ def test_hazard_zone_layers_import_with_their_classes(
 
     assert db_scalar(engine, "SELECT count(*) FROM hazard_zones") == 171 + 1032 + 1009
     assert db_scalar(engine, "SELECT count(*) FROM hazard_zones WHERE NOT ST_IsValid(geom)") == 0
-    assert db_scalar(
-        engine, "SELECT count(*) FROM hazard_zones WHERE GeometryType(geom) <> 'MULTIPOLYGON'"
-    ) == 0
+    assert (
+        db_scalar(
+            engine, "SELECT count(*) FROM hazard_zones WHERE GeometryType(geom) <> 'MULTIPOLYGON'"
+        )
+        == 0
+    )
 
 
 RASTERS = [
     # (relative path, layer name, role, hazard)
-    ("inasafe_jakarta/Flood_Current_Depth_Jakarta_geographic.asc", "jkt-flood-current", "hazard",
-     "flood"),
-    ("inasafe_jakarta/Flood_Design_Depth_Jakarta_geographic.asc", "jkt-flood-design", "hazard",
-     "flood"),
+    (
+        "inasafe_jakarta/Flood_Current_Depth_Jakarta_geographic.asc",
+        "jkt-flood-current",
+        "hazard",
+        "flood",
+    ),
+    (
+        "inasafe_jakarta/Flood_Design_Depth_Jakarta_geographic.asc",
+        "jkt-flood-design",
+        "hazard",
+        "flood",
+    ),
     ("inasafe_jakarta/Population_Jakarta_geographic.asc", "jkt-population-hkv", "exposure", None),
     ("population_jakarta_sp2010/populaiton_jakarta.tif", "jkt-population-sp2010", "exposure", None),
     ("inasafe_merapi/pop_merapi_clip.tif", "merapi-population", "exposure", None),
@@ -178,8 +216,11 @@ RASTERS = [
 
 
 def test_real_rasters_import_as_cogs(
-    shared_data: Path, client, auth_headers: Callable[[str], dict[str, str]],
-    database_url: str, data_dir: Path,
+    shared_data: Path,
+    client,
+    auth_headers: Callable[[str], dict[str, str]],
+    database_url: str,
+    data_dir: Path,
 ) -> None:
     headers = auth_headers("coordinator")
     runner = CliRunner()
@@ -190,8 +231,12 @@ def test_real_rasters_import_as_cogs(
         if i % 2 == 0:  # half through the API (an .asc goes with its .prj), half through the CLI
             parts = [path] + ([path.with_suffix(".prj")] if path.suffix == ".asc" else [])
             form = {"name": name, "role": role, **({"hazard": hazard} if hazard else {})}
-            r = client.post("/api/v1/hazard-layers", data=form, headers=headers,
-                            files=[("file", (p.name, p.read_bytes())) for p in parts])
+            r = client.post(
+                "/api/v1/hazard-layers",
+                data=form,
+                headers=headers,
+                files=[("file", (p.name, p.read_bytes())) for p in parts],
+            )
             assert r.status_code == 201, r.text
             layers[rel] = r.json()["layer"]
         else:
@@ -219,5 +264,9 @@ def test_real_rasters_import_as_cogs(
 
     sp2010 = layers["population_jakarta_sp2010/populaiton_jakarta.tif"]
     assert sp2010["raster_meta"]["stats"]["sum"] == pytest.approx(9_359_665, abs=1)
-    assert layers["inasafe_jakarta/Flood_Current_Depth_Jakarta_geographic.asc"][
-        "classification"]["name"] == "flood_depth"
+    assert (
+        layers["inasafe_jakarta/Flood_Current_Depth_Jakarta_geographic.asc"]["classification"][
+            "name"
+        ]
+        == "flood_depth"
+    )

@@ -27,7 +27,10 @@ def create(
     with open_runtime() as rt, transaction(rt.session_factory) as session:
         key, token = create_key(session=session, name=name, role=role)
         audit.record(
-            session=session, actor=Actor.cli(), action="keys.create", target=f"api_key:{key.id}",
+            session=session,
+            actor=Actor.cli(),
+            action="keys.create",
+            target=f"api_key:{key.id}",
             details={"name": name, "role": role, "prefix": key.prefix},
         )
         console.print(f"key {key.id} ({key.role}): [bold]{token}[/bold]")

@@ -41,12 +41,16 @@ def import_file(
 
     with user_errors():
         options = {
-            "code_field": code_field, "name_field": name_field, "level_field": level_field,
+            "code_field": code_field,
+            "name_field": name_field,
+            "level_field": level_field,
             "province_code_field": province_code_field,
             "province_name_field": province_name_field,
-            "regency_code_field": regency_code_field, "regency_name_field": regency_name_field,
+            "regency_code_field": regency_code_field,
+            "regency_name_field": regency_name_field,
             "district_code_field": district_code_field,
-            "district_name_field": district_name_field, "population_field": population_field,
+            "district_name_field": district_name_field,
+            "population_field": population_field,
         }
         for column, source in parse_pairs(field, "--field").items():
             key = f"{column}_field"

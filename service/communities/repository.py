@@ -78,8 +78,12 @@ def upsert(session: Session, rows: CommunityRows) -> UpsertCounts:
         old = existing.get(str(values["code"]))
         if old is None:
             inserts.append(
-                {"code": values["code"], **data, "area_km2": float(rows.area_km2[i]),
-                 "geom": from_shape(geom, srid=4326)}
+                {
+                    "code": values["code"],
+                    **data,
+                    "area_km2": float(rows.area_km2[i]),
+                    "geom": from_shape(geom, srid=4326),
+                }
             )
             continue
         changed = {c: data[c] for c in columns if not _same(getattr(old, c), data[c])}

@@ -48,10 +48,18 @@ def import_layer(
 
     with user_errors():
         given = {
-            "kind": kind, "scheme": scheme, "class_field": class_field,
-            "intensity_field": intensity_field, "title": title, "source": source,
-            "licence": licence, "unit": unit, "valid_from": valid_from, "valid_to": valid_to,
-            "layer": layer, "hazard": hazard,
+            "kind": kind,
+            "scheme": scheme,
+            "class_field": class_field,
+            "intensity_field": intensity_field,
+            "title": title,
+            "source": source,
+            "licence": licence,
+            "unit": unit,
+            "valid_from": valid_from,
+            "valid_to": valid_to,
+            "layer": layer,
+            "hazard": hazard,
         }
         spec = HazardLayerCreate(
             name=name,
@@ -77,8 +85,10 @@ def import_layer(
             console.print(f"repaired geometry of features {report.repaired}")
     else:
         meta = lay.raster_meta or {}
-        console.print(f"stored {lay.raster_path}: {meta.get('width')}x{meta.get('height')} "
-                      f"{meta.get('crs')} stats {meta.get('stats')}")
+        console.print(
+            f"stored {lay.raster_path}: {meta.get('width')}x{meta.get('height')} "
+            f"{meta.get('crs')} stats {meta.get('stats')}"
+        )
 
 
 @app.command("list")
@@ -91,10 +101,21 @@ def list_layers() -> None:
         table = Table("id", "name", "v", "role", "hazard", "kind", "scheme", "zones/size")
         for lay in list_all(session=session):
             meta = lay.raster_meta or {}
-            size = (str(lay.zone_count) if lay.kind == "zones"
-                    else f"{meta.get('width')}x{meta.get('height')}")
-            table.add_row(str(lay.id), lay.name, str(lay.version), lay.role, lay.hazard or "",
-                          lay.kind, str(lay.classification.get("name", "")), size)
+            size = (
+                str(lay.zone_count)
+                if lay.kind == "zones"
+                else f"{meta.get('width')}x{meta.get('height')}"
+            )
+            table.add_row(
+                str(lay.id),
+                lay.name,
+                str(lay.version),
+                lay.role,
+                lay.hazard or "",
+                lay.kind,
+                str(lay.classification.get("name", "")),
+                size,
+            )
         console.print(table)
 
 
@@ -104,6 +125,7 @@ def schemes() -> None:
     from service.hazards.schemes import SCHEMES, describe
 
     for scheme in SCHEMES.values():
-        console.print(f"[bold]{scheme.name}[/bold] ({scheme.type}, {scheme.hazard}): "
-                      f"{scheme.description}")
+        console.print(
+            f"[bold]{scheme.name}[/bold] ({scheme.type}, {scheme.hazard}): {scheme.description}"
+        )
         console.print(f"  {describe(scheme)}")

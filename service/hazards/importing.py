@@ -160,8 +160,11 @@ def read_zones(
     if scheme.type == "categorical":
         result = categorise(scheme, raw, class_map)
         if result.unknown:
-            counts = Counter(str(v) if v is not None else "<empty>" for v, c in
-                             zip(raw, result.classes, strict=True) if c is None)
+            counts = Counter(
+                str(v) if v is not None else "<empty>"
+                for v, c in zip(raw, result.classes, strict=True)
+                if c is None
+            )
             shown = [f"{v!r} ({counts.get(v, 0)} features)" for v in result.unknown]
             example = result.unknown[0]
             raise InvalidFile(
@@ -314,6 +317,11 @@ def write_cog(source: str, dest: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rasterio.shutil.copy(
-            source, str(dest), driver="COG", COMPRESS="DEFLATE", BLOCKSIZE="512",
-            OVERVIEWS="AUTO", BIGTIFF="IF_SAFER",
+            source,
+            str(dest),
+            driver="COG",
+            COMPRESS="DEFLATE",
+            BLOCKSIZE="512",
+            OVERVIEWS="AUTO",
+            BIGTIFF="IF_SAFER",
         )

@@ -25,7 +25,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from service.db import Base
 
 HAZARD_TYPES = (
-    "flood", "earthquake", "tsunami", "volcano", "landslide", "extreme_weather", "other"
+    "flood",
+    "earthquake",
+    "tsunami",
+    "volcano",
+    "landslide",
+    "extreme_weather",
+    "other",
 )
 LAYER_KINDS = ("zones", "raster")
 LAYER_ROLES = ("hazard", "exposure")

@@ -22,8 +22,12 @@ class HazardLayerCreate(BaseModel):
     # Unknown fields are refused by the caller (the API checks form keys, the CLI has options).
     model_config = ConfigDict(extra="ignore")
 
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[\w .\-]+$",
-                      description="layer name; importing under an existing name adds a version")
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\w .\-]+$",
+        description="layer name; importing under an existing name adds a version",
+    )
     role: Role = Field("hazard", description="hazard, or exposure for population rasters")
     hazard: HazardType | None = Field(None, description="required for role=hazard")
     kind: Kind | None = Field(None, description="zones or raster; guessed from the file if absent")
@@ -109,4 +113,3 @@ class HazardImportReport(BaseModel):
     features: int | None = Field(None, description="zones stored")
     repaired: list[int] = Field(default_factory=list, description="feature numbers repaired")
     skipped_below_threshold: int = 0
-

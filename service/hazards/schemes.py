@@ -29,7 +29,9 @@ class HazardClass:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "name": self.name, "severity": self.severity, "label_id": self.label_id
+            "name": self.name,
+            "severity": self.severity,
+            "label_id": self.label_id,
         }
         if self.lower is not None or self.upper is not None:
             out["lower"] = self.lower
@@ -80,7 +82,11 @@ def normalise_label(value: object) -> str:
 def _krb_aliases(roman: str, arabic: str) -> tuple[str, ...]:
     forms = [roman, arabic]
     prefixes = [
-        "krb", "krb ", "kawasan rawan bencana ", "kawasan rawan bencana gunungapi ", "zone "
+        "krb",
+        "krb ",
+        "kawasan rawan bencana ",
+        "kawasan rawan bencana gunungapi ",
+        "zone ",
     ]
     return tuple(dict.fromkeys(f"{p}{f}" for p in ["", *prefixes] for f in forms))
 
@@ -124,7 +130,9 @@ FLOOD_PRONE = Scheme(
     classes=(
         HazardClass("no", 0.0, "Tidak rawan banjir", aliases=("n", "tidak", "false", "0", "f")),
         HazardClass(
-            "yes", 1.0, "Rawan banjir",
+            "yes",
+            1.0,
+            "Rawan banjir",
             aliases=("y", "ya", "true", "1", "t", "flood prone", "rawan banjir", "wet", "basah"),
         ),
     ),
@@ -195,8 +203,15 @@ HAZARD_INDEX = Scheme(
 
 SCHEMES: dict[str, Scheme] = {
     s.name: s
-    for s in (VOLCANO_KRB, TSUNAMI_CATEGORY, FLOOD_PRONE, LOW_MEDIUM_HIGH, FLOOD_DEPTH, MMI,
-              HAZARD_INDEX)
+    for s in (
+        VOLCANO_KRB,
+        TSUNAMI_CATEGORY,
+        FLOOD_PRONE,
+        LOW_MEDIUM_HIGH,
+        FLOOD_DEPTH,
+        MMI,
+        HAZARD_INDEX,
+    )
 }
 # The scheme used when a layer names none: (hazard, kind) -> scheme name.
 DEFAULT_SCHEME: dict[tuple[str, str], str] = {

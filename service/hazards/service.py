@@ -47,8 +47,9 @@ def _next_version(session: Session, name: str) -> int:
     return int(latest or 0) + 1
 
 
-def _new_layer(spec: HazardLayerCreate, *, kind: str, version: int,
-               classification: dict[str, Any]) -> HazardLayer:
+def _new_layer(
+    spec: HazardLayerCreate, *, kind: str, version: int, classification: dict[str, Any]
+) -> HazardLayer:
     return HazardLayer(
         name=spec.name,
         version=version,
@@ -101,8 +102,12 @@ def import_hazard_layer(
             "intensity_field": zones.intensity_field,
         }
         with transaction(session_factory) as session:
-            layer = _new_layer(spec, kind=kind, version=_next_version(session, spec.name),
-                               classification=classification)
+            layer = _new_layer(
+                spec,
+                kind=kind,
+                version=_next_version(session, spec.name),
+                classification=classification,
+            )
             layer.extent = from_shape(box(*zones.bounds), srid=4326)
             session.add(layer)
             session.flush()
@@ -123,7 +128,10 @@ def import_hazard_layer(
             )
             public = _public(session, layer)
         return HazardImportReport(
-            layer=public, file=label, features=len(zones.classes), repaired=zones.repaired,
+            layer=public,
+            file=label,
+            features=len(zones.classes),
+            repaired=zones.repaired,
             skipped_below_threshold=zones.skipped,
         )
 
@@ -156,8 +164,10 @@ def _public(
 ) -> HazardLayerPublic:
     bbox = session.execute(
         select(
-            func.ST_XMin(HazardLayer.extent), func.ST_YMin(HazardLayer.extent),
-            func.ST_XMax(HazardLayer.extent), func.ST_YMax(HazardLayer.extent),
+            func.ST_XMin(HazardLayer.extent),
+            func.ST_YMin(HazardLayer.extent),
+            func.ST_XMax(HazardLayer.extent),
+            func.ST_YMax(HazardLayer.extent),
         ).where(HazardLayer.id == layer.id)
     ).one()
     public = HazardLayerPublic.model_validate(layer, from_attributes=True)
@@ -176,8 +186,12 @@ def _public(
 
 
 def list_layers(
-    *, session: Session, name: str | None = None, hazard: str | None = None,
-    role: str | None = None, latest_only: bool = False,
+    *,
+    session: Session,
+    name: str | None = None,
+    hazard: str | None = None,
+    role: str | None = None,
+    latest_only: bool = False,
 ) -> list[HazardLayerPublic]:
     stmt = select(HazardLayer).order_by(HazardLayer.name, HazardLayer.version)
     if name:

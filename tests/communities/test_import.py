@@ -34,11 +34,13 @@ def geodesic_km2(geom: shapely.Geometry) -> float:
 
 def stored(engine: Engine) -> dict[str, dict[str, object]]:
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT code, name, level, regency_code, population, share_poor, area_km2, "
-            "properties, ST_AsText(geom) AS wkt, ST_IsValid(geom) AS valid, "
-            "GeometryType(geom) AS gtype, ST_SRID(geom) AS srid FROM communities ORDER BY code"
-        )).mappings()
+        rows = conn.execute(
+            text(
+                "SELECT code, name, level, regency_code, population, share_poor, area_km2, "
+                "properties, ST_AsText(geom) AS wkt, ST_IsValid(geom) AS valid, "
+                "GeometryType(geom) AS gtype, ST_SRID(geom) AS srid FROM communities ORDER BY code"
+            )
+        ).mappings()
         return {r["code"]: dict(r) for r in rows}
 
 
@@ -96,13 +98,20 @@ def test_zipped_shapefile_with_custom_fields_and_indicators(
     tmp_path: Path, session_factory: sessionmaker[Session], engine: Engine
 ) -> None:
     rows = [
-        {"KD_DESA": f"72.10.05.200{i}", "NM_DESA": f"Desa {i}", "JML_PDDK": 1000 * (i + 1),
-         "MISKIN": 0.1 * i, "geometry": square(i, 2)}
+        {
+            "KD_DESA": f"72.10.05.200{i}",
+            "NM_DESA": f"Desa {i}",
+            "JML_PDDK": 1000 * (i + 1),
+            "MISKIN": 0.1 * i,
+            "geometry": square(i, 2),
+        }
         for i in range(3)
     ]
     path = write_zipped_shapefile(tmp_path / "desa.zip", rows)
     mapping = FieldMapping(
-        code_field="KD_DESA", name_field="NM_DESA", population_field="JML_PDDK",
+        code_field="KD_DESA",
+        name_field="NM_DESA",
+        population_field="JML_PDDK",
         share_poor_field="MISKIN",
     )
     report = import_communities(session_factory=session_factory, path=path, mapping=mapping)
@@ -147,7 +156,9 @@ def test_api_import_get_and_patch(
     assert viewer.status_code == 403
 
     r = client.post(
-        "/api/v1/communities/import", files=files, data={"population_field": "penduduk"},
+        "/api/v1/communities/import",
+        files=files,
+        data={"population_field": "penduduk"},
         headers=coordinator,
     )
     assert r.status_code == 200, r.text
@@ -165,16 +176,18 @@ def test_api_import_get_and_patch(
     assert r.status_code == 200, r.text
     assert r.json()["population"] == 812 and r.json()["has_task_force"] is True
 
-    bad = client.patch("/api/v1/communities/72.71.01.1001", json={"share_poor": 35},
-                       headers=coordinator)
+    bad = client.patch(
+        "/api/v1/communities/72.71.01.1001", json={"share_poor": 35}, headers=coordinator
+    )
     assert bad.status_code == 422 and "share_poor" in bad.json()["detail"]
     missing = client.patch("/api/v1/communities/99.99", json={"population": 1}, headers=coordinator)
     assert missing.status_code == 404 and "99.99" in missing.json()["detail"]
 
     # Re-importing boundaries without population keeps the patched value.
     plain = write_geojson(tmp_path / "plain.geojson", community_rows(2)).read_bytes()
-    r = client.post("/api/v1/communities/import",
-                    files={"file": ("plain.geojson", plain)}, headers=coordinator)
+    r = client.post(
+        "/api/v1/communities/import", files={"file": ("plain.geojson", plain)}, headers=coordinator
+    )
     assert r.json()["unchanged"] == 2
     assert stored(engine)["72.71.01.1001"]["population"] == 812
 
@@ -191,8 +204,9 @@ def test_cli_import_prints_report(
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["created"] == 2
-    again = runner.invoke(cli_app, ["communities", "import", str(path), "--code-field", "KD_KEL"],
-                          env=env)
+    again = runner.invoke(
+        cli_app, ["communities", "import", str(path), "--code-field", "KD_KEL"], env=env
+    )
     assert again.exit_code == 0 and "0 created, 0 updated, 2 unchanged" in again.stdout
     wrong = runner.invoke(cli_app, ["communities", "import", str(path)], env=env)
     assert wrong.exit_code == 2

@@ -31,21 +31,31 @@ def zone_rows(values: list[object], field: str = "KRB") -> list[dict[str, object
 
 def zones(engine: Engine, layer_id: int) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(text(
-            "SELECT hazard_class, intensity, properties, ST_IsValid(geom) AS valid "
-            "FROM hazard_zones WHERE layer_id = :id ORDER BY id"), {"id": layer_id}).mappings()]
+        return [
+            dict(r)
+            for r in conn.execute(
+                text(
+                    "SELECT hazard_class, intensity, properties, ST_IsValid(geom) AS valid "
+                    "FROM hazard_zones WHERE layer_id = :id ORDER BY id"
+                ),
+                {"id": layer_id},
+            ).mappings()
+        ]
 
 
 def test_volcano_zones_with_classes_and_versions(
     tmp_path: Path, session_factory: sessionmaker[Session], data_dir: Path, engine: Engine
 ) -> None:
-    path = write_geojson(tmp_path / "krb.geojson", zone_rows(
-        ["Kawasan Rawan Bencana I", "Kawasan Rawan Bencana III", "KRB II", "Zona Merah"]
-    ))
-    spec = HazardLayerCreate(name="merapi-krb", hazard="volcano",
-                             class_map={"Zona Merah": "KRB III"})
-    first = import_hazard_layer(session_factory=session_factory, data_dir=data_dir,
-                                paths=[path], spec=spec)
+    path = write_geojson(
+        tmp_path / "krb.geojson",
+        zone_rows(["Kawasan Rawan Bencana I", "Kawasan Rawan Bencana III", "KRB II", "Zona Merah"]),
+    )
+    spec = HazardLayerCreate(
+        name="merapi-krb", hazard="volcano", class_map={"Zona Merah": "KRB III"}
+    )
+    first = import_hazard_layer(
+        session_factory=session_factory, data_dir=data_dir, paths=[path], spec=spec
+    )
     layer = first.layer
     assert (layer.version, layer.kind, first.features) == (1, "zones", 4)
     assert layer.class_counts == {"KRB I": 1, "KRB III": 2, "KRB II": 1}
@@ -58,8 +68,9 @@ def test_volcano_zones_with_classes_and_versions(
     assert stored[0]["properties"]["KRB"] == "Kawasan Rawan Bencana I"
     assert stored[0]["properties"]["severity"] == 0.33
 
-    second = import_hazard_layer(session_factory=session_factory, data_dir=data_dir,
-                                 paths=[path], spec=spec)
+    second = import_hazard_layer(
+        session_factory=session_factory, data_dir=data_dir, paths=[path], spec=spec
+    )
     assert second.layer.version == 2 and second.layer.id != layer.id
     assert list(data_dir.iterdir()) == []  # zone layers write no files
 
@@ -69,13 +80,17 @@ def test_flood_depth_polygons_classified_by_thresholds(
 ) -> None:
     path = write_geojson(tmp_path / "depth.geojson", zone_rows([0.05, 0.4, 1.0, 2.2], "depth"))
     report = import_hazard_layer(
-        session_factory=session_factory, data_dir=data_dir, paths=[path],
+        session_factory=session_factory,
+        data_dir=data_dir,
+        paths=[path],
         spec=HazardLayerCreate(name="depth-zones", hazard="flood", scheme="flood_depth"),
     )
     assert report.features == 3 and report.skipped_below_threshold == 1
     stored = zones(engine, report.layer.id)
     assert [(z["hazard_class"], z["intensity"]) for z in stored] == [
-        ("low", 0.4), ("medium", 1.0), ("high", 2.2)
+        ("low", 0.4),
+        ("medium", 1.0),
+        ("high", 2.2),
     ]
 
 
@@ -84,10 +99,13 @@ def test_geotiff_in_utm_becomes_cog_with_metadata(
 ) -> None:
     data = np.arange(12, dtype="float32").reshape(3, 4)
     data[0, 0] = -9999.0
-    path = write_raster(tmp_path / "depth.tif", data, crs="EPSG:32750",
-                        origin=(815000.0, 9900000.0), res=100.0)
+    path = write_raster(
+        tmp_path / "depth.tif", data, crs="EPSG:32750", origin=(815000.0, 9900000.0), res=100.0
+    )
     report = import_hazard_layer(
-        session_factory=session_factory, data_dir=data_dir, paths=[path],
+        session_factory=session_factory,
+        data_dir=data_dir,
+        paths=[path],
         spec=HazardLayerCreate(name="Banjir Palu 2024", hazard="flood", unit="m"),
     )
     layer = report.layer
@@ -115,9 +133,12 @@ def test_api_asc_with_prj_as_two_parts_and_zipped(
     asc = write_ascii_grid(tmp_path / "flood.asc", grid)
     prj = asc.with_suffix(".prj")
     files = [("file", ("flood.asc", asc.read_bytes())), ("file", ("flood.prj", prj.read_bytes()))]
-    r = client.post("/api/v1/hazard-layers", files=files,
-                    data={"name": "jakarta-flood", "hazard": "flood", "unit": "m"},
-                    headers=headers)
+    r = client.post(
+        "/api/v1/hazard-layers",
+        files=files,
+        data={"name": "jakarta-flood", "hazard": "flood", "unit": "m"},
+        headers=headers,
+    )
     assert r.status_code == 201, r.text
     layer = r.json()["layer"]
     assert layer["kind"] == "raster" and layer["raster_meta"]["crs"] == "EPSG:4326"
@@ -128,8 +149,12 @@ def test_api_asc_with_prj_as_two_parts_and_zipped(
     with zipfile.ZipFile(buf, "w") as zf:
         zf.write(asc, "flood.asc")
         zf.write(prj, "flood.prj")
-    r = client.post("/api/v1/hazard-layers", files={"file": ("flood.zip", buf.getvalue())},
-                    data={"name": "jakarta-flood", "hazard": "flood"}, headers=headers)
+    r = client.post(
+        "/api/v1/hazard-layers",
+        files={"file": ("flood.zip", buf.getvalue())},
+        data={"name": "jakarta-flood", "hazard": "flood"},
+        headers=headers,
+    )
     assert r.status_code == 201, r.text
     assert r.json()["layer"]["version"] == 2
 
@@ -149,8 +174,9 @@ def test_api_exposure_raster_and_auth(
     files = {"file": ("pop.tif", body)}
     form = {"name": "population", "role": "exposure", "unit": "people"}
     assert client.post("/api/v1/hazard-layers", files=files, data=form).status_code == 401
-    r = client.post("/api/v1/hazard-layers", files=files, data=form,
-                    headers=auth_headers("coordinator"))
+    r = client.post(
+        "/api/v1/hazard-layers", files=files, data=form, headers=auth_headers("coordinator")
+    )
     assert r.status_code == 201, r.text
     layer = r.json()["layer"]
     assert layer["role"] == "exposure" and layer["hazard"] is None
@@ -162,23 +188,45 @@ def test_cli_hazard_import(
 ) -> None:
     path = write_geojson(tmp_path / "tsunami.geojson", zone_rows(["Low", "High"], "Category"))
     env = {"DATABASE_URL": database_url, "SIAGA_STORAGE_DATA_DIR": str(data_dir)}
-    result = CliRunner().invoke(cli_app, [
-        "hazards", "import", str(path), "--name", "maumere", "--hazard", "tsunami", "--json",
-    ], env=env)
+    result = CliRunner().invoke(
+        cli_app,
+        [
+            "hazards",
+            "import",
+            str(path),
+            "--name",
+            "maumere",
+            "--hazard",
+            "tsunami",
+            "--json",
+        ],
+        env=env,
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["layer"]["class_counts"] == {"Low": 1, "High": 1}
-    bad = CliRunner().invoke(cli_app, [
-        "hazards", "import", str(path), "--name", "x", "--hazard", "volcano",
-    ], env=env)
+    bad = CliRunner().invoke(
+        cli_app,
+        [
+            "hazards",
+            "import",
+            str(path),
+            "--name",
+            "x",
+            "--hazard",
+            "volcano",
+        ],
+        env=env,
+    )
     assert bad.exit_code == 2 and "--class-field" in bad.stderr
 
 
 def test_pending_file_is_removed_when_the_block_fails(tmp_path: Path) -> None:
     rel = Path("rasters/x/v1.tif")
-    with pytest.raises(RuntimeError), pending_file(
-        tmp_path, rel, lambda p: p.write_bytes(b"cog")
-    ) as final:
+    with (
+        pytest.raises(RuntimeError),
+        pending_file(tmp_path, rel, lambda p: p.write_bytes(b"cog")) as final,
+    ):
         assert final.read_bytes() == b"cog"
         raise RuntimeError("commit failed")
     assert list(tmp_path.rglob("*")) == []

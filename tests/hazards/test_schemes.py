@@ -34,7 +34,9 @@ def test_volcano_krb_accepts_pvmbg_spellings() -> None:
 
 def test_tsunami_and_flood_prone_labels() -> None:
     assert categorise(TSUNAMI_CATEGORY, ["Low", "very high", "Sedang"]).classes == [
-        "Low", "Very High", "Medium",
+        "Low",
+        "Very High",
+        "Medium",
     ]
     flood = categorise(FLOOD_PRONE, ["YES", "Yes", "tidak", None])
     assert flood.classes == ["yes", "yes", "no", None] and flood.unknown == ["<empty>"]

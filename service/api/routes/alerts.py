@@ -75,8 +75,13 @@ def create_group(
 ) -> GroupPublic:
     group = svc.create_group(session=session, data=data)
     session.flush()
-    audit.record(session=session, actor=request, action="groups.create",
-                 target=f"group:{group.id}", details=data.model_dump(mode="json"))
+    audit.record(
+        session=session,
+        actor=request,
+        action="groups.create",
+        target=f"group:{group.id}",
+        details=data.model_dump(mode="json"),
+    )
     session.commit()
     return GroupPublic.model_validate(group)
 
@@ -95,7 +100,10 @@ def update_group(
 ) -> GroupPublic:
     group = svc.update_group(session=session, group_id=group_id, data=data)
     audit.record(
-        session=session, actor=request, action="groups.update", target=f"group:{group_id}",
+        session=session,
+        actor=request,
+        action="groups.update",
+        target=f"group:{group_id}",
         details=data.model_dump(mode="json", exclude_unset=True),
     )
     session.commit()
@@ -136,8 +144,13 @@ def add_member(
     member = svc.add_member(session=session, group_id=group_id, data=data)
     session.flush()
     # Field names only: the log must not become a second copy of members' phone numbers.
-    audit.record(session=session, actor=request, action="members.create",
-                 target=f"member:{member.id}", details={"group_id": group_id})
+    audit.record(
+        session=session,
+        actor=request,
+        action="members.create",
+        target=f"member:{member.id}",
+        details={"group_id": group_id},
+    )
     session.commit()
     return _member_out(member, principal, session)
 
@@ -160,9 +173,13 @@ def update_member(
     request: Request,
 ) -> MemberPublic:
     member = svc.update_member(session=session, group_id=group_id, member_id=member_id, data=data)
-    audit.record(session=session, actor=request, action="members.update",
-                 target=f"member:{member_id}",
-                 details={"group_id": group_id, "fields": sorted(data.model_fields_set)})
+    audit.record(
+        session=session,
+        actor=request,
+        action="members.update",
+        target=f"member:{member_id}",
+        details={"group_id": group_id, "fields": sorted(data.model_fields_set)},
+    )
     session.commit()
     return _member_out(member, principal, session)
 
@@ -172,8 +189,13 @@ def delete_member(
     group_id: IdPath, member_id: IdPath, session: SessionDep, _: CoordinatorDep, request: Request
 ) -> Response:
     svc.delete_member(session=session, group_id=group_id, member_id=member_id)
-    audit.record(session=session, actor=request, action="members.delete",
-                 target=f"member:{member_id}", details={"group_id": group_id})
+    audit.record(
+        session=session,
+        actor=request,
+        action="members.delete",
+        target=f"member:{member_id}",
+        details={"group_id": group_id},
+    )
     session.commit()
     return Response(status_code=204)
 
@@ -206,9 +228,13 @@ async def import_members(
 
     def work() -> dict[str, Any]:
         result = svc.import_members_csv(session=session, group_id=group_id, content=content)
-        audit.record(session=session, actor=request, action="members.import",
-                     target=f"group:{group_id}",
-                     details={"created": result.created, "updated": result.updated})
+        audit.record(
+            session=session,
+            actor=request,
+            action="members.import",
+            target=f"group:{group_id}",
+            details={"created": result.created, "updated": result.updated},
+        )
         session.commit()
         return {"created": result.created, "updated": result.updated, "errors": []}
 
@@ -229,8 +255,13 @@ def create_rule(
 ) -> Any:
     rule = svc.create_rule(session=session, group_id=group_id, data=data)
     session.flush()
-    audit.record(session=session, actor=request, action="rules.create", target=f"rule:{rule.id}",
-                 details={"group_id": group_id, **data.model_dump(mode="json")})
+    audit.record(
+        session=session,
+        actor=request,
+        action="rules.create",
+        target=f"rule:{rule.id}",
+        details={"group_id": group_id, **data.model_dump(mode="json")},
+    )
     session.commit()
     return rule
 
@@ -245,8 +276,13 @@ def update_rule(
     request: Request,
 ) -> Any:
     rule = svc.update_rule(session=session, group_id=group_id, rule_id=rule_id, data=data)
-    audit.record(session=session, actor=request, action="rules.update", target=f"rule:{rule_id}",
-                 details={"group_id": group_id, **data.model_dump(mode="json", exclude_unset=True)})
+    audit.record(
+        session=session,
+        actor=request,
+        action="rules.update",
+        target=f"rule:{rule_id}",
+        details={"group_id": group_id, **data.model_dump(mode="json", exclude_unset=True)},
+    )
     session.commit()
     return rule
 
@@ -256,8 +292,13 @@ def delete_rule(
     group_id: IdPath, rule_id: IdPath, session: SessionDep, _: CoordinatorDep, request: Request
 ) -> Response:
     svc.delete_rule(session=session, group_id=group_id, rule_id=rule_id)
-    audit.record(session=session, actor=request, action="rules.delete", target=f"rule:{rule_id}",
-                 details={"group_id": group_id})
+    audit.record(
+        session=session,
+        actor=request,
+        action="rules.delete",
+        target=f"rule:{rule_id}",
+        details={"group_id": group_id},
+    )
     session.commit()
     return Response(status_code=204)
 
@@ -275,8 +316,13 @@ def start_drill(
     alert = create_drill(
         session=session, settings=settings, group_id=group_id, data=data, now=utcnow()
     )
-    audit.record(session=session, actor=request, action="alerts.drill", target=f"alert:{alert.id}",
-                 details={"group_id": group_id, **data.model_dump(mode="json")})
+    audit.record(
+        session=session,
+        actor=request,
+        action="alerts.drill",
+        target=f"alert:{alert.id}",
+        details={"group_id": group_id, **data.model_dump(mode="json")},
+    )
     session.commit()
     return views.alert_detail(session=session, alert_id=alert.id, include_pii=False)
 
@@ -297,9 +343,16 @@ def post_signals(
     now = utcnow()
     sigs = [Signal(**{**s.model_dump(), "observed_at": s.observed_at or now}) for s in signals]
     summary = evaluate_signals(session=session, settings=settings, signals=sigs, now=now)
-    audit.record(session=session, actor=request, action="alerts.signals", target=None,
-                 details={"signals": [s.model_dump(mode="json") for s in signals][:50],
-                          "alerts_created": summary.alerts_created})
+    audit.record(
+        session=session,
+        actor=request,
+        action="alerts.signals",
+        target=None,
+        details={
+            "signals": [s.model_dump(mode="json") for s in signals][:50],
+            "alerts_created": summary.alerts_created,
+        },
+    )
     session.commit()
     return EvaluationOut(
         alerts_created=summary.alerts_created,
@@ -341,7 +394,12 @@ def cancel(
 ) -> dict[str, Any]:
     """Send a CAP Cancel (and a DIBATALKAN message) for an alert sent in error."""
     alert = cancel_alert(session=session, settings=settings, alert_id=alert_id, now=utcnow())
-    audit.record(session=session, actor=request, action="alerts.cancel",
-                 target=f"alert:{alert_id}", details={"cancel_alert_id": alert.id})
+    audit.record(
+        session=session,
+        actor=request,
+        action="alerts.cancel",
+        target=f"alert:{alert_id}",
+        details={"cancel_alert_id": alert.id},
+    )
     session.commit()
     return views.alert_detail(session=session, alert_id=alert.id, include_pii=False)

@@ -46,7 +46,9 @@ def import_communities(
             session_factory=session_factory, path=paths[0], mapping=mapping, label=paths[0].name
         )
     audit.record_committed(
-        session_factory=session_factory, actor=request, action="communities.import",
+        session_factory=session_factory,
+        actor=request,
+        action="communities.import",
         target=f"file:{report.file}",
         details=report.model_dump(include={"features", "created", "updated", "unchanged"}),
     )
@@ -58,8 +60,11 @@ CodePath = Annotated[
 ]
 
 
-@router.get("/{code}", summary="One community with its indicators and geometry",
-            response_model=CommunityPublic)
+@router.get(
+    "/{code}",
+    summary="One community with its indicators and geometry",
+    response_model=CommunityPublic,
+)
 def get_community(
     code: CodePath,
     session: SessionDep,
@@ -68,8 +73,11 @@ def get_community(
     return service.get_community(session=session, code=code, with_geometry=geometry)
 
 
-@router.patch("/{code}", summary="Update population and indicators (null = unknown)",
-              response_model=CommunityPublic)
+@router.patch(
+    "/{code}",
+    summary="Update population and indicators (null = unknown)",
+    response_model=CommunityPublic,
+)
 def update_community(
     code: CodePath,
     changes: CommunityUpdate,
@@ -79,7 +87,10 @@ def update_community(
 ) -> CommunityPublic:
     updated = service.update_community(session_factory=session_factory, code=code, changes=changes)
     audit.record_committed(
-        session_factory=session_factory, actor=request, action="communities.update",
-        target=f"community:{code}", details=changes.model_dump(mode="json", exclude_unset=True),
+        session_factory=session_factory,
+        actor=request,
+        action="communities.update",
+        target=f"community:{code}",
+        details=changes.model_dump(mode="json", exclude_unset=True),
     )
     return updated

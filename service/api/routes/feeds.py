@@ -26,8 +26,13 @@ def create_feed(
     """Register a feed (coordinator or admin)."""
     feed = service.create_feed(session=session, spec=spec)
     session.flush()
-    audit.record(session=session, actor=request, action="feeds.create", target=f"feed:{feed.id}",
-                 details=spec.model_dump(mode="json"))
+    audit.record(
+        session=session,
+        actor=request,
+        action="feeds.create",
+        target=f"feed:{feed.id}",
+        details=spec.model_dump(mode="json"),
+    )
     session.commit()
     return service.feed_public(feed)
 
@@ -43,8 +48,13 @@ def update_feed(
 ) -> FeedPublic:
     """Change URL, interval, enabled flag or options (coordinator or admin)."""
     feed = service.update_feed(session=session, feed_id=feed_id, spec=spec)
-    audit.record(session=session, actor=request, action="feeds.update", target=f"feed:{feed_id}",
-                 details=spec.model_dump(mode="json", exclude_unset=True))
+    audit.record(
+        session=session,
+        actor=request,
+        action="feeds.update",
+        target=f"feed:{feed_id}",
+        details=spec.model_dump(mode="json", exclude_unset=True),
+    )
     session.commit()
     return service.feed_public(feed)
 
@@ -72,8 +82,11 @@ def poll_now(
         feed = service.feed_public(service.get_feed(session=s, feed_id=feed_id))
     result = PollResult(**outcome.public(), feed=feed)
     audit.record_committed(
-        session_factory=session_factory, actor=request, action="feeds.poll",
-        target=f"feed:{feed_id}", details=outcome.public(),
+        session_factory=session_factory,
+        actor=request,
+        action="feeds.poll",
+        target=f"feed:{feed_id}",
+        details=outcome.public(),
     )
     return result
 

@@ -37,8 +37,10 @@ def import_layer(
     session_factory: SessionFactoryDep,
     file: Annotated[
         list[UploadFile],
-        File(description="the layer file; an .asc with its .prj, or a Shapefile's parts, "
-                         "may be sent together as several 'file' parts"),
+        File(
+            description="the layer file; an .asc with its .prj, or a Shapefile's parts, "
+            "may be sent together as several 'file' parts"
+        ),
     ],
     spec: Annotated[HazardLayerCreate, Form()],
 ) -> HazardImportReport:
@@ -50,16 +52,23 @@ def import_layer(
             spec=spec,
         )
     audit.record_committed(
-        session_factory=session_factory, actor=request, action="hazard_layers.import",
+        session_factory=session_factory,
+        actor=request,
+        action="hazard_layers.import",
         target=f"hazard_layer:{report.layer.id}",
-        details={"name": report.layer.name, "version": report.layer.version,
-                 "file": report.file, "features": report.features},
+        details={
+            "name": report.layer.name,
+            "version": report.layer.version,
+            "file": report.file,
+            "features": report.features,
+        },
     )
     return report
 
 
-@router.get("", summary="Hazard and exposure layers, every version",
-            response_model=list[HazardLayerPublic])
+@router.get(
+    "", summary="Hazard and exposure layers, every version", response_model=list[HazardLayerPublic]
+)
 def list_layers(
     session: SessionDep,
     name: Annotated[

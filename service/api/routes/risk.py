@@ -40,8 +40,13 @@ def post_recompute(
     job_id = risk_jobs.request_recompute(
         session=session, layer_id=body.layer_id, method=body.method
     )
-    audit.record(session=session, actor=request, action="risk.recompute", target=f"job:{job_id}",
-                 details=body.model_dump(mode="json"))
+    audit.record(
+        session=session,
+        actor=request,
+        action="risk.recompute",
+        target=f"job:{job_id}",
+        details=body.model_dump(mode="json"),
+    )
     session.commit()
     response.headers["Location"] = f"/api/v1/jobs/{job_id}"
     return {"job_id": job_id, "status": "queued", "href": f"/api/v1/jobs/{job_id}"}

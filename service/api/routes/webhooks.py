@@ -63,9 +63,7 @@ def _in_transaction(factory: sessionmaker[Session], fn: Any, *args: Any, **kwarg
 
 
 @router.post("/webhooks/twilio/status", status_code=204, response_class=Response)
-async def twilio_status(
-    request: Request, d: OptionalIdQuery = None
-) -> Response:
+async def twilio_status(request: Request, d: OptionalIdQuery = None) -> Response:
     """Twilio StatusCallback: stored monotonically, deduplicated on (MessageSid, status)."""
     settings: Settings = request.app.state.settings
     params = await _twilio_params(request, settings)
