@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, box
 from sqlalchemy import create_engine, insert, make_url, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.alerts.models import AlertGroup, AlertRule, Member
 from service.alerts.rules import Signal
@@ -34,22 +35,24 @@ from service.migrate import upgrade
 from service.settings import DatabaseSettings, Settings
 
 
-def run(url: str, members: int) -> float:
-    engine = create_engine(url)
-    factory = make_session_factory(engine)
+def make_group(factory: sessionmaker[Session], members: int, *, run: int = 0) -> str:
+    """A fresh community, a group of `members` over it (half SMS, half WhatsApp, one in ten
+    English) and a flood rule at `sedang`; returns the community code."""
+    code = f"31.71.01.{1001 + run}"
     with factory() as s, s.begin():
+        # Ids restart, so the outbox goes too: its keys are made of alert and member ids.
         s.execute(
             text("TRUNCATE alert_groups, communities, message_deliveries RESTART IDENTITY CASCADE")
         )
         s.add(
             Community(
-                code="31.71.01.1001",
+                code=code,
                 name="Gambir",
                 properties={},
                 geom=from_shape(MultiPolygon([box(106.8, -6.18, 106.83, -6.16)]), srid=4326),
             )
         )
-        group = AlertGroup(name="bench", community_codes=["31.71.01.1001"], sender_name="BPBD DKI")
+        group = AlertGroup(name="bench", community_codes=[code], sender_name="BPBD DKI")
         s.add(group)
         s.flush()
         s.execute(
@@ -58,7 +61,8 @@ def run(url: str, members: int) -> float:
                 {
                     "group_id": group.id,
                     "name": f"Warga {i}",
-                    "phone": f"+62812{i:08d}",
+                    # distinct numbers per run, so a fake gateway can count repeats
+                    "phone": f"+62812{run}{i:07d}",
                     "channel": "whatsapp" if i % 2 else "sms",
                     "language": "en" if i % 10 == 0 else "id",
                     "consent": True,
@@ -76,17 +80,36 @@ def run(url: str, members: int) -> float:
                 ack_minutes={},
             )
         )
+    return code
+
+
+def fire(factory: sessionmaker[Session], code: str) -> int:
+    """The rule fires: a flood risk signal at `tinggi`, evaluated and committed as one
+    transaction (alert, texts, outbox, recipients). Returns the deliveries created."""
     now = datetime.now(UTC)
-    signal = Signal("31.71.01.1001", "flood", f"bench:{uuid.uuid4().hex}", now, risk_level="tinggi")
-    started = time.perf_counter()
+    signal = Signal(code, "flood", f"bench:{uuid.uuid4().hex}", now, risk_level="tinggi")
     with factory() as s, s.begin():
         summary = evaluate_signals(
             session=s, settings=Settings(env="test"), signals=[signal], now=now
         )
-    elapsed = time.perf_counter() - started
+    assert len(summary.alerts_created) == 1, summary
     with factory() as s:
-        n = s.execute(text("SELECT count(*) FROM message_deliveries")).scalar_one()
-    assert len(summary.alerts_created) == 1 and n == members, (summary, n)
+        return int(
+            s.execute(
+                text("SELECT count(*) FROM message_deliveries WHERE alert_id = :a"),
+                {"a": summary.alerts_created[0]},
+            ).scalar_one()
+        )
+
+
+def run(url: str, members: int) -> float:
+    engine = create_engine(url)
+    factory = make_session_factory(engine)
+    code = make_group(factory, members)
+    started = time.perf_counter()
+    n = fire(factory, code)
+    elapsed = time.perf_counter() - started
+    assert n == members, n
     engine.dispose()
     return elapsed
 

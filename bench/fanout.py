@@ -1,19 +1,24 @@
-"""Fan-out benchmark: a rule fires for N recipients; how long until the local fake Twilio
-has accepted the last message?
+"""Fan-out benchmark: a rule fires for a group of N members; how long until the local fake
+Twilio has accepted the last message?
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \
-        python bench/fanout.py --recipients 10000 100000 --workers 2
+        python bench/fanout.py --recipients 10000 100000 --workers 2 [--engines curl httpx]
 
-Creates (and drops) its own database on that server, starts the fake gateway in its own
-process (no throttling, no faults), starts `--workers` dedicated dispatcher processes
-(`python -m service messaging dispatch`), then for each N: enqueues N deliveries in one
-transaction (what alerts does when a rule fires) and polls the fake until it has accepted N.
-Prints the time and messages per second, and checks nobody got two messages.
+Creates (and drops) its own database on that server, starts the fake Twilio in its own
+process (SMS and WhatsApp, no throttling, no faults) and `--workers` dedicated dispatcher
+processes (`python -m service messaging dispatch`, as in production). For each N, untimed:
+a community and a group of N members (half SMS, half WhatsApp) with a flood rule. Timed from
+the rule firing: the alerts service evaluates a `tinggi` flood signal and commits the alert
+with its N outbox rows in one transaction; the clock stops when the fake has accepted the
+N-th message. Prints the time, messages per second and CPU per process, checks that nobody
+got two messages, and waits until every outcome is recorded too. Runs once per HTTP engine
+(libcurl, the default, and httpx) and prints the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import socket
 import subprocess
@@ -24,17 +29,17 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.orm import Session, sessionmaker
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.alerts_create import fire, make_group  # noqa: E402
 from service.db import make_session_factory  # noqa: E402
-from service.messaging.outbox import NewDelivery, enqueue_many  # noqa: E402
 from service.migrate import upgrade  # noqa: E402
 from service.settings import DatabaseSettings  # noqa: E402
 
 SID, TOKEN = "AC" + "b" * 32, "bench-token"
-BODY = "PERINGATAN Desa Sukamaju: risiko banjir TINGGI. Segera ke titik kumpul. Balas YA. -BPBD"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -84,6 +89,92 @@ def wait_http(url: str, timeout: float = 20) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def run_engine(
+    args: argparse.Namespace,
+    http_engine: str,
+    *,
+    factory: sessionmaker[Session],
+    env: dict[str, str],
+    fake: subprocess.Popen[bytes],
+    fake_url: str,
+    runs: itertools.count[int],
+) -> dict[int, float]:
+    """Start the dispatcher processes with this engine, fire each N, stop them; returns
+    seconds from the rule firing to the last message accepted, per N."""
+    env = {**env, "SIAGA_ALERTS_HTTP_ENGINE": http_engine}
+    command = [sys.executable, "-m", "service", "messaging", "dispatch"]
+    workers = [subprocess.Popen(command, cwd=ROOT, env=env) for _ in range(args.workers)]
+    seconds: dict[int, float] = {}
+    try:
+        time.sleep(4)  # let the dispatchers start and go idle, like a running worker
+        print(
+            f"{http_engine}: {args.workers} dispatcher processes x {args.concurrency} requests "
+            f"in flight, batch {args.batch}, {os.cpu_count()} CPUs"
+        )
+        with httpx.Client(timeout=10) as client:
+            done = client.get(f"{fake_url}/_fake/stats").json()["accepted"]
+        for n in args.recipients:
+            code = make_group(factory, n, run=next(runs))
+            cpu0 = [cpu_seconds(p.pid) for p in (fake, *workers)]
+            pg0, busy0 = postgres_cpu_seconds(), machine_busy_seconds()
+            t0 = time.time()
+            created = fire(factory, code)  # the rule fires; alert + outbox committed
+            committed = time.time() - t0
+            assert created == n, (created, n)
+            target = done + n
+            with httpx.Client(timeout=10) as client:
+                while True:
+                    stats = client.get(f"{fake_url}/_fake/stats").json()
+                    if stats["accepted"] >= target:
+                        break
+                    time.sleep(0.2)
+            elapsed = seconds[n] = stats["last_accept"] - t0
+            done = target
+            cpu = [cpu_seconds(p.pid) - c for p, c in zip((fake, *workers), cpu0, strict=True)]
+            pg_cpu, busy = postgres_cpu_seconds() - pg0, machine_busy_seconds() - busy0
+            # The fake has it all; the run is over when every outcome is recorded too.
+            with factory() as s:
+                while (
+                    time.time() - t0 < 600
+                    and s.execute(
+                        text("SELECT count(*) FROM message_deliveries WHERE status <> 'accepted'")
+                    ).scalar()
+                ):
+                    time.sleep(0.05)
+                    s.rollback()
+                left = s.execute(
+                    text("SELECT count(*) FROM message_deliveries WHERE status <> 'accepted'")
+                ).scalar()
+            recorded = time.time() - t0
+            fake_cpu, dispatch_cpu = cpu[0], sum(cpu[1:])
+            print(
+                f"  N={n:>7,}: alert + outbox committed {committed:5.1f} s after the rule "
+                f"fired; last message accepted after {elapsed:6.1f} s -> {n / elapsed:,.0f} "
+                f"messages/s; max per recipient {stats['max_per_recipient']}; "
+                f"all recorded after {recorded:.1f} s ({left} not accepted)"
+            )
+            print(
+                f"             CPU: dispatchers {dispatch_cpu:.1f} s "
+                f"({dispatch_cpu / n * 1e3:.2f} ms/message), fake gateway {fake_cpu:.1f} s, "
+                f"postgres {pg_cpu:.1f} s; machine busy {busy:.1f} of "
+                f"{elapsed * (os.cpu_count() or 1):.1f} CPU-s; "
+                f"load average {os.getloadavg()[0]:.1f}"
+            )
+    finally:
+        stop(workers)
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -95,7 +186,11 @@ def main() -> None:
     )
     parser.add_argument("--batch", type=int, default=500, help="rows claimed per round")
     parser.add_argument(
-        "--engine", choices=["curl", "httpx"], default="curl", help="the dispatcher's HTTP engine"
+        "--engines",
+        nargs="+",
+        choices=["curl", "httpx"],
+        default=["curl", "httpx"],
+        help="the dispatcher's HTTP engines to run, in turn (the first is the one compared)",
     )
     args = parser.parse_args()
 
@@ -108,19 +203,17 @@ def main() -> None:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = base.set(database=name).render_as_string(hide_password=False)
-    procs: list[subprocess.Popen[bytes]] = []
+    fake: subprocess.Popen[bytes] | None = None
     try:
         upgrade(url)
         engine = create_engine(url, pool_size=4)
         factory = make_session_factory(engine)
         port = free_port()
         fake_url = f"http://127.0.0.1:{port}"
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "tests.fakes", "twilio", "--port", str(port),
-                 "--account-sid", SID, "--auth-token", TOKEN],
-                cwd=ROOT,
-            )
+        fake = subprocess.Popen(
+            [sys.executable, "-m", "tests.fakes", "twilio", "--port", str(port),
+             "--account-sid", SID, "--auth-token", TOKEN],
+            cwd=ROOT,
         )  # fmt: skip
         wait_http(f"{fake_url}/_fake/stats")
         env = {
@@ -128,100 +221,35 @@ def main() -> None:
             "DATABASE_URL": url,
             "SIAGA_LOG_LEVEL": "WARNING",
             "SIAGA_ALERTS_SMS_PROVIDER": "twilio",
+            "SIAGA_ALERTS_WHATSAPP_PROVIDER": "twilio",
             "SIAGA_ALERTS_TWILIO_BASE_URL": fake_url,
             "SIAGA_ALERTS_TWILIO_ACCOUNT_SID": SID,
             "SIAGA_ALERTS_TWILIO_AUTH_TOKEN": TOKEN,
             "SIAGA_ALERTS_TWILIO_SMS_FROM": "+15005550006",
+            "SIAGA_ALERTS_TWILIO_WHATSAPP_FROM": "+14155238886",
             "SIAGA_ALERTS_RATE_PER_SECOND": "1000000",  # the gateway does not throttle
             "SIAGA_ALERTS_DISPATCH_BATCH": str(args.batch),
             "SIAGA_ALERTS_DISPATCH_CONCURRENCY": str(args.concurrency),
-            "SIAGA_ALERTS_HTTP_ENGINE": args.engine,
             "SIAGA_ALERTS_DISPATCH_INTERVAL_S": "0.05",
         }
-        for _ in range(args.workers):
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "service", "messaging", "dispatch"], cwd=ROOT, env=env
-                )
+        runs = itertools.count()  # every run gets its own phone numbers
+        results = {
+            e: run_engine(
+                args, e, factory=factory, env=env, fake=fake, fake_url=fake_url, runs=runs
             )
-        time.sleep(4)  # let the dispatchers start and go idle, like a running worker
-        print(
-            f"fan-out to a local fake Twilio: {args.workers} dispatcher processes x "
-            f"{args.concurrency} requests in flight ({args.engine}), batch {args.batch}, "
-            f"{os.cpu_count()} CPUs"
-        )
-        done = 0
-        for run, n in enumerate(args.recipients):
-            cpu0 = [cpu_seconds(p.pid) for p in procs]
-            pg0, busy0 = postgres_cpu_seconds(), machine_busy_seconds()
-            t0 = time.time()
-            with factory() as s, s.begin():
-                enqueue_many(
-                    session=s,
-                    items=[
-                        NewDelivery(
-                            idempotency_key=f"bench:{n}:{i}",
-                            phone=f"+628{run}{i:09d}",  # distinct numbers per run
-                            channel="sms",
-                            body=BODY,
-                            alert_id=n,
-                            member_id=i,
-                        )
-                        for i in range(n)
-                    ],
-                )
-            enqueued = time.time() - t0
-            target = done + n
-            with httpx.Client(timeout=10) as client:
-                while True:
-                    stats = client.get(f"{fake_url}/_fake/stats").json()
-                    if stats["accepted"] >= target:
-                        break
-                    time.sleep(0.2)
-            elapsed = stats["last_accept"] - t0
-            done = target
-            cpu = [cpu_seconds(p.pid) - c for p, c in zip(procs, cpu0, strict=True)]
-            pg_cpu, busy = postgres_cpu_seconds() - pg0, machine_busy_seconds() - busy0
-            # The fake has it; the run is over when every outcome is also recorded.
-            with factory() as s:
-                while (
-                    time.time() - t0 < 600
-                    and s.execute(
-                        text("SELECT count(*) FROM message_deliveries WHERE status <> 'accepted'")
-                    ).scalar()
-                ):
-                    time.sleep(0.05)
-                    s.rollback()
-            recorded = time.time() - t0
-            fake_cpu, dispatch_cpu = cpu[0], sum(cpu[1:])
-            rate = n / elapsed
-            dup = stats["max_per_recipient"]
-            print(
-                f"N={n:>7,}: enqueue {enqueued:5.1f} s, last message accepted after "
-                f"{elapsed:6.1f} s -> {rate:,.0f} messages/s (max per recipient: {dup}); "
-                f"all recorded after {recorded:.1f} s"
-            )
-            print(
-                f"           CPU: dispatchers {dispatch_cpu:.1f} s "
-                f"({dispatch_cpu / n * 1e3:.2f} ms/message), fake gateway {fake_cpu:.1f} s, "
-                f"postgres {pg_cpu:.1f} s; machine busy {busy:.1f} of "
-                f"{elapsed * (os.cpu_count() or 1):.1f} CPU-s; "
-                f"load average {os.getloadavg()[0]:.1f}"
-            )
-        with factory() as s:
-            left = s.execute(
-                text("SELECT count(*) FROM message_deliveries WHERE status <> 'accepted'")
-            ).scalar()
-        print(f"deliveries not accepted: {left}")
+            for e in args.engines
+        }
+        first, *others = args.engines
+        for n in args.recipients:
+            line = f"N={n:>7,}: {first} {results[first][n]:.1f} s"
+            for other in others:
+                ratio = results[other][n] / results[first][n]
+                line += f"; {other} {results[other][n]:.1f} s ({ratio:.1f}x the time)"
+            print(line)
         engine.dispose()
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        if fake is not None:
+            stop([fake])
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
