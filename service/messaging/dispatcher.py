@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -37,7 +38,7 @@ from service.messaging.engines import HttpEngine, build_engine
 from service.messaging.models import Delivery
 from service.messaging.providers import build_providers, provider_for_channel
 from service.messaging.providers.base import OutboundMessage, Provider, ProviderError, SendResult
-from service.messaging.providers.wire import Reply, WireRequest, WireResponse, transport_error
+from service.messaging.providers.wire import Reply, WireRequest, response_or_raise
 from service.messaging.ratelimit import TokenBucket
 from service.messaging.status import add_events, enqueue_sms_fallback
 from service.settings import AlertSettings
@@ -68,6 +69,16 @@ class Outcome:
     result: SendResult | None = None
     error: ProviderError | None = None
     via_lookup: bool = False
+
+
+def _send_result(provider: Provider, reply: Reply) -> SendResult:
+    return provider.send_result(response_or_raise(provider.name, reply))
+
+
+def _lookup_result(
+    provider: Provider, reply: Reply, message: OutboundMessage, since: datetime
+) -> SendResult | None:
+    return provider.lookup_result(response_or_raise(provider.name, reply), message, since=since)
 
 
 @dataclass
@@ -412,7 +423,12 @@ class Dispatcher:
             if request is not None
         ]
         for (i, _), reply in zip(lookups, self._exchange(lookups), strict=True):
-            outcomes[i] = self._read_lookup(rows[i], messages[i], reply)
+            provider, since = self.providers[rows[i].provider], rows[i].first_claimed_at
+            outcomes[i] = self._settle(
+                rows[i],
+                partial(_lookup_result, provider, reply, messages[i], since),
+                via_lookup=True,
+            )
         sends: list[tuple[int, WireRequest]] = []
         for i, r in enumerate(rows):
             if outcomes[i] is not None:
@@ -420,14 +436,16 @@ class Dispatcher:
             provider = self.providers[r.provider]
             try:
                 request = provider.send_request(messages[i])
-                if request is None:  # no HTTP (console): the provider sends it itself
-                    outcomes[i] = Outcome(r, result=provider.send(messages[i]))
-                else:
-                    sends.append((i, request))
-            except ProviderError as exc:
+            except ProviderError as exc:  # a message this provider cannot carry
                 outcomes[i] = Outcome(r, error=exc)
+                continue
+            if request is None:  # no HTTP (console): the provider sends it itself
+                outcomes[i] = self._settle(r, partial(provider.send, messages[i]))
+            else:
+                sends.append((i, request))
         for (i, _), reply in zip(sends, self._exchange(sends), strict=True):
-            outcomes[i] = self._read_send(rows[i], reply)
+            provider = self.providers[rows[i].provider]
+            outcomes[i] = self._settle(rows[i], partial(_send_result, provider, reply))
         return [o for o in outcomes if o is not None]
 
     def message(self, row: Claimed, *, outside_window: bool) -> OutboundMessage:
@@ -444,39 +462,25 @@ class Dispatcher:
     def _exchange(self, requests: list[tuple[int, WireRequest]]) -> list[Reply]:
         return self.engine.exchange_all([r for _, r in requests]) if requests else []
 
-    def _read_send(self, row: Claimed, reply: Reply) -> Outcome:
-        provider = self.providers[row.provider]
+    @staticmethod
+    def _settle(
+        row: Claimed, read: Callable[[], SendResult | None], *, via_lookup: bool = False
+    ) -> Outcome | None:
+        """The outcome of reading a reply (or of a send without HTTP); None when a lookup
+        found nothing, so the row is sent now."""
         try:
-            if not isinstance(reply, WireResponse):
-                raise transport_error(provider.name, reply)
-            return Outcome(row, result=provider.send_result(reply))
+            result = read()
         except ProviderError as exc:
+            if via_lookup:  # still unknown whether it was sent: keep the row uncertain
+                exc.maybe_sent = True
             return Outcome(row, error=exc)
-        except Exception as exc:  # an unexpected body: the message may exist, so look it up
-            log.exception("unreadable reply for delivery %s", row.id)
+        except Exception as exc:  # an unexpected body or a bug: it may exist, so look it up
+            log.exception("delivery %s: unreadable provider reply", row.id)
             return Outcome(
                 row,
                 error=ProviderError("transient", "internal", repr(exc)[:500], maybe_sent=True),
             )
-
-    def _read_lookup(self, row: Claimed, message: OutboundMessage, reply: Reply) -> Outcome | None:
-        """The earlier attempt found (an accepted outcome), an error, or None: not there."""
-        provider = self.providers[row.provider]
-        try:
-            if not isinstance(reply, WireResponse):
-                raise transport_error(provider.name, reply)
-            found = provider.lookup_result(reply, message, since=row.first_claimed_at)
-        except ProviderError as exc:
-            # Still unknown whether it was sent: keep the row uncertain for the next try.
-            exc.maybe_sent = True
-            return Outcome(row, error=exc)
-        except Exception as exc:
-            log.exception("unreadable lookup reply for delivery %s", row.id)
-            return Outcome(
-                row,
-                error=ProviderError("transient", "internal", repr(exc)[:500], maybe_sent=True),
-            )
-        return Outcome(row, result=found, via_lookup=True) if found is not None else None
+        return None if result is None else Outcome(row, result=result, via_lookup=via_lookup)
 
     def record(self, outcomes: list[Outcome]) -> None:
         now = self.clock()
