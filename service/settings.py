@@ -199,6 +199,18 @@ class AlertSettings(BaseSettings):
     escalate_interval_seconds: float = Field(60.0, gt=0)
     event_window_hours: float = Field(6.0, gt=0, description="feed events this young are signals")
 
+    @model_validator(mode="after")
+    def _lease_outlasts_a_request(self) -> AlertSettings:
+        # The dispatcher starts no request after 3/4 of the lease minus one timeout, so the
+        # lease must leave room for at least one request (docs/messaging.md).
+        if self.sending_lease_s < 1.5 * self.http_timeout_s:
+            raise ValueError(
+                f"SIAGA_ALERTS_SENDING_LEASE_S ({self.sending_lease_s:g}) must be at least 1.5 "
+                f"times SIAGA_ALERTS_HTTP_TIMEOUT_S ({self.http_timeout_s:g}); "
+                "raise the lease or lower the timeout"
+            )
+        return self
+
 
 class Settings(BaseModel):
     """All configuration, one field per concern."""

@@ -38,7 +38,12 @@ from service.messaging.engines import HttpEngine, build_engine
 from service.messaging.models import Delivery
 from service.messaging.providers import build_providers, provider_for_channel
 from service.messaging.providers.base import OutboundMessage, Provider, ProviderError, SendResult
-from service.messaging.providers.wire import Reply, WireRequest, response_or_raise
+from service.messaging.providers.wire import (
+    Reply,
+    TransportFailure,
+    WireRequest,
+    response_or_raise,
+)
 from service.messaging.ratelimit import TokenBucket
 from service.messaging.status import add_events, enqueue_sms_fallback
 from service.settings import AlertSettings
@@ -409,6 +414,10 @@ class Dispatcher:
 
     def send(self, rows: list[Claimed]) -> list[Outcome]:
         """Send claimed rows (looking up uncertain ones first); one outcome per row, in order."""
+        s = self.settings
+        # Nothing starts so late that it could still be running when the claim's lease runs
+        # out: another dispatcher would then reclaim rows this one is about to send.
+        start_by = time.monotonic() + s.sending_lease_s * 0.75 - s.http_timeout_s
         now = self.clock()
         templated = [r.phone for r in rows if r.channel == "whatsapp" and r.template]
         open_window = self.window_open(templated, now)
@@ -422,7 +431,7 @@ class Dispatcher:
             for request in [self.providers[r.provider].lookup_request(messages[i])]
             if request is not None
         ]
-        for (i, _), reply in zip(lookups, self._exchange(lookups), strict=True):
+        for (i, _), reply in zip(lookups, self._exchange(lookups, start_by), strict=True):
             provider, since = self.providers[rows[i].provider], rows[i].first_claimed_at
             outcomes[i] = self._settle(
                 rows[i],
@@ -439,11 +448,17 @@ class Dispatcher:
             except ProviderError as exc:  # a message this provider cannot carry
                 outcomes[i] = Outcome(r, error=exc)
                 continue
+            except Exception as exc:  # a bug must cost this row an attempt, not the batch
+                log.exception("delivery %s: request not built", r.id)
+                outcomes[i] = Outcome(
+                    r, error=ProviderError("transient", "internal", repr(exc)[:500])
+                )
+                continue
             if request is None:  # no HTTP (console): the provider sends it itself
                 outcomes[i] = self._settle(r, partial(provider.send, messages[i]))
             else:
                 sends.append((i, request))
-        for (i, _), reply in zip(sends, self._exchange(sends), strict=True):
+        for (i, _), reply in zip(sends, self._exchange(sends, start_by), strict=True):
             provider = self.providers[rows[i].provider]
             outcomes[i] = self._settle(rows[i], partial(_send_result, provider, reply))
         return [o for o in outcomes if o is not None]
@@ -459,8 +474,15 @@ class Dispatcher:
             use_template=bool(row.template) and row.channel == "whatsapp" and outside_window,
         )
 
-    def _exchange(self, requests: list[tuple[int, WireRequest]]) -> list[Reply]:
-        return self.engine.exchange_all([r for _, r in requests]) if requests else []
+    def _exchange(self, requests: list[tuple[int, WireRequest]], start_by: float) -> list[Reply]:
+        if not requests:
+            return []
+        try:
+            return self.engine.exchange_all([r for _, r in requests], start_by=start_by)
+        except Exception as exc:  # the engine broke mid-batch: any request may have arrived
+            log.exception("HTTP engine failed on a batch of %d", len(requests))
+            failure = TransportFailure(True, False, f"engine failed: {exc!r}"[:500])
+            return [failure] * len(requests)
 
     @staticmethod
     def _settle(

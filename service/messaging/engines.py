@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -39,7 +40,12 @@ from service.settings import AlertSettings
 class HttpEngine(Protocol):
     name: str
 
-    def exchange_all(self, requests: Sequence[WireRequest]) -> list[Reply]: ...
+    def exchange_all(
+        self, requests: Sequence[WireRequest], *, start_by: float | None = None
+    ) -> list[Reply]:
+        """One reply per request, in order. No request is started after `start_by` (a
+        time.monotonic() instant): those come back as not sent."""
+        ...
 
     def close(self) -> None: ...
 
@@ -51,10 +57,15 @@ class HttpxEngine:
         self.client = client
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="send")
 
-    def exchange_all(self, requests: Sequence[WireRequest]) -> list[Reply]:
-        if len(requests) == 1:
-            return [exchange(self.client, requests[0])]
-        return list(self.pool.map(partial(exchange, self.client), requests))
+    def exchange_all(
+        self, requests: Sequence[WireRequest], *, start_by: float | None = None
+    ) -> list[Reply]:
+        return list(self.pool.map(partial(self._exchange, start_by=start_by), requests))
+
+    def _exchange(self, request: WireRequest, *, start_by: float | None) -> Reply:
+        if start_by is not None and time.monotonic() >= start_by:
+            return TransportFailure(False, False, NOT_STARTED)
+        return exchange(self.client, request)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -67,6 +78,13 @@ class _InFlight:
         self.index = index
         self.body = BytesIO()
         self.header_lines: list[bytes] = []
+
+
+def _never_rewind(offset: int, origin: int) -> int:
+    return int(pycurl.SEEKFUNC_FAIL)
+
+
+NOT_STARTED = "not started: the claim's lease was running out"
 
 
 def _parse_headers(lines: list[bytes]) -> tuple[str, dict[str, str]]:
@@ -114,9 +132,15 @@ class CurlEngine:
         # "Expect:" stops curl waiting for 100 Continue before sending a larger body.
         handle.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in request.headers] + ["Expect:"])
         if request.method == "GET":
-            handle.setopt(pycurl.HTTPGET, 1)
+            handle.setopt(pycurl.HTTPGET, 1)  # a lookup: libcurl may retry it, harmlessly
         else:
-            handle.setopt(pycurl.POSTFIELDS, request.body)
+            # The body is read through a callback that cannot rewind: libcurl retries a request
+            # whose reused keep-alive connection died without an answer, and a POST that may
+            # have arrived must come back as a failure to look up, never be sent twice.
+            handle.setopt(pycurl.POST, 1)
+            handle.setopt(pycurl.POSTFIELDSIZE, len(request.body))
+            handle.setopt(pycurl.READFUNCTION, BytesIO(request.body).read)
+            handle.setopt(pycurl.SEEKFUNCTION, _never_rewind)
             if request.method != "POST":
                 handle.setopt(pycurl.CUSTOMREQUEST, request.method)
         handle.setopt(pycurl.WRITEFUNCTION, state.body.write)
@@ -144,7 +168,9 @@ class CurlEngine:
             reason=reason,
         )
 
-    def exchange_all(self, requests: Sequence[WireRequest]) -> list[Reply]:
+    def exchange_all(
+        self, requests: Sequence[WireRequest], *, start_by: float | None = None
+    ) -> list[Reply]:
         replies: list[Reply | None] = [None] * len(requests)
         waiting = list(enumerate(requests))
         waiting.reverse()  # pop() from the end keeps input order
@@ -152,11 +178,24 @@ class CurlEngine:
         with self.lock:
             try:
                 while waiting or in_flight:
+                    if start_by is not None and time.monotonic() >= start_by:
+                        for index, _ in waiting:
+                            replies[index] = TransportFailure(False, False, NOT_STARTED)
+                        waiting.clear()
                     while waiting and self.idle:
                         index, request = waiting.pop()
-                        handle = self.idle.pop()
-                        in_flight[handle] = _InFlight(index)
-                        self._start(handle, request, in_flight[handle])
+                        handle, state = self.idle.pop(), _InFlight(index)
+                        try:
+                            self._start(handle, request, state)
+                        except Exception as exc:  # e.g. a header libcurl cannot encode
+                            self.idle.append(handle)
+                            replies[index] = TransportFailure(
+                                False, False, f"request not built: {exc!r}"
+                            )
+                            continue
+                        in_flight[handle] = state
+                    if not in_flight:
+                        continue
                     while self.multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
                         pass
                     if not self._collect(in_flight, replies) and in_flight:

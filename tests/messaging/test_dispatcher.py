@@ -261,3 +261,38 @@ def test_enqueue_is_idempotent_and_validates(session_factory: SessionFactory) ->
                     body=args["body"],
                 )
     assert len(rows(session_factory, "SELECT id FROM message_deliveries")) == 1
+
+
+class BrokenEngine:
+    name = "broken"
+
+    def exchange_all(self, requests: Any, *, start_by: float | None = None) -> list[Any]:
+        raise RuntimeError("the HTTP engine fell over")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_broken_engine_leaves_rows_uncertain_not_stuck_sending(
+    session_factory: SessionFactory, fakes: Fakes
+) -> None:
+    enqueue_fanout(session_factory, phones(5))
+    d = dispatcher(session_factory, fakes.alert_settings(), engine=BrokenEngine())
+    try:
+        assert d.run_once().processed == 5
+    finally:
+        d.close()
+    got = rows(session_factory, "SELECT status, uncertain, last_error_code FROM message_deliveries")
+    # Any of them may have reached Twilio: each is looked up before it is sent again.
+    assert {(r.status, r.uncertain, r.last_error_code) for r in got} == {
+        ("pending", True, "network")
+    }
+    assert fakes.twilio_gateway.accepted == []
+
+
+def test_the_lease_must_outlast_a_request() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"SENDING_LEASE_S \(12\).*HTTP_TIMEOUT_S \(10\)"):
+        AlertSettings(sending_lease_s=12, http_timeout_s=10)
+    assert AlertSettings(sending_lease_s=15, http_timeout_s=10).sending_lease_s == 15

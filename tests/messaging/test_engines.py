@@ -7,6 +7,8 @@ import asyncio
 import json
 import random
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -138,3 +140,87 @@ def test_refused_is_not_sent_and_timeout_may_be(
 
 def test_an_empty_batch_is_fine(http_engine: HttpEngine) -> None:
     assert http_engine.exchange_all([]) == []
+
+
+class Hangup:
+    """A raw HTTP/1.1 server: answers the first request on a connection, then reads the
+    second one whole and closes without a word (a provider that died mid-request)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.requests: list[bytes] = []
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self) -> None:
+        while True:
+            conn, _ = self.sock.accept()
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def read_request(self, conn: socket.socket, buf: bytes) -> tuple[bytes | None, bytes]:
+        while b"\r\n\r\n" not in buf:
+            data = conn.recv(65536)
+            if not data:
+                return None, b""
+            buf += data
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(rest) < length:
+            rest += conn.recv(65536)
+        return head.split(b"\r\n")[0], rest[length:]
+
+    def serve(self, conn: socket.socket) -> None:
+        with conn:
+            first, buf = self.read_request(conn, b"")
+            if first is None:
+                return
+            self.requests.append(first)
+            body = b'{"sid": "SM1", "status": "queued"}'
+            conn.sendall(
+                b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            second, _ = self.read_request(conn, buf)
+            if second is not None:
+                self.requests.append(second)
+
+
+def test_a_post_whose_connection_dies_is_reported_never_resent(
+    http_engine: HttpEngine,
+) -> None:
+    """libcurl retries a request on a reused connection that died without an answer; for a
+    POST that may have created a message that would be a second SMS."""
+    server = Hangup()
+    [first] = http_engine.exchange_all([post(server.url, 1)])
+    assert isinstance(first, WireResponse) and first.status == 201
+    [second] = http_engine.exchange_all([post(server.url, 2)])
+    assert isinstance(second, TransportFailure) and second.reached  # to be looked up
+    time.sleep(0.2)  # a resend, if any, would have arrived by now
+    assert server.requests == [b"POST /m/1 HTTP/1.1", b"POST /m/2 HTTP/1.1"]
+
+
+def test_nothing_starts_after_the_deadline(echo: tuple[Echo, str], http_engine: HttpEngine) -> None:
+    app, url = echo
+    app.peers.clear()
+    replies = http_engine.exchange_all(
+        [post(url, i) for i in range(5)], start_by=time.monotonic() - 1
+    )
+    assert all(isinstance(r, TransportFailure) and not r.reached for r in replies)
+    assert app.peers == set()
+
+
+def test_a_request_that_cannot_be_built_fails_alone(
+    echo: tuple[Echo, str], http_engine: HttpEngine
+) -> None:
+    _, url = echo
+    bad = WireRequest("POST", f"{url}/m/x", (("Idempotency-Key", "kunci-é\u2603"),), b"x=1")
+    for _ in range(3):  # and the engine keeps working afterwards
+        replies = http_engine.exchange_all([post(url, 1), bad, post(url, 2)])
+        assert isinstance(replies[1], TransportFailure) and not replies[1].reached
+        assert [as_json(replies[0])["path"], as_json(replies[2])["path"]] == ["/m/1", "/m/2"]

@@ -86,6 +86,10 @@ def exchange(client: httpx.Client, request: WireRequest) -> Reply:
         response = client.request(
             request.method, request.url, content=request.body or None, headers=request.headers
         )
+    except (UnicodeError, httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        return TransportFailure(
+            reached=False, timed_out=False, detail=f"request not built: {exc!r}"
+        )
     except httpx.TransportError as exc:
         never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
         return TransportFailure(
