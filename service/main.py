@@ -22,6 +22,7 @@ from service.api.routes import (
     keys,
     ops,
     risk,
+    shelters,
     webhooks,
 )
 from service.db import make_engine, make_session_factory
@@ -34,6 +35,7 @@ from service.settings import Settings, load_settings
 ROUTERS = [
     health.router,
     communities.router,
+    shelters.router,
     hazards.router,
     risk.router,
     feeds.router,

@@ -18,19 +18,35 @@ from sqlalchemy.orm import Session
 
 from service.alerts.levels import LEVEL_NAMES
 from service.alerts.models import Alert, AlertGroup, AlertRecipient, AlertRule, AlertWatch, Member
-from service.alerts.rules import Decision, RuleConfig, Signal, WatchState, evaluate
+from service.alerts.rules import (
+    Decision,
+    RuleConfig,
+    Signal,
+    WatchState,
+    evaluate,
+    firing,
+    in_quiet_hours,
+)
 from service.alerts.schemas import DrillIn
 from service.alerts.templates import MessageContext, TemplateError, render, whatsapp_template
+from service.communities.localtime import local_clock, place_label, zone_for
 from service.communities.models import Community
 from service.db import try_advisory_xact_lock
 from service.errors import Conflict, InvalidInput, NotFound
 from service.messaging import outbox
 from service.messaging.models import Delivery
 from service.settings import Settings
+from service.shelters.service import nearest_shelter
 
 log = logging.getLogger(__name__)
 
-MSG_TYPE = {"alert": "Alert", "update": "Update", "all_clear": "Update", "cancel": "Cancel"}
+MSG_TYPE = {
+    "alert": "Alert",
+    "update": "Update",
+    "all_clear": "Update",
+    "cancel": "Cancel",
+    "preparedness": "Alert",
+}
 
 
 @dataclass
@@ -40,6 +56,7 @@ class EvaluationSummary:
     held: int = 0
     suppressed: int = 0
     skipped_rules: list[int] = field(default_factory=list)  # another worker held the lock
+    notices_created: list[int] = field(default_factory=list)  # preparedness, from maps
 
 
 def rule_config(rule: AlertRule) -> RuleConfig:
@@ -112,6 +129,11 @@ def evaluate_signals(
             summary.skipped_rules.append(rule.id)
             continue
         mine = [s for code in group.community_codes for s in by_community.get(code, ())]
+        # A hazard map says where danger can be, not that it is here: never a warning.
+        maps = [s for s in mine if s.basis == "map"]
+        mine = [s for s in mine if s.basis != "map"]
+        if rule.map_notice and maps:
+            _preparedness_notices(session, settings, group, rule, maps, now, summary)
         states = _load_states(session, rule.id)
         result = evaluate(rule=rule_config(rule), signals=mine, states=states, now=now)
         for decision in result.decisions:
@@ -133,6 +155,45 @@ def evaluate_signals(
                 _save_state(session, rule.id, key, state)
     session.flush()
     return summary
+
+
+def _preparedness_notices(
+    session: Session,
+    settings: Settings,
+    group: AlertGroup,
+    rule: AlertRule,
+    maps: list[Signal],
+    now: datetime,
+    summary: EvaluationSummary,
+) -> None:
+    """One preparedness notice per map version and community at or above the threshold.
+
+    Idempotent on the layer version (its source_ref): a recompute never sends it again, a new
+    version of the map does. Held in quiet hours; nothing here is urgent.
+    """
+    config = rule_config(rule)
+    for (hazard, code), (signal, level) in sorted(firing(config, maps).items()):
+        if in_quiet_hours(config, now):
+            summary.held += 1
+            continue
+        alert, created = create_alert(
+            session=session,
+            settings=settings,
+            group=group,
+            rule=rule,
+            hazard=hazard,
+            community_code=code,
+            level=level,
+            kind="preparedness",
+            source_ref=signal.source_ref,
+            status="Exercise" if rule.drill else "Actual",
+            thread=None,
+            headline=signal.headline,
+            trigger=rule.trigger,
+            now=now,
+        )
+        if created:
+            summary.notices_created.append(alert.id)
 
 
 def _alert_from_decision(
@@ -199,7 +260,9 @@ def create_alert(
 ) -> tuple[Alert, bool]:
     """Create the alert once (idempotent on group, hazard, community, source, level, kind,
     status) and enqueue one delivery per member in the same transaction."""
-    key = dedupe_key(group.id, hazard, community_code, source_ref, level, kind, status)
+    # A preparedness notice is sent once per map version and community, whatever its level.
+    key_level = 0 if kind == "preparedness" else level
+    key = dedupe_key(group.id, hazard, community_code, source_ref, key_level, kind, status)
     existing = session.scalar(select(Alert).where(Alert.dedupe_key == key))
     if existing is not None:
         return existing, False
@@ -242,11 +305,24 @@ def create_alert(
             .values(closed_at=now)
         )
         if kind == "cancel":
+            session.execute(
+                update(Alert)
+                .where((Alert.id == first) | (Alert.thread_id == first))
+                .values(cancelled_at=now)
+            )
             alert.closed_at = now
+            alert.cancelled_at = now
     elif kind == "all_clear":
         alert.closed_at = now
     fan_out(session=session, settings=settings, alert=alert, group=group)
     return alert, True
+
+
+def local_number(phone: str | None) -> str | None:
+    """An Indonesian number as people dial it ('+6281234567890' -> '081234567890')."""
+    if not phone:
+        return None
+    return "0" + phone[3:] if phone.startswith("+62") else phone
 
 
 def message_context(
@@ -259,17 +335,35 @@ def message_context(
     member_name: str | None = None,
     names: tuple[str, ...] = (),
 ) -> MessageContext:
-    community = session.scalar(select(Community.name).where(Community.code == alert.community_code))
+    """What a member's message says: place (Desa/Kel., Kec.), local time in the community's
+    zone, the reason, the group's posko number and the nearest assembly point."""
+    kind = kind or alert.kind
+    community = session.scalar(select(Community).where(Community.code == alert.community_code))
+    if community is not None:
+        place = place_label(community.name, community.code, community.level)
+        zone = zone_for(community.code, community.province_code, settings.alerts.timezone)
+    else:
+        place = alert.community_code
+        zone = zone_for(alert.community_code, None, settings.alerts.timezone)
+    shelter = (
+        nearest_shelter(session=session, community_code=alert.community_code)
+        if kind in ("alert", "update", "backup", "preparedness")
+        else None
+    )
     return MessageContext(
-        kind=kind or alert.kind,
+        kind=kind,
         hazard=alert.hazard,
         level=alert.level,
-        community_name=community or alert.community_code,
+        community_name=place,
         sender_name=group.sender_name or settings.alerts.sender_name,
         drill=alert.status == "Exercise",
-        headline=alert.headline if (kind or alert.kind) in ("alert", "update") else None,
+        headline=alert.headline if kind in ("alert", "update", "preparedness") else None,
         member_name=member_name,
         names=names,
+        district_name=community.district_name if community is not None else None,
+        local_time=local_clock(alert.sent_at, zone),
+        contact_phone=local_number(group.contact_phone),
+        shelter_name=shelter.name if shelter is not None else None,
     )
 
 
@@ -285,7 +379,7 @@ def fan_out(*, session: Session, settings: Settings, alert: Alert, group: AlertG
         .order_by(Member.id)
     ).all()
     ctx = message_context(session=session, settings=settings, alert=alert, group=group)
-    purpose = "all_clear" if alert.kind == "all_clear" else "alert"
+    purpose = {"all_clear": "all_clear", "preparedness": "preparedness"}.get(alert.kind, "alert")
     templates_by_language = {lang: whatsapp_template(ctx, language=lang) for lang in ("id", "en")}
     texts: dict[tuple[str, str], str | TemplateError] = {}
 
