@@ -403,6 +403,14 @@ def _variants(ctx: MessageContext, language: str, channel: str) -> list[str]:
                     f"{drill}{sender}: Belum konfirmasi {lvl} {haz} di {place}: "
                     f"{listed}{more}. Mohon hubungi."
                 )
+        # Then without the place: the names and numbers are what a parent acts on.
+        for shown in range(len(names), 0, -1):
+            listed = ", ".join(names[:shown])
+            more = f" (+{len(names) - shown})" if shown < len(names) else ""
+            if en:
+                out.append(f"{drill}{sender}: Unconfirmed ({lvl}): {listed}{more}. Please call.")
+            else:
+                out.append(f"{drill}{sender}: Belum konfirmasi ({lvl}): {listed}{more}. Hubungi.")
         if not out:
             out.append(f"{drill}{sender}: {haz} {lvl} {place}.")
         return out
