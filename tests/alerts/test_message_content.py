@@ -4,6 +4,7 @@ segment, shortened in fixed steps; parents get names with numbers, backups know 
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 
 import pytest
@@ -99,7 +100,7 @@ def test_shortening_steps_are_fixed_and_keep_time_longest() -> None:
     """Each step removes one more thing in the documented order; time goes last."""
     assert ALERT_STEPS[0].long_instruction and not ALERT_STEPS[-1].clock
     order = []
-    for before, after in zip(ALERT_STEPS, ALERT_STEPS[1:], strict=False):
+    for before, after in itertools.pairwise(ALERT_STEPS):
         gone = [
             f
             for f in ("reason", "district", "contact", "shelter", "clock")
