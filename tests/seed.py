@@ -155,8 +155,35 @@ def seed_alerts(session: Session, codes: list[str]) -> dict[str, list[Any]]:
     from service.alerts.service import create_drill
     from service.settings import Settings
 
-    group = AlertGroup(name="Destana Uji", community_codes=codes, sender_name="BPBD Sleman")
+    from geoalchemy2.shape import from_shape
+    from shapely.geometry import Point
+    from sqlalchemy import select
+
+    from service.communities.models import Community
+    from service.shelters.models import Shelter
+
+    group = AlertGroup(
+        name="Destana Uji",
+        community_codes=codes,
+        sender_name="BPBD Sleman",
+        contact_phone=SEEDED_PHONES[0],  # the posko number: for key holders only
+    )
     session.add(group)
+    community = session.scalar(select(Community).where(Community.code == codes[0]))
+    assert community is not None
+    centre = session.scalar(
+        select(Community.geom.ST_PointOnSurface().ST_AsText()).where(Community.id == community.id)
+    )
+    from shapely import wkt
+
+    shelter = Shelter(
+        community_id=community.id,
+        name="Balai Desa",
+        kind="shelter",
+        notes=f"kunci di ketua RT, hubungi {SEEDED_PHONES[2]}",  # masked for the public
+        geom=from_shape(Point(wkt.loads(centre).coords[0]), srid=4326),
+    )
+    session.add(shelter)
     session.flush()
     members: list[Member] = []
     for name, phone in zip(SEEDED_NAMES, SEEDED_PHONES, strict=True):
@@ -193,4 +220,5 @@ def seed_alerts(session: Session, codes: list[str]) -> dict[str, list[Any]]:
         "group_id": [group.id],
         "member_id": [m.id for m in members],
         "alert_id": [alert.id],
+        "shelter_id": [shelter.id],
     }

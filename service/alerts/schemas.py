@@ -67,7 +67,7 @@ class GroupPublic(BaseModel):
 
 
 class GroupPrivate(GroupPublic):
-    """For coordinator, responder and admin keys: the group's contact number too."""
+    """For responder and admin keys: the group's contact number too."""
 
     contact_phone: str | None = None
 

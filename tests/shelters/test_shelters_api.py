@@ -159,7 +159,7 @@ def test_roles_edit_and_delete(client, community, coordinator, auth_headers, ses
     assert client.get("/api/v1/communities/99.99/shelters").status_code == 404
 
 
-def test_ogc_collection_masks_numbers(client, community, coordinator) -> None:
+def test_ogc_collection_masks_numbers(client, community, coordinator, auth_headers) -> None:
     point = {
         "name": "Masjid",
         "kind": "shelter",
@@ -179,6 +179,7 @@ def test_ogc_collection_masks_numbers(client, community, coordinator) -> None:
     assert props["community_code"] == CODE and props["capacity"] == 100
     assert "0812" not in props["notes"] and "disembunyikan" in props["notes"]
     assert "0812" not in client.get(URL).text  # the public list masks too
-    assert "0812-3456-7890" in client.get(URL, headers=coordinator).text
+    assert "0812" not in client.get(URL, headers=coordinator).text  # PII: responders only
+    assert "0812-3456-7890" in client.get(URL, headers=auth_headers("responder")).text
     empty = client.get("/ogc/collections/shelters/items", params={"kind": "posko"}).json()
     assert empty["features"] == []

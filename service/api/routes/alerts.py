@@ -63,8 +63,8 @@ def _member_out(member: Member, principal: Any, session: Any) -> MemberPublic:
 
 
 def _group_model(principal: Any) -> type[GroupPublic]:
-    """The contact number is a phone number: shown to key holders from coordinator up."""
-    return GroupPrivate if principal.has("coordinator") else GroupPublic
+    """The contact number is a phone number: shown where members' numbers are (responder up)."""
+    return GroupPrivate if principal.has("responder") else GroupPublic
 
 
 @router.get("/groups", response_model=list[GroupPrivate] | list[GroupPublic])

@@ -75,10 +75,8 @@ RowsDep = Annotated[list[ShelterIn], Depends(shelter_rows)]
 def list_shelters(
     code: CodePath, session: SessionDep, principal: PrincipalDep
 ) -> list[dict[str, Any]]:
-    """Phone numbers in notes are masked unless the caller's key is coordinator or higher."""
-    return service.list_shelters(
-        session=session, code=code, masked=not principal.has("coordinator")
-    )
+    """Phone numbers in notes are masked unless the caller's key is responder or admin."""
+    return service.list_shelters(session=session, code=code, masked=not principal.has("responder"))
 
 
 @router.post(
