@@ -292,39 +292,45 @@ def _alert_variants(ctx: MessageContext, language: str) -> list[str]:
 
 
 def _preparedness_variants(ctx: MessageContext, language: str) -> list[str]:
-    """Not a warning: what a hazard map says about the community and what to prepare."""
+    """Not a warning: what a hazard map says about the community and what to prepare.
+
+    The fullest text (WhatsApp) first, then a compact one through the same fixed steps as an
+    alert (map title, kecamatan, posko, assembly point, time), then two brief forms.
+    """
     en = language == "en"
     haz = hazard_name(ctx.hazard, language)
-    risk = RISK_WORDS["en" if en else "id"].get(ctx.level, RISK_WORDS["en" if en else "id"][SIAGA])
-    out = []
-    for step in ALERT_STEPS[1:]:
+    words = RISK_WORDS["en" if en else "id"]
+    risk = words.get(ctx.level, words[SIAGA])
+    full = ALERT_STEPS[0]
+    where = _where(ctx, True)
+    title = ctx.headline or ("hazard" if en else "bahaya")
+    if en:
+        body = (
+            f" PREPAREDNESS INFO, not a warning. {where} is in a {risk} {haz} risk area "
+            f"on the map {title}. Check evacuation routes, prepare a go-bag."
+        )
+    else:
+        body = (
+            f" INFO KESIAPSIAGAAN, bukan peringatan. {where} termasuk wilayah rawan {haz} "
+            f"{risk} menurut peta {title}. Periksa jalur evakuasi, siapkan tas siaga."
+        )
+    out = [f"{_opening(ctx, en, full.clock)}{body}{_extras(ctx, en, full)}"]
+    for step in ALERT_STEPS[3:]:
         where = _where(ctx, step.district)
-        title = ctx.headline if step.reason and ctx.headline else ("hazard" if en else "bahaya")
+        title = f" {ctx.headline}" if step.reason and ctx.headline else ""
         if en:
-            body = (
-                f" PREPAREDNESS INFO, not a warning. {where} is in a {risk} {haz} risk area "
-                f"on the map {title}. Check evacuation routes, prepare a go-bag."
-            )
+            body = f" Info, not a warning: {where} is a {risk} {haz} risk area on the map{title}."
+            body += " Check evacuation routes."
         else:
-            body = (
-                f" INFO KESIAPSIAGAAN, bukan peringatan. {where} termasuk wilayah rawan {haz} "
-                f"{risk} menurut peta {title}. Periksa jalur evakuasi, siapkan tas siaga."
-            )
+            body = f" Info, bukan peringatan: {where} rawan {haz} {risk} menurut peta{title}."
+            body += " Periksa jalur evakuasi."
         out.append(f"{_opening(ctx, en, step.clock)}{body}{_extras(ctx, en, step)}")
     last = ALERT_STEPS[-1]
     if en:
-        brief = (
-            f" Info, not a warning: {ctx.community_name} is a {risk} {haz} risk area on the map."
-        )
         tiny = f" Info, not a warning: {ctx.community_name}: {haz} risk area. Check routes."
-        brief += " Check evacuation routes."
     else:
-        brief = (
-            f" Info, bukan peringatan: {ctx.community_name} rawan {haz} {risk} menurut peta. "
-            "Periksa jalur evakuasi."
-        )
         tiny = f" Info, bukan peringatan: {ctx.community_name} rawan {haz}. Cek jalur evakuasi."
-    out += [f"{_opening(ctx, en, last.clock)}{t}" for t in (brief, tiny)]
+    out.append(f"{_opening(ctx, en, last.clock)}{tiny}")
     return out
 
 
