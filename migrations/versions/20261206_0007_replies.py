@@ -24,9 +24,7 @@ def upgrade() -> None:
         " SELECT id, row_number() OVER (PARTITION BY group_id ORDER BY sent_at, id) AS code"
         " FROM alerts) n WHERE a.id = n.id"
     )
-    op.create_unique_constraint(
-        "uq_alerts_group_reply_code", "alerts", ["group_id", "reply_code"]
-    )
+    op.create_unique_constraint("uq_alerts_group_reply_code", "alerts", ["group_id", "reply_code"])
     op.add_column(
         "ground_reports",
         sa.Column("dropped_chars", sa.Integer(), server_default="0", nullable=False),

@@ -46,13 +46,6 @@ def _known_names(session: Session, group_id: int) -> list[str]:
 ACK_BUTTON_PREFIX = "ACK"
 
 
-def is_ack(text: str, button_payload: str | None) -> bool:
-    """An acknowledge button, or a reply whose first word is an ack word (see reply_words)."""
-    if button_payload is not None and button_payload.strip().upper().startswith(ACK_BUTTON_PREFIX):
-        return True
-    return classify(text).ack
-
-
 def _button_alert_id(button_payload: str | None) -> int | None:
     """WhatsApp buttons carry `ACK:<alert id>`; a plain `ACK` means the latest open alert."""
     if not button_payload:
@@ -148,9 +141,8 @@ def handle_inbound(*, session: Session, message: InboundMessage) -> str:
     member_ids = [m.id for m in members]
     reply = classify(message.text)
     button = _button_alert_id(message.button_payload)
-    pressed = message.button_payload is not None and message.button_payload.strip().upper()
-    if pressed and str(pressed).startswith(ACK_BUTTON_PREFIX):
-        reply = Reply(ack=True)
+    if (message.button_payload or "").strip().upper().startswith(ACK_BUTTON_PREFIX):
+        reply = Reply(ack=True)  # a WhatsApp acknowledge button
     if not reply.ack:
         target, _ = _target(session, member_ids, message.received_at, code=None, alert_id=None)
         dropped = _keep_report(session, members, target, message, message.text)
