@@ -1,7 +1,7 @@
 """replies: alert reply codes, capped reports, group-scoped API keys
 
-Revision ID: 0007_replies
-Revises: 0006
+Revision ID: 0008_replies
+Revises: 0007_population_pin
 Create Date: 2026-12-06
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_replies"
-down_revision: str | None = "0006"
+revision: str = "0008_replies"
+down_revision: str | None = "0007_population_pin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
