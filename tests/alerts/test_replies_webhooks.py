@@ -213,9 +213,15 @@ def test_natural_replies_ack_and_reports_keep_the_rest(
     whatsapp(hook, m["sekretaris"].phone, "ya, air naik 50cm di RT 3", "wamid.A2")
     sms(hook, m["koordinator"].phone, "tdk")
     sms(hook, m["warga2"].phone, "Ok siap laksanakan")
-    assert acked(session, real.id) == {m["ketua"].id, m["sekretaris"].id, m["warga2"].id}
+    whatsapp(hook, m["warga1"].phone, "ya 9 rumah terendam", "wamid.A3")  # 9: no code of theirs
+    everyone = {m[k].id for k in ("ketua", "sekretaris", "warga2", "warga1")}
+    assert acked(session, real.id) == everyone
     reports = {r.member_id: r.text for r in session.scalars(select(GroundReport))}
-    assert reports == {m["sekretaris"].id: "air naik 50cm di RT 3", m["koordinator"].id: "tdk"}
+    assert reports == {
+        m["sekretaris"].id: "air naik 50cm di RT 3",
+        m["koordinator"].id: "tdk",
+        m["warga1"].id: "9 rumah terendam",
+    }
     handled = dict(
         session.execute(text("SELECT provider_message_id, handled_as FROM message_inbound")).all()
     )
