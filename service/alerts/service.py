@@ -31,7 +31,7 @@ from service.alerts.schemas import DrillIn
 from service.alerts.templates import MessageContext, TemplateError, render, whatsapp_template
 from service.communities.localtime import local_clock, place_label, zone_for
 from service.communities.models import Community
-from service.db import try_advisory_xact_lock
+from service.db import advisory_xact_lock, try_advisory_xact_lock
 from service.errors import Conflict, InvalidInput, NotFound
 from service.messaging import outbox
 from service.messaging.models import Delivery
@@ -268,6 +268,7 @@ def create_alert(
         return existing, False
     first = thread.thread_id or thread.id if thread is not None else None
     alert = Alert(
+        reply_code=next_reply_code(session, group.id),
         identifier=f"{settings.alerts.cap_identifier_prefix}-{uuid.uuid4().hex}",
         dedupe_key=key,
         group_id=group.id,
@@ -325,6 +326,14 @@ def local_number(phone: str | None) -> str | None:
     return "0" + phone[3:] if phone.startswith("+62") else phone
 
 
+def next_reply_code(session: Session, group_id: int) -> int:
+    """The group's next reply code (1, 2, 3, …), held until the caller's transaction ends so
+    two workers never hand out the same one."""
+    advisory_xact_lock(session, "alerts.reply_code", group_id)
+    last = session.scalar(select(func.max(Alert.reply_code)).where(Alert.group_id == group_id))
+    return (last or 0) + 1
+
+
 def message_context(
     *,
     session: Session,
@@ -364,6 +373,7 @@ def message_context(
         local_time=local_clock(alert.sent_at, zone),
         contact_phone=local_number(group.contact_phone),
         shelter_name=shelter.name if shelter is not None else None,
+        reply_code=alert.reply_code,
     )
 
 

@@ -187,7 +187,7 @@ class MessageContext:
     local_time: str | None = None  # "14:05 WIB": when the alert was sent, community's zone
     contact_phone: str | None = None  # the group's posko/contact number
     shelter_name: str | None = None  # the nearest assembly point or shelter
-    reply_code: str | None = None  # "Balas YA <code>" when set
+    reply_code: int | None = None  # the alert's code: "Balas YA 12"
 
 
 # Words for a map's risk class (the preparedness notice), by the tier it maps onto.
@@ -213,7 +213,7 @@ def instruction(hazard: str, level: int, language: str, *, short: bool) -> str:
 
 
 def _acks(ctx: MessageContext, en: bool) -> list[str]:
-    code = f"{ACK_CODE} {ctx.reply_code}" if ctx.reply_code else ACK_CODE
+    code = f"{ACK_CODE} {ctx.reply_code}" if ctx.reply_code is not None else ACK_CODE
     if en:
         return [
             f"Reply {code} to confirm you received this.",
@@ -447,7 +447,7 @@ def render(
         local_time=gsm(ctx.local_time),
         contact_phone=gsm(ctx.contact_phone),
         shelter_name=gsm(ctx.shelter_name),
-        reply_code=gsm(ctx.reply_code),
+        reply_code=ctx.reply_code,
     )
     candidates = [to_gsm7(t) for t in _variants(gsm_ctx, language, channel)]
     for text in candidates:

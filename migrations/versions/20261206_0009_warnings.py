@@ -1,7 +1,7 @@
 """warnings people trust: map notices, cancelled threads, group contact, shelters
 
-Revision ID: 20261206_0007_warnings
-Revises: 0006
+Revision ID: 0009_warnings
+Revises: 0008_replies
 Create Date: 2026-12-06
 """
 
@@ -11,8 +11,8 @@ import geoalchemy2
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "20261206_0007_warnings"
-down_revision: str | None = "0006"
+revision: str = "0009_warnings"
+down_revision: str | None = "0008_replies"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
