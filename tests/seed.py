@@ -149,17 +149,17 @@ def seed_alerts(session: Session, codes: list[str]) -> dict[str, list[Any]]:
     """A group whose tree holds the seeded people, a drill alert to them, a ground report."""
     from datetime import UTC, datetime
 
+    from geoalchemy2.shape import from_shape
+    from shapely import wkt
+    from shapely.geometry import Point
+    from sqlalchemy import select
+
     from service.alerts.models import AlertGroup, Member
     from service.alerts.replies import InboundMessage, handle_inbound
     from service.alerts.schemas import DrillIn
     from service.alerts.service import create_drill
-    from service.settings import Settings
-
-    from geoalchemy2.shape import from_shape
-    from shapely.geometry import Point
-    from sqlalchemy import select
-
     from service.communities.models import Community
+    from service.settings import Settings
     from service.shelters.models import Shelter
 
     group = AlertGroup(
@@ -174,8 +174,6 @@ def seed_alerts(session: Session, codes: list[str]) -> dict[str, list[Any]]:
     centre = session.scalar(
         select(Community.geom.ST_PointOnSurface().ST_AsText()).where(Community.id == community.id)
     )
-    from shapely import wkt
-
     shelter = Shelter(
         community_id=community.id,
         name="Balai Desa",
