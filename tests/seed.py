@@ -129,6 +129,7 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
         # Items are also reached through the links the walk follows; "1" is the first row.
         "feature_id": ["1", codes[0]],
         "hazard": HAZARDS[:2],
+        "level": ["district", "regency"],  # /map/areas/{level}.geojson
         "/static/app/{name}:name": ["app.js", "app.css", "i18n.js"],
         "/static/vendor/{name}:name": ["maplibre-gl.js", "maplibre-gl.css"],
         "z": [12],
