@@ -66,16 +66,16 @@ def _member_out(member: Member, principal: Principal, session: Any) -> MemberPub
 # ------------------------------------------------------------- groups
 
 
-def _group_model(principal: Any) -> type[GroupPublic]:
-    """The contact number is a phone number: shown where members' numbers are (responder up)."""
-    return GroupPrivate if principal.has("responder") else GroupPublic
+def _group_model(principal: Principal, group_id: int) -> type[GroupPublic]:
+    """The contact number is a phone number: shown to whoever sees the group's members'
+    numbers (responder and admin keys, a key bound to the group)."""
+    return GroupPrivate if principal.sees_people(group_id) else GroupPublic
 
 
-@router.get("/groups", response_model=list[GroupPrivate] | list[GroupPublic])
+@router.get("/groups", response_model=list[GroupPrivate | GroupPublic])
 def list_groups(session: SessionDep, principal: PrincipalDep) -> list[GroupPublic]:
-    model = _group_model(principal)
     return [
-        model.model_validate(g).model_copy(update={"member_count": n})
+        _group_model(principal, g.id).model_validate(g).model_copy(update={"member_count": n})
         for g, n in svc.list_groups(session=session)
     ]
 
@@ -95,14 +95,14 @@ def create_group(
         details=data.model_dump(mode="json", exclude={"contact_phone"}),
     )
     session.commit()
-    return _group_model(principal).model_validate(group)
+    return _group_model(principal, group.id).model_validate(group)
 
 
 @router.get("/groups/{group_id}", response_model=GroupPrivate | GroupPublic)
 def get_group(group_id: IdPath, session: SessionDep, principal: PrincipalDep) -> GroupPublic:
     group = svc.get_group(session=session, group_id=group_id)
     return (
-        _group_model(principal)
+        _group_model(principal, group_id)
         .model_validate(group)
         .model_copy(update={"member_count": svc.member_count(session=session, group_id=group_id)})
     )
@@ -126,7 +126,7 @@ def update_group(
         details=data.model_dump(mode="json", exclude_unset=True, exclude={"contact_phone"}),
     )
     session.commit()
-    return _group_model(principal).model_validate(group)
+    return _group_model(principal, group_id).model_validate(group)
 
 
 @router.delete("/groups/{group_id}", status_code=204)
