@@ -1,0 +1,104 @@
+"""BMKG felt reports (`Dirasakan`) as observations of shaking at named places: pure functions.
+
+`parse("VII-VIII Padang, V Bukittinggi")` gives place/MMI pairs; `floors(...)` gives each
+community the lowest MMI reported for a place that names its regency (kab/kota) or district
+(kecamatan). Names compare without case, accents, punctuation or a Kota/Kabupaten/Kab./
+Kecamatan/Kec. prefix, exact names only, so "Padang" is never "Padang Pariaman"; a place that
+names no regency or district exactly then matches the names that begin with it as whole words
+("Pariaman" is not "Padang Pariaman"; "Padang Panjang" is "Kota Padang Panjang").
+Text that cannot be read is kept (in the event's raw record) and ignored here, never an error.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+METHOD = "felt_report"
+ROMAN = {
+    "I": 1,
+    "II": 2,
+    "III": 3,
+    "IV": 4,
+    "V": 5,
+    "VI": 6,
+    "VII": 7,
+    "VIII": 8,
+    "IX": 9,
+    "X": 10,
+    "XI": 11,
+    "XII": 12,
+}
+_ROMAN = r"(?:XII|XI|X|IX|VIII|VII|VI|V|IV|III|II|I)"
+# "VII-VIII Padang", "III - IV Palu", "II MMI Bawean", "III-IV SIG Kota Mataram"
+_ITEM = re.compile(
+    rf"^\s*({_ROMAN})(?:\s*[-\u2013/]\s*({_ROMAN}))?\s+(?:(?:MMI|SIG-?BMKG|SIG)\b\s*)?(.+?)\s*$"
+)
+_PLACE_SPLIT = re.compile(r"\s+(?:dan|&)\s+|\s*/\s*", re.IGNORECASE)
+_PREFIX = re.compile(r"^(?:kota|kabupaten|kab|kecamatan|kec|kota administrasi|kepulauan)\s+")
+
+
+@dataclass(frozen=True)
+class Felt:
+    place: str
+    mmi_min: int
+    mmi_max: int
+
+
+def parse(text: str | None) -> list[Felt]:
+    """'III-IV Palu, II Donggala dan Sigi' -> [Felt('Palu', 3, 4), Felt('Donggala', 2, 2),
+    Felt('Sigi', 2, 2)]; '-' or free text -> []."""
+    if not text or not isinstance(text, str):
+        return []
+    out: list[Felt] = []
+    for part in re.split(r"[,;\n]", text):
+        m = _ITEM.match(part)
+        if not m:
+            continue  # free text BMKG sometimes appends
+        low = ROMAN[m.group(1)]
+        high = max(low, ROMAN[m.group(2)] if m.group(2) else low)
+        for place in _PLACE_SPLIT.split(m.group(3)):
+            place = place.strip(" .")
+            if place and re.search(r"[^\W\d_]", place):
+                out.append(Felt(place, low, high))
+    return out
+
+
+def normalise(name: str | None) -> str:
+    """'Kab. Padang Pariaman' -> 'padang pariaman'; 'KOTA BUKITTINGGI' -> 'bukittinggi'."""
+    if not name:
+        return ""
+    s = unicodedata.normalize("NFKD", name)
+    s = "".join(c for c in s if not unicodedata.combining(c)).lower()
+    s = re.sub(r"[^\w\s]", " ", s)
+    s = re.sub(r"\s+", " ", s).strip()
+    return _PREFIX.sub("", s).strip()
+
+
+def floors(
+    felt: Sequence[Felt], regencies: Sequence[str | None], districts: Sequence[str | None]
+) -> NDArray[np.float64]:
+    """The MMI each community was reported to feel at least (NaN: not named)."""
+    reg = [normalise(r) for r in regencies]
+    dis = [normalise(d) for d in districts]
+    names = set(reg) | set(dis)
+    out = np.full(len(reg), np.nan)
+    for f in felt:
+        place = normalise(f.place)
+        if not place:
+            continue
+        if place in names:
+            hit = np.array([r == place or d == place for r, d in zip(reg, dis, strict=True)])
+        else:
+            start = place + " "
+            hit = np.array(
+                [r.startswith(start) or d.startswith(start) for r, d in zip(reg, dis, strict=True)]
+            )
+        if hit.any():
+            out[hit] = np.fmax(out[hit], float(f.mmi_min))
+    return out
