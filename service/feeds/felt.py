@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 METHOD = "felt_report"
@@ -83,22 +84,26 @@ def normalise(name: str | None) -> str:
 def floors(
     felt: Sequence[Felt], regencies: Sequence[str | None], districts: Sequence[str | None]
 ) -> NDArray[np.float64]:
-    """The MMI each community was reported to feel at least (NaN: not named)."""
-    reg = [normalise(r) for r in regencies]
-    dis = [normalise(d) for d in districts]
-    names = set(reg) | set(dis)
-    out = np.full(len(reg), np.nan)
+    """The MMI each community was reported to feel at least (NaN: not named). Vectorised:
+    names are normalised once per distinct name, not once per community."""
+    reg_codes, reg_names = pd.factorize(pd.Series(regencies, dtype=object).fillna(""))
+    dis_codes, dis_names = pd.factorize(pd.Series(districts, dtype=object).fillna(""))
+    reg_norm = [normalise(str(n)) for n in reg_names]
+    dis_norm = [normalise(str(n)) for n in dis_names]
+    names = set(reg_norm) | set(dis_norm)
+    out = np.full(len(reg_codes), np.nan)
     for f in felt:
         place = normalise(f.place)
         if not place:
             continue
         if place in names:
-            hit = np.array([r == place or d == place for r, d in zip(reg, dis, strict=True)])
+            reg_hit = [i for i, n in enumerate(reg_norm) if n == place]
+            dis_hit = [i for i, n in enumerate(dis_norm) if n == place]
         else:
             start = place + " "
-            hit = np.array(
-                [r.startswith(start) or d.startswith(start) for r, d in zip(reg, dis, strict=True)]
-            )
+            reg_hit = [i for i, n in enumerate(reg_norm) if n.startswith(start)]
+            dis_hit = [i for i, n in enumerate(dis_norm) if n.startswith(start)]
+        hit = np.isin(reg_codes, reg_hit) | np.isin(dis_codes, dis_hit)
         if hit.any():
             out[hit] = np.fmax(out[hit], float(f.mmi_min))
     return out

@@ -138,15 +138,18 @@ def site_mmi(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mask of the communities inside the grid, their MMI, their method), vectorised.
 
-    A ShakeMap (source None) is sampled; an estimate is evaluated at each point with the
-    community's Vs30 (the default where unknown) and raised to what felt reports name."""
+    A ShakeMap (source None) is sampled; so is an estimate (drawn at the default Vs30) except
+    at communities with a Vs30 of their own, where it is evaluated at their point; then felt
+    reports raise the communities they name."""
     on_grid = intensity.sample_raster(array, transform, sites.lons, sites.lats)
     inside = np.isfinite(on_grid)
     methods = np.full(len(sites), method, dtype=object)
     if source is None:
         return inside, on_grid, methods
-    vs30 = np.where(np.isnan(sites.vs30), intensity.DEFAULT_VS30, sites.vs30)
-    mmi = intensity.estimate_mmi(source, sites.lons, sites.lats, vs30)
+    mmi = on_grid.copy()
+    own = np.isfinite(sites.vs30) & inside  # the grid is drawn at the default Vs30
+    if own.any():
+        mmi[own] = intensity.estimate_mmi(source, sites.lons[own], sites.lats[own], sites.vs30[own])
     if felt_reports:
         floor = felt.floors(felt_reports, sites.regencies, sites.districts)
         raised = floor > mmi  # NaN compares False

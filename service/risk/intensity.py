@@ -103,26 +103,49 @@ def describe(src: Source) -> str:
     return f"Siaga estimate: {kind}, {model}, {orientation}, Vs30 {DEFAULT_VS30:.0f} m/s"
 
 
+def source_distance_km(
+    src: Source, points_lon: ArrayLike, points_lat: ArrayLike
+) -> NDArray[np.float64]:
+    """The distance the event type's equation uses: Rhypo for intraslab events, else Rrup."""
+    kind = src.event_kind
+    if kind == "intraslab":  # BC Hydro's intraslab model is fitted on hypocentral distance
+        x, y = rupture.local_xy(src.lon, src.lat, points_lon, points_lat)
+        return np.sqrt(x * x + y * y + float(src.depth_km or 0.0) ** 2)
+    rup = rupture.rupture(src.magnitude, src.depth_km, kind, src.strike_deg)
+    return rupture.rupture_km(rup, src.lon, src.lat, points_lon, points_lat)
+
+
+def mmi_at_distance(src: Source, distance_km: ArrayLike, vs30: ArrayLike) -> NDArray[np.float64]:
+    """MMI at the distance(s) `source_distance_km` gives, for site(s) of the given Vs30."""
+    kind = src.event_kind
+    if kind == "crustal":
+        reference = allen2012_rrup_mmi(src.magnitude, distance_km)
+        mmi = groundmotion.site_correction_mmi(reference, vs30, IPE_REFERENCE_VS30)
+    else:
+        ln_pga = groundmotion.bchydro_ln_pga(
+            src.magnitude, distance_km, src.depth_km, kind == "intraslab", vs30
+        )
+        mmi = groundmotion.mmi_from_pga(np.exp(ln_pga) * groundmotion.G_CM_S2)
+    return np.clip(mmi, MMI_FLOOR, MMI_CEILING)
+
+
+TABLE_STEP_KM = 0.05  # one Vs30 for many points: MMI from a distance table, linear in between
+
+
 def estimate_mmi(
     src: Source, points_lon: ArrayLike, points_lat: ArrayLike, vs30: ArrayLike = DEFAULT_VS30
 ) -> NDArray[np.float64]:
-    """MMI at each point from the source alone (see the module docstring for the equations)."""
-    kind = src.event_kind
-    rup = rupture.rupture(src.magnitude, src.depth_km, kind, src.strike_deg)
-    if kind == "intraslab":  # BC Hydro's intraslab model is fitted on hypocentral distance
-        epi = haversine_km(src.lon, src.lat, points_lon, points_lat)
-        rhypo = np.hypot(epi, float(src.depth_km or 0.0))
-        ln_pga = groundmotion.bchydro_ln_pga(src.magnitude, rhypo, src.depth_km, True, vs30)
-        mmi = groundmotion.mmi_from_pga(np.exp(ln_pga) * groundmotion.G_CM_S2)
-    elif kind == "interface":
-        rrup = rupture.rupture_km(rup, src.lon, src.lat, points_lon, points_lat)
-        ln_pga = groundmotion.bchydro_ln_pga(src.magnitude, rrup, src.depth_km, False, vs30)
-        mmi = groundmotion.mmi_from_pga(np.exp(ln_pga) * groundmotion.G_CM_S2)
-    else:
-        rrup = rupture.rupture_km(rup, src.lon, src.lat, points_lon, points_lat)
-        reference = allen2012_rrup_mmi(src.magnitude, rrup)
-        mmi = groundmotion.site_correction_mmi(reference, vs30, IPE_REFERENCE_VS30)
-    return np.clip(mmi, MMI_FLOOR, MMI_CEILING)
+    """MMI at each point from the source alone (see the module docstring for the equations).
+
+    With one Vs30 for more points than the table has rows (a grid), MMI is read off a table of
+    distance every 50 m (MMI changes by well under 0.01 in 50 m), which halves the work."""
+    d = source_distance_km(src, points_lon, points_lat)
+    if np.ndim(vs30) == 0 and d.size > 4096:
+        top = float(d.max()) if d.size else 0.0
+        rows = np.arange(0.0, top + 2 * TABLE_STEP_KM, TABLE_STEP_KM)
+        if rows.size < d.size:
+            return np.interp(d, rows, mmi_at_distance(src, rows, vs30))
+    return mmi_at_distance(src, d, vs30)
 
 
 def mmi_at_points(
@@ -205,9 +228,9 @@ def mmi_grid(
     transform = Affine(cell_deg, 0.0, west, 0.0, -cell_deg, north)
     cols = west + (np.arange(width) + 0.5) * cell_deg
     rows = north - (np.arange(height) + 0.5) * cell_deg
-    grid_lon, grid_lat = np.meshgrid(cols, rows)
     src = Source(magnitude, depth_km, lon, lat, kind, strike_deg)
-    mmi = estimate_mmi(src, grid_lon, grid_lat, vs30)
+    # A row of longitudes against a column of latitudes: broadcasting spares the per-cell trig.
+    mmi = np.broadcast_to(estimate_mmi(src, cols[None, :], rows[:, None], vs30), (height, width))
     return mmi.astype(np.float32), transform
 
 

@@ -162,5 +162,6 @@ def test_unreadable_felt_text_and_a_community_vs30(
     for code, vs30 in (("13.71.01.1001", 760.0), ("13.71.01.1002", intensity.DEFAULT_VS30)):
         x, y = (float(v) for v in points[code][6:-1].split())
         expected = float(intensity.estimate_mmi(src, [x], [y], vs30)[0])
-        assert stored[code][0] == pytest.approx(expected, abs=0.006)
+        # own Vs30: the point itself; default: the grid's 0.01 deg cell (drawn at that Vs30)
+        assert stored[code][0] == pytest.approx(expected, abs=0.006 if vs30 == 760 else 0.03)
     assert stored["13.71.01.1001"][0] < stored["13.71.01.1002"][0] - 0.1  # firm ground: less
