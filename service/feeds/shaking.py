@@ -192,7 +192,8 @@ def _store_intensities(
 
 def _felt_of(event: HazardEvent) -> list[felt.Felt]:
     out = []
-    for f in (event.properties or {}).get("felt") or []:
+    places = (event.properties or {}).get("felt_places")
+    for f in places if isinstance(places, list) else []:
         try:
             out.append(felt.Felt(str(f["place"]), int(f["mmi_min"]), int(f["mmi_max"])))
         except (KeyError, TypeError, ValueError):

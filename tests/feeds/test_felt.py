@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.communities.models import Community
 from service.feeds import felt
+from service.feeds.events import ingest_reports
 from service.feeds.models import EventIntensity, HazardEvent
 from service.feeds.parsers import bmkg, shakemap
 from service.feeds.shaking import update_shaking
 from service.risk import intensity
-from service.settings import Settings
+from service.settings import FeedSettings, Settings
 
 
 @pytest.mark.parametrize(
@@ -85,7 +86,7 @@ def _padang_event(session_factory: sessionmaker[Session], felt_text: str | None)
             type="earthquake", status="active", title="Gempa M7.6 Padang",
             time=datetime(2009, 9, 30, 10, 16, 9, tzinfo=UTC),
             magnitude=7.6, depth_km=81, primary_source="bmkg", primary_source_id="x", revision=1,
-            properties={"felt": bmkg.parse_felt(felt_text)}, raw={"Dirasakan": felt_text},
+            properties={"felt_places": bmkg.parse_felt(felt_text)}, raw={"Dirasakan": felt_text},
             epicentre=from_shape(Point(99.867, -0.72), srid=4326),
         )  # fmt: skip
         s.add(event)
@@ -165,3 +166,29 @@ def test_unreadable_felt_text_and_a_community_vs30(
         # own Vs30: the point itself; default: the grid's 0.01 deg cell (drawn at that Vs30)
         assert stored[code][0] == pytest.approx(expected, abs=0.006 if vs30 == 760 else 0.03)
     assert stored["13.71.01.1001"][0] < stored["13.71.01.1002"][0] - 0.1  # firm ground: less
+
+
+def test_a_new_felt_place_re_estimates_and_the_same_report_does_not(
+    shared_data: Path, session_factory: sessionmaker[Session]
+) -> None:
+    """Dompu felt II; a later copy adds 'II-III Bima': a revision that redoes
+    the shaking; the same copy again changes nothing."""
+    body = (shared_data / "feeds/bmkg/autogempa_2021-10-05.json").read_bytes()
+    more = body.replace(b"II Dompu", b"II Dompu, II-III Bima")
+    assert more != body
+    results = []
+    for data in (body, more, more):
+        with session_factory() as s, s.begin():
+            results.append(
+                ingest_reports(
+                    session=s, reports=bmkg.parse(data), feed_id=None, tolerances=FeedSettings()
+                )
+            )
+    first, second, third = results
+    assert first.new_events and first.shaking_changed == first.new_events
+    assert second.revised_events == second.shaking_changed == first.new_events
+    assert third.shaking_changed == [] and third.revised_events == []
+    with session_factory() as s:
+        event = s.get(HazardEvent, first.new_events[0])
+        assert event is not None
+        assert [p["place"] for p in event.properties["felt_places"]] == ["Dompu", "Bima"]
