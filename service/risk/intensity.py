@@ -1,17 +1,23 @@
-"""Earthquake shaking intensity (MMI) from magnitude, depth and epicentre: pure numpy.
+"""Earthquake shaking intensity (MMI) from the event alone: pure numpy (docs/feeds.md, "Earthquake
+shaking per community", has the equations, coefficients and the validation against ShakeMaps).
 
-Intensity prediction equation: Allen, T.I., Wald, D.J. and Worden, C.B. (2012), "Intensity
-attenuation for active crustal regions", Journal of Seismology 16, 409-433,
-doi:10.1007/s10950-012-9278-7 - the hypocentral-distance form (their eq. 4, table 2):
+* Event type and an approximate rupture: service.risk.rupture (Wells & Coppersmith 1994 for
+  crustal events, Strasser et al. 2010 for interface/intraslab events; strike of a mapped
+  fault when one is near, else the worst-case orientation for each site).
+* Crustal events: Allen, T.I., Wald, D.J. and Worden, C.B. (2012), "Intensity attenuation for
+  active crustal regions", Journal of Seismology 16, 409-433, doi:10.1007/s10950-012-9278-7,
+  the rupture-distance form (table 2), at a reference site of Vs30 760 m/s:
 
-    MMI = c0 + c1*M + c2*ln(sqrt(R^2 + Rm^2)) + S,   Rm = m1 + m2*exp(M - 5)
-    S = 0 for R <= 50 km,  S = c4*ln(R/50) beyond,   R = hypocentral distance (km)
-    c0 = 2.085, c1 = 1.428, c2 = -1.402, c4 = 0.078, m1 = -0.209, m2 = 2.042 (sigma ~0.7)
+    MMI = 3.950 + 0.913 M - 1.107 ln(sqrt(Rrup^2 + (1 + 0.813 exp(M - 5))^2))   (sigma ~0.7)
 
-It was fitted on global active-crust data including Indonesian events, and USGS ShakeMap
-uses this family of equations where no observations exist. It ignores site amplification
-and fault extent (a point source), so it underestimates near long ruptures; a ShakeMap
-grid, when one arrives, replaces the estimate.
+  then moved to the site's Vs30 through PGA (service.risk.groundmotion.site_correction_mmi).
+* Interface and intraslab events: BC Hydro (Abrahamson et al. 2016) PGA with its site term,
+  to MMI with the Worden et al. (2012) GMICE (service.risk.groundmotion).
+* Sites without a Vs30 of their own: DEFAULT_VS30 (350 m/s, NEHRP D).
+
+The older hypocentral-distance AWW (2012) form (their table 2: c0 2.085, c1 1.428, c2 -1.402,
+c4 0.078, m1 -0.209, m2 2.042) is kept as `allen2012_mmi` for comparison: a point source
+without site term, it runs about one unit low for large and deep events.
 """
 
 from __future__ import annotations
