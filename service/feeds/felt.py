@@ -36,12 +36,16 @@ ROMAN = {
     "XII": 12,
 }
 _ROMAN = r"(?:XII|XI|X|IX|VIII|VII|VI|V|IV|III|II|I)"
-# "VII-VIII Padang", "III - IV Palu", "II MMI Bawean", "III-IV SIG Kota Mataram"
-_ITEM = re.compile(
-    rf"^\s*({_ROMAN})(?:\s*[-\u2013/]\s*({_ROMAN}))?\s+(?:(?:MMI|SIG-?BMKG|SIG)\b\s*)?(.+?)\s*$"
+# An intensity: "VII-VIII", "III - IV", "V–VI", "II MMI", "III-IV SIG-BMKG" (upper case only)
+_ANCHOR = re.compile(
+    rf"\b({_ROMAN})(?:\s*[-\u2013/]\s*({_ROMAN}))?\b(?:\s*(?:MMI|SIG-?BMKG|SIG)\b)?"
 )
 _PLACE_SPLIT = re.compile(r"\s+(?:dan|&)\s+|\s*/\s*", re.IGNORECASE)
-_PREFIX = re.compile(r"^(?:kota|kabupaten|kab|kecamatan|kec|kota administrasi|kepulauan)\s+")
+_LEAD = re.compile(r"^(?:(?:dirasakan|terasa|di)\b\s*)+", re.IGNORECASE)
+_TRAIL = re.compile(r"(?:\s+(?:dan|&))+$", re.IGNORECASE)
+_PREFIX = re.compile(
+    r"^(?:kota administrasi|kabupaten administrasi|kota|kabupaten|kab|kecamatan|kec)\s+"
+)
 
 
 @dataclass(frozen=True)
@@ -53,20 +57,38 @@ class Felt:
 
 def parse(text: str | None) -> list[Felt]:
     """'III-IV Palu, II Donggala dan Sigi' -> [Felt('Palu', 3, 4), Felt('Donggala', 2, 2),
-    Felt('Sigi', 2, 2)]; '-' or free text -> []."""
+    Felt('Sigi', 2, 2)]; '-' or free text -> [].
+
+    Also BMKG's prose: "Dirasakan IV-V MMI di Luwuk dan II-III MMI di Bitung" and
+    "dirasakan di Manokwari III MMI" (the place before the intensity when none follows it).
+    A comma- or semicolon-separated part without an intensity is left out."""
     if not text or not isinstance(text, str):
         return []
     out: list[Felt] = []
     for part in re.split(r"[,;\n]", text):
-        m = _ITEM.match(part)
-        if not m:
-            continue  # free text BMKG sometimes appends
-        low = ROMAN[m.group(1)]
-        high = max(low, ROMAN[m.group(2)] if m.group(2) else low)
-        for place in _PLACE_SPLIT.split(m.group(3)):
-            place = place.strip(" .")
-            if place and re.search(r"[^\W\d_]", place):
-                out.append(Felt(place, low, high))
+        anchors = list(_ANCHOR.finditer(part))
+        for i, m in enumerate(anchors):
+            end = anchors[i + 1].start() if i + 1 < len(anchors) else len(part)
+            places = _clean(part[m.end() : end])
+            if not places and i == 0:  # "di Manokwari III MMI"
+                places = _clean(part[: m.start()])
+            low = ROMAN[m.group(1)]
+            high = max(low, ROMAN[m.group(2)] if m.group(2) else low)
+            out.extend(Felt(p, low, high) for p in _places(places))
+    return out
+
+
+def _clean(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip(" .:-")
+    return _TRAIL.sub("", _LEAD.sub("", text)).strip(" .:-")
+
+
+def _places(text: str) -> list[str]:
+    out = []
+    for place in _PLACE_SPLIT.split(text):
+        place = place.strip(" .")
+        if place and re.search(r"[^\W\d_]", place):
+            out.append(place)
     return out
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
@@ -37,6 +38,8 @@ from service.settings import FeedSettings, Settings
         ("Gempa ini dirasakan untuk diteruskan pada masyarakat", []),
         ("IIX Somewhere, VI", []),  # not a numeral; a numeral without a place
         ("III Ternate, dirasakan kuat", [("Ternate", 3, 3)]),  # the free text is left out
+        ("dirasakan di Manokwari III MMI", [("Manokwari", 3, 3)]),
+        ("III DONGGALA, II-III PALU", [("DONGGALA", 3, 3), ("PALU", 2, 3)]),
     ],
 )
 def test_parse_felt(text: str | None, expected: list[tuple[str, int, int]]) -> None:
@@ -57,6 +60,22 @@ def test_real_bmkg_samples(shared_data: Path) -> None:
     assert report.properties["felt_text"] == "II Dompu" and report.mmi == 2.0
 
 
+def test_real_bmkg_prose_in_shakemap_headers(shared_data: Path) -> None:
+    """The two event descriptions with felt text among BMKG's 706 ShakeMap grids."""
+    index = pd.read_csv(shared_data / "real/bmkg_shakemaps/bmkg_shakemap_event_index.csv")
+    texts = index.loc[
+        index["event_description"].str.contains("dirasakan", case=False), "event_description"
+    ].tolist()
+    assert len(texts) == 2
+    parsed = [[(f.place, f.mmi_min, f.mmi_max) for f in felt.parse(t)] for t in texts]
+    assert parsed[0] == [
+        ("Luwuk", 4, 5),
+        ("Bitung Manado Minahasa Kotamobagu Gorontalo", 2, 3),  # no separators: one place,
+        ("Malil", 2, 3),  # which matches no name and is ignored
+    ]
+    assert parsed[1] == [("Manokwari", 3, 3)]
+
+
 def test_normalise_names() -> None:
     assert felt.normalise("Kab. Padang Pariaman") == "padang pariaman"
     assert felt.normalise("KOTA BUKITTINGGI") == "bukittinggi"
@@ -64,6 +83,8 @@ def test_normalise_names() -> None:
     assert felt.normalise("Kec. Palu Timur") == "palu timur"
     assert felt.normalise("Tojo Una-Una") == "tojo una una"
     assert felt.normalise("Banjarbarû") == "banjarbaru"  # accents go
+    assert felt.normalise("Kota Administrasi Jakarta Barat") == "jakarta barat"
+    assert felt.normalise("Kepulauan Mentawai") == "kepulauan mentawai"  # part of the name
 
 
 def test_floors_exact_name_before_a_longer_one() -> None:
