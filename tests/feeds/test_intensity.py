@@ -4,6 +4,7 @@ from real ShakeMaps."""
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -227,3 +228,56 @@ def test_palu_koro_scenario_per_kelurahan(shared_data: Path) -> None:
     assert palu.sum() == 46 and not np.isnan(mmi[palu]).any()
     assert mmi[palu].min() > 5.5 and mmi[palu].max() < 7.5 and 6.2 < mmi[palu].mean() < 6.8
     assert np.isnan(mmi).sum() == 2  # two Donggala desa lie beyond the scenario grid
+
+
+def test_fault_map_gives_event_type_and_strike(shared_data: Path, tmp_path: Path) -> None:
+    from service.feeds import faults
+
+    fault_map = faults.load(str(shared_data / "real/bmkg_catalog/fault_indo_world.geojson"))
+    assert fault_map is not None and len(fault_map.trenches) > 20
+    # Palu 2018 (BMKG/USGS epicentre 0.18 S 119.84 E, 10 km): on the Palu-Koro fault, NNW-SSE.
+    kind, strike, why = faults.source_geometry(fault_map, 119.84, -0.18, 10)
+    assert kind == "crustal" and strike is not None and 160 < strike < 180, why
+    # Aceh 2004 (3.30 N 95.98 E, 30 km): interface, along the Sunda trench (NW-SE).
+    kind, strike, _ = faults.source_geometry(fault_map, 95.98, 3.30, 30)
+    assert kind == "interface" and strike is not None and 120 < strike < 160
+    # Padang 2009 (81 km): intraslab, no strike needed; far from any fault: worst case.
+    assert faults.source_geometry(fault_map, 99.867, -0.72, 81)[:2] == ("intraslab", None)
+    assert faults.source_geometry(fault_map, 106.8, -7.5, 30)[:2] == ("crustal", None)
+    # No map, or one that cannot be read: event type from depth, worst-case orientation.
+    assert faults.source_geometry(None, 95.98, 3.30, 30)[:2] == ("crustal", None)
+    (tmp_path / "broken.geojson").write_text("{not json")
+    assert faults.load(str(tmp_path / "broken.geojson")) is None
+
+
+def test_a_crustal_estimate_takes_the_strike_of_the_nearest_fault(
+    shared_data: Path,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    banda_aceh_communities: int,
+) -> None:
+    from geoalchemy2.shape import from_shape
+    from shapely.geometry import Point
+
+    settings.feeds.faults_path = str(shared_data / "real/bmkg_catalog/fault_indo_world.geojson")
+    with session_factory() as s, s.begin():
+        event = HazardEvent(
+            type="earthquake", status="active", title="Gempa M6.5 Aceh Besar",
+            time=datetime(2026, 1, 1, tzinfo=UTC), magnitude=6.5, depth_km=10,
+            primary_source="bmkg", primary_source_id="y", revision=1, properties={}, raw={},
+            epicentre=from_shape(Point(95.4, 5.4), srid=4326),
+        )  # fmt: skip
+        s.add(event)
+        s.flush()
+        event_id = event.id
+    result = update_shaking(
+        session_factory=session_factory, settings=settings, event_id=event_id, recompute=False
+    )
+    assert result.method == "ipe:aww2012" and result.communities == banda_aceh_communities
+    with session_factory() as s:
+        props = s.execute(
+            text("SELECT properties, source FROM hazard_layers WHERE event_id = :e"),
+            {"e": event_id},
+        ).one()
+    assert props[0]["event_kind"] == "crustal" and 125 < props[0]["strike_deg"] < 135
+    assert props[0]["vs30_default"] == 350.0 and "strike 130" in props[1]
