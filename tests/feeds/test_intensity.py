@@ -161,6 +161,7 @@ def test_padang_2009_usgs_shakemap_per_kelurahan(shared_data: Path) -> None:
         points_lon=points.x.to_numpy(), points_lat=points.y.to_numpy(),
     )  # fmt: skip
     assert np.all((dist > 45) & (dist < 80)) and np.all(np.abs(est - mmi) < 0.5)
+    assert est.min() > 7.0  # an "MMI >= VII" rule fires from the event alone
     # The old point-source hypocentral IPE said 6.0-6.5 where people felt VII-VIII.
     old = intensity.allen2012_mmi(7.6, np.hypot(dist, 81))
     assert np.all((old > 6.0) & (old < 6.6))
