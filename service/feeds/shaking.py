@@ -29,7 +29,7 @@ from service.feeds.layers import MMI_CLASSIFICATION, raster_layer_version
 from service.feeds.models import EventIntensity, HazardEvent
 from service.feeds.parsers.shakemap import ShakeMapGrid
 from service.hazards.models import HazardLayer
-from service.risk import intensity
+from service.risk import intensity, rupture
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -201,6 +201,15 @@ def _felt_of(event: HazardEvent) -> list[felt.Felt]:
     return out
 
 
+def _rupture_properties(src: intensity.Source) -> dict[str, float]:
+    r = rupture.rupture(src.magnitude, src.depth_km, src.event_kind, src.strike_deg)
+    return {
+        "rupture_length_km": round(r.length_km, 1),
+        "rupture_width_km": round(r.width_km, 1),
+        "rupture_top_km": round(r.top_km, 1),
+    }
+
+
 def _source(event: HazardEvent, epicentre: Point, settings: Settings) -> intensity.Source:
     """The estimate's source: event type and strike from the fault map when one is set."""
     fault_map = faults.load(settings.feeds.faults_path) if settings.feeds.faults_path else None
@@ -277,6 +286,7 @@ def update_shaking(
                         "event_kind": src.kind,
                         "strike_deg": src.strike_deg,
                         "vs30_default": intensity.DEFAULT_VS30,
+                        **_rupture_properties(src),
                     }
                 ),
             },

@@ -282,3 +282,6 @@ def test_a_crustal_estimate_takes_the_strike_of_the_nearest_fault(
         ).one()
     assert props[0]["event_kind"] == "crustal" and 125 < props[0]["strike_deg"] < 135
     assert props[0]["vs30_default"] == 350.0 and "strike 130" in props[1]
+    # Wells & Coppersmith M6.5: L = 10^(-2.44 + 3.835) = 24.8 km, W = 10^(-1.01 + 2.08) = 11.7
+    assert (props[0]["rupture_length_km"], props[0]["rupture_width_km"]) == (24.8, 11.7)
+    assert props[0]["rupture_top_km"] == 4.1  # 10 - 11.7/2
