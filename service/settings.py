@@ -143,6 +143,9 @@ class FeedSettings(BaseSettings):
         4.0, ge=1, description="grid extends to where MMI falls to this"
     )
     intensity_max_radius_km: float = Field(400.0, gt=0)
+    # GeoJSON of mapped faults (BMKG fault_indo_world.geojson): event type and rupture strike.
+    # Empty: event type from depth alone, worst-case rupture orientation.
+    faults_path: str = ""
 
 
 class AlertSettings(BaseSettings):
