@@ -551,7 +551,12 @@ def test_two_worker_processes_never_poll_one_feed_at_once(
     body = (shared_data / "feeds/bmkg/autogempa_2021-10-05.json").read_bytes()
     # Slow enough that the two processes' polls overlap.
     feed_id = add_feed("bmkg", "bmkg", feed_server.set("/slow.json", Route(body, delay_s=2.0)))
-    env = {**os.environ, "DATABASE_URL": database_url, "SIAGA_FEEDS_READ_TIMEOUT_S": "10"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SIAGA_FEEDS_READ_TIMEOUT_S": "10",
+        "SIAGA_FEEDS_ALLOWED_HOSTS": "127.0.0.1",
+    }
     cmd = [sys.executable, "-m", "service", "feeds", "poll", str(feed_id)]
     procs = [
         subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
