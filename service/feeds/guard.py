@@ -18,6 +18,7 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpcore
 import httpx
@@ -30,6 +31,15 @@ class AddressRefused(Exception):
     """The URL's scheme or host is not one feeds may be fetched from."""
 
     reason = "refused_address"
+
+
+def mask_url(url: str) -> str:
+    """The URL with any user:password replaced by `***:***` (what non-admins see)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"***:***@{host}"))
 
 
 def parse_allowed(entries: Iterable[str]) -> frozenset[str]:

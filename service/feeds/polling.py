@@ -30,7 +30,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import advisory_lock_key, try_advisory_xact_lock, utcnow
 from service.feeds.events import IngestResult, expire_events, ingest_reports
-from service.feeds.guard import AddressRefused, check_request, guarded_transport, parse_allowed
+from service.feeds.guard import (
+    AddressRefused,
+    check_request,
+    guarded_transport,
+    mask_url,
+    parse_allowed,
+)
 from service.feeds.models import EventReport, Feed
 from service.feeds.parsers import bmkg, cap, gdacs, shakemap, usgs
 from service.feeds.parsers.common import FeedParseError, Report
@@ -518,7 +524,7 @@ def _ingest_raster(
             transform=transform,
             classification=opts.get("classification") or {},
             title=opts.get("title") or feed.name,
-            source=feed.url,
+            source=mask_url(feed.url),  # layers are public: no credentials
             unit=opts.get("unit"),
             properties={"feed_id": feed_id},
         ) as layer:

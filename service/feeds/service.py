@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from geoalchemy2.shape import to_shape
 from sqlalchemy import select
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from service.communities.models import Community
 from service.errors import Conflict, InvalidInput, NotFound
-from service.feeds.guard import literal_refused, parse_allowed
+from service.feeds.guard import literal_refused, mask_url, parse_allowed
 from service.feeds.models import EventIntensity, EventReport, EventRevision, Feed, HazardEvent
 from service.feeds.schemas import (
     EventPublic,
@@ -76,15 +75,6 @@ def error_reason(text: str | None) -> str | None:
         return None
     m = _REASON.match(text)
     return m.group(1) if m else "error"
-
-
-def mask_url(url: str) -> str:
-    """The URL with any user:password replaced by `***`."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"***:***@{host}"))
 
 
 def _health(feed: Feed, *, detail: bool) -> FeedHealth:

@@ -464,7 +464,8 @@ def test_raster_feed_adds_a_layer_version(
     write_array_cog(rain, Affine(0.1, 0, 106.0, 0, -0.1, -6.0), tif)
     route = Route(tif.read_bytes(), content_type="image/tiff")
     options = {"layer_name": "curah-hujan-24j", "hazard": "flood", "unit": "mm"}
-    feed_id = add_feed("rain", "raster", feed_server.set("/rain.tif", route), options=options)
+    url = feed_server.set("/rain.tif", route).replace("http://", "http://bpbd:s3cret@")
+    feed_id = add_feed("rain", "raster", url, options=options)
     assert _poll(session_factory, feed_settings, feed_id).status == "ok"
     route.body = tif.read_bytes()  # a newer accumulation: same URL, next version
     assert _poll(session_factory, feed_settings, feed_id).status == "ok"
@@ -475,6 +476,7 @@ def test_raster_feed_adds_a_layer_version(
         ("curah-hujan-24j", 2, "flood", "mm"),
     ]
     newest = layers[1]
+    assert "s3cret" not in str(newest.source) and "***:***@127.0.0.1" in str(newest.source)
     assert newest.raster_meta is not None and newest.raster_path is not None
     assert newest.raster_meta["width"] == 30 and newest.raster_meta["stats"]["max"] == 599
     assert (feed_settings.storage.data_dir / newest.raster_path).is_file()
