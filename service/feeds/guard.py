@@ -25,6 +25,7 @@ import httpx
 
 SCHEMES = frozenset({"http", "https"})
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # well-known prefix: the IPv4 address inside
 
 
 class AddressRefused(Exception):
@@ -62,6 +63,8 @@ def blocked(ip: IPAddress) -> bool:
     private or shared: 169.254.169.254, fd00:ec2::254, 100.100.100.200)."""
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
             return blocked(embedded)
     return not ip.is_global or ip.is_multicast

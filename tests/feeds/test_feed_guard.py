@@ -47,6 +47,8 @@ BMKG = b'{"Infogempa": {"gempa": {}}}'
         ("fd00:ec2::254", True),  # AWS metadata over IPv6
         ("::ffff:127.0.0.1", True),  # IPv4-mapped loopback
         ("2002:7f00:1::", True),  # 6to4 wrapping 127.0.0.1
+        ("64:ff9b::a9fe:a9fe", True),  # NAT64 wrapping 169.254.169.254
+        ("64:ff9b::808:808", False),  # NAT64 wrapping 8.8.8.8
         ("8.8.8.8", False),
         ("2606:4700:4700::1111", False),
     ],
