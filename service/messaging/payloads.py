@@ -3,7 +3,8 @@
 A signed payload that does not fit is the provider's mistake, not a reason to fail: the
 webhook acknowledges it (a non-2xx makes Meta and Twilio retry for days) and logs what did not
 fit. Meta batches are checked item by item, so one odd status does not drop its neighbours.
-Lengths follow the columns the values end up in (ids 128, error codes 32, phones 20).
+Lengths follow the columns the values end up in (ids 128, error codes 32, phones 20); whether
+a sender is a real phone number is judged later, by service.messaging.inbound.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ ProviderId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 StatusName = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 ErrorCodeStr = Annotated[str, StringConstraints(max_length=32)]
 Timestamp = Annotated[str, StringConstraints(max_length=20)] | int | float
-# Twilio: '+62…', 'whatsapp:+62…'; Meta: the wa_id, digits only. E.164 has at most 15 digits.
-SENDER = re.compile(r"^(?:whatsapp:)?\+?[\d ()\-.]{1,30}$", re.IGNORECASE)
-E164_DIGITS = re.compile(r"\d{6,15}")
+# Twilio: '+62…', 'whatsapp:+62…'; Meta: the wa_id, digits only. Whether a sender is a phone
+# number is for service.messaging.inbound to judge (it keeps the message as `invalid_sender`);
+# here only that what it normalises to fits the phone column (20 characters).
+PHONE_COLUMN = 20
 
 
 class _Payload(BaseModel):
@@ -36,17 +38,18 @@ class _Payload(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-def sender_ok(value: str) -> bool:
-    """A sender address that can be a phone number: 6-15 digits once decorations are gone."""
-    if not SENDER.match(value.strip()):
-        return False
-    digits = re.sub(r"\D", "", value)
-    return E164_DIGITS.fullmatch(digits) is not None
+def storable_sender(value: str) -> bool:
+    """Whether the sender, normalised as inbound does ('+' and digits), fits the column."""
+    address = value.strip()
+    if address.lower().startswith("whatsapp:"):
+        address = address.split(":", 1)[1]
+    kept = re.sub(r"[^\d+]", "", address)
+    return len(kept if kept.startswith("+") else "+" + kept) <= PHONE_COLUMN
 
 
 def _sender(value: str) -> str:
-    if not sender_ok(value):
-        raise ValueError("not a phone number (E.164, 6-15 digits)")
+    if not storable_sender(value):
+        raise ValueError(f"longer than a phone number ({PHONE_COLUMN} characters)")
     return value
 
 
