@@ -76,7 +76,7 @@ def run(url: str, n: int, magnitude: float) -> None:
             env="test",
             database=DatabaseSettings(url=url),
             storage=StorageSettings(data_dir=data_dir),
-            feeds=FeedSettings(retries=0),
+            feeds=FeedSettings(retries=0, allowed_hosts=["127.0.0.1"]),
         )
         side = math.ceil(math.sqrt(n))
         cell = 0.02
