@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from service.geochecks import GeometryLimits
 from service.clitools import parse_pairs, user_errors
 
 app = typer.Typer(
@@ -60,7 +61,10 @@ def import_file(
         mapping = FieldMapping(layer=layer, **{k: v for k, v in options.items() if v})
         with open_runtime() as rt:
             report = import_communities(
-                session_factory=rt.session_factory, path=path, mapping=mapping
+                session_factory=rt.session_factory,
+                path=path,
+                mapping=mapping,
+                limits=GeometryLimits.of(rt.settings.imports),
             )
     if json_output:
         typer.echo(report.model_dump_json())

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from service.geochecks import GeometryLimits
 from service.clitools import parse_pairs, user_errors
 
 app = typer.Typer(help="hazard and exposure layers", no_args_is_help=True)
@@ -73,6 +74,7 @@ def import_layer(
                 data_dir=rt.settings.storage.data_dir,
                 paths=paths,
                 spec=spec,
+                limits=GeometryLimits.of(rt.settings.imports),
             )
     if json_output:
         typer.echo(report.model_dump_json())

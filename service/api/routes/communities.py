@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 
 from service.api.deps import CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
+from service.geochecks import GeometryLimits
 from service.api.uploads import only_form_fields, staged_uploads
 from service.communities import service
 from service.communities.schemas import (
@@ -43,7 +44,11 @@ def import_communities(
                 f"send one file in field 'file' (got {len(paths)}); zip a Shapefile's parts"
             )
         report = service.import_communities(
-            session_factory=session_factory, path=paths[0], mapping=mapping, label=paths[0].name
+            session_factory=session_factory,
+            path=paths[0],
+            mapping=mapping,
+            label=paths[0].name,
+            limits=GeometryLimits.of(settings.imports),
         )
     audit.record_committed(
         session_factory=session_factory,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 
 from service.api.deps import CoordinatorDep, IdPath, SessionDep, SessionFactoryDep, SettingsDep
+from service.geochecks import GeometryLimits
 from service.api.uploads import only_form_fields, staged_uploads
 from service.hazards import service
 from service.hazards.schemas import (
@@ -50,6 +51,7 @@ def import_layer(
             data_dir=settings.storage.data_dir,
             paths=paths,
             spec=spec,
+            limits=GeometryLimits.of(settings.imports),
         )
     audit.record_committed(
         session_factory=session_factory,
