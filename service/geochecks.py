@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import shapely
+from shapely.geometry import MultiPolygon, Polygon
 
 from service.errors import InvalidFile
 from service.settings import ImportSettings
@@ -28,8 +29,8 @@ CRS_FIX = (
     "`ogr2ogr -a_srs EPSG:4326 out.gpkg in.gpkg` for longitude/latitude in degrees)"
 )
 SWAP_FIX = (
-    "latitude and longitude look swapped (x holds the latitude); swap the columns before export "
-    "(`ogr2ogr -s_srs '+proj=latlong +axis=neu' -t_srs EPSG:4326 out.gpkg in.gpkg`) and upload again"
+    "latitude and longitude look swapped (x holds the latitude); swap them (QGIS: Processing > "
+    "'Swap X and Y coordinates') and upload again"
 )
 
 
@@ -161,7 +162,9 @@ def limit_vertices(
         )
     out = geoms.copy()
     for i in over:
-        out[i] = simplify_to(geoms[i], limits.max_vertices)
+        simple = simplify_to(geoms[i], limits.max_vertices)
+        parts = [p for p in shapely.get_parts(simple) if isinstance(p, Polygon) and not p.is_empty]
+        out[i] = MultiPolygon(parts)  # GEOS may hand back a Polygon for a one-part shape
     return out, [int(i) for i in over]
 
 

@@ -76,3 +76,15 @@ def update_community(
         community = _require(session, code)
         repository.apply_update(session, community, changes.model_dump(exclude_unset=True))
         return _public(session, community, with_geometry=False)
+
+
+def delete_community(*, session: Session, code: str) -> dict[str, object]:
+    """Delete one community; its risk scores and feed exposures go with it (FK cascade).
+
+    The caller records the audit entry and commits.
+    """
+    community = _require(session, code)
+    details: dict[str, object] = {"code": community.code, "name": community.name}
+    session.delete(community)
+    session.flush()
+    return details

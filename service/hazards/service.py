@@ -236,3 +236,23 @@ def get_layer(*, session: Session, layer_id: int) -> HazardLayerPublic:
     if layer is None:
         raise NotFound(f"no hazard layer with id {layer_id}; list them at /api/v1/hazard-layers")
     return _public(session, layer)
+
+
+def delete_layer(*, session: Session, layer_id: int) -> dict[str, Any]:
+    """Delete one layer version with its zones and scores (FK cascade).
+
+    The caller records the audit entry, commits, then removes the raster file with
+    `storage.remove_file(data_dir, details["raster_path"])`.
+    """
+    layer = session.get(HazardLayer, layer_id)
+    if layer is None:
+        raise NotFound(f"no hazard layer with id {layer_id}; list them at /api/v1/hazard-layers")
+    details: dict[str, Any] = {
+        "name": layer.name,
+        "version": layer.version,
+        "kind": layer.kind,
+        "raster_path": layer.raster_path,
+    }
+    session.delete(layer)
+    session.flush()
+    return details

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
 
-from service.api.deps import CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
-from service.geochecks import GeometryLimits
+from service.api.deps import AdminDep, CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
 from service.api.uploads import only_form_fields, staged_uploads
 from service.communities import service
 from service.communities.schemas import (
@@ -17,6 +16,7 @@ from service.communities.schemas import (
     FieldMapping,
 )
 from service.errors import InvalidInput
+from service.geochecks import GeometryLimits
 from service.ops import audit
 
 router = APIRouter(prefix="/api/v1/communities", tags=["communities"])
@@ -99,3 +99,23 @@ def update_community(
         details=changes.model_dump(mode="json", exclude_unset=True),
     )
     return updated
+
+
+@router.delete(
+    "/{code}",
+    summary="Delete a community with its risk scores (admin; audited)",
+    status_code=204,
+)
+def delete_community(
+    code: CodePath, _: AdminDep, session: SessionDep, request: Request
+) -> Response:
+    details = service.delete_community(session=session, code=code)
+    audit.record(
+        session=session,
+        actor=request,
+        action="communities.delete",
+        target=f"community:{code}",
+        details=details,
+    )
+    session.commit()
+    return Response(status_code=204)
