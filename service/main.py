@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from service import __version__
 from service.api import cap, tiles, web
 from service.api.ogc import routes as ogc
+from service.api.preauth import AuthBeforeBodyMiddleware
 from service.api.routes import (
     alerts,
     communities,
@@ -24,11 +26,13 @@ from service.api.routes import (
     risk,
     webhooks,
 )
+from service.api.uploads import clean_stale_uploads, upload_root
 from service.db import make_engine, make_session_factory
 from service.errors import register_error_handlers
 from service.logging import configure_logging
+from service.ops.bodylimit import BodyLimitMiddleware
 from service.ops.metrics import Metrics
-from service.ops.middleware import RateLimitMiddleware, RequestContextMiddleware
+from service.ops.middleware import RateLimitMiddleware, RequestContextMiddleware, is_webhook_path
 from service.settings import Settings, load_settings
 
 ROUTERS = [
@@ -48,6 +52,33 @@ ROUTERS = [
 ]
 
 
+# Routes that take file uploads: their bodies may reach SIAGA_API_MAX_UPLOAD_MB.
+UPLOAD_PATHS = re.compile(
+    r"^/api/v1/(communities/import|hazard-layers|groups/[^/]+/members/import)/?$"
+)
+MB = 1024 * 1024
+
+
+def body_limits(settings: Settings) -> Callable[[str], tuple[int, str]]:
+    """Path -> (max body bytes, what to do instead), for `BodyLimitMiddleware`."""
+    api = settings.api
+    webhook = (int(api.max_webhook_kb * 1024), "provider webhooks are small; check the sender")
+    upload = (
+        int(api.max_upload_mb * MB) + MB,  # the files plus the multipart framing and fields
+        "import large files with the `siaga` CLI on the server (SIAGA_API_MAX_UPLOAD_MB)",
+    )
+    other = (int(api.max_body_mb * MB), "send a smaller request (SIAGA_API_MAX_BODY_MB)")
+
+    def limit_for(path: str) -> tuple[int, str]:
+        if is_webhook_path(path):
+            return webhook
+        if UPLOAD_PATHS.match(path):
+            return upload
+        return other
+
+    return limit_for
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(settings)
@@ -55,6 +86,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
+        # Staging folders of processes that died mid-upload (SIGKILL, power cut).
+        clean_stale_uploads(upload_root(settings.storage.upload_dir))
         app.state.engine = engine or make_engine(settings.database)
         app.state.session_factory = make_session_factory(app.state.engine)
         timeout = httpx.Timeout(
@@ -76,7 +109,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = None  # set by the lifespan
     app.state.metrics = Metrics(lambda: app.state.engine)
     # Added innermost first: CORS wraps everything so that 429s and 500s carry its headers.
+    # Order, outermost first: CORS, RequestContext, AuthBeforeBody (401/403 before a body is
+    # read), BodyLimit (413 on Content-Length at once, or while streaming), RateLimit, the app.
     app.add_middleware(RateLimitMiddleware, limit_per_minute=settings.api.write_rate_per_minute)
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limits(settings))
+    app.add_middleware(AuthBeforeBodyMiddleware)
     app.add_middleware(RequestContextMiddleware)
     if settings.api.cors_origins:
         app.add_middleware(

@@ -70,6 +70,10 @@ class ApiSettings(BaseSettings):
     write_rate_per_minute: int = Field(
         120, ge=1, description="writes per minute allowed per API key and per client address"
     )
+    max_body_mb: float = Field(
+        10.0, gt=0, description="request bodies on paths other than uploads (JSON, forms)"
+    )
+    max_webhook_kb: float = Field(1024.0, gt=0, description="provider webhook bodies")
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -100,6 +104,11 @@ class StorageSettings(BaseSettings):
     model_config = _config("SIAGA_STORAGE_")
 
     data_dir: Path = Field(Path(".var/data"), description="where raster files are kept")
+    upload_dir: Path | None = Field(
+        None,
+        description="where uploads are staged while they are imported (a local folder); "
+        "default: siaga-uploads in the system temp folder",
+    )
 
 
 class ImportSettings(BaseSettings):

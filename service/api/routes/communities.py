@@ -38,7 +38,9 @@ def import_communities(
     file: Annotated[list[UploadFile], File(description="the boundary file (one layer)")],
     mapping: Annotated[FieldMapping, Form()],
 ) -> CommunityImportReport:
-    with staged_uploads(file, max_mb=settings.api.max_upload_mb) as paths:
+    with staged_uploads(
+        file, max_mb=settings.api.max_upload_mb, root=settings.storage.upload_dir
+    ) as paths:
         if len(paths) != 1:
             raise InvalidInput(
                 f"send one file in field 'file' (got {len(paths)}); zip a Shapefile's parts"

@@ -52,7 +52,9 @@ def import_layer(
     ],
     spec: Annotated[HazardLayerCreate, Form()],
 ) -> HazardImportReport:
-    with staged_uploads(file, max_mb=settings.api.max_upload_mb) as paths:
+    with staged_uploads(
+        file, max_mb=settings.api.max_upload_mb, root=settings.storage.upload_dir
+    ) as paths:
         report = service.import_hazard_layer(
             session_factory=session_factory,
             data_dir=settings.storage.data_dir,
