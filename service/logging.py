@@ -32,9 +32,8 @@ SECRET_PARAMS = (
     "signature",
 )
 REDACTED = "[REDACTED]"
-_PARAM = re.compile(
-    r"(?i)((?:^|(?<=[?&;\s]))(?:" + "|".join(re.escape(p) for p in SECRET_PARAMS) + r")=)[^&;#\s\"']*"
-)
+_NAMES = "|".join(re.escape(p) for p in SECRET_PARAMS)
+_PARAM = re.compile(r"(?i)((?:^|(?<=[?&;\s]))(?:" + _NAMES + r")=)[^&;#\s\"']*")
 # Authorization header values, wherever a message quotes them.
 _AUTH = re.compile(r"(?i)\b(authorization[\"']?\s*[:=]\s*[\"']?)(?:(bearer|basic)\s+)?[^\s\"',}]+")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}")
