@@ -62,12 +62,22 @@ MB = 1024 * 1024
 def body_limits(settings: Settings) -> Callable[[str], tuple[int, str]]:
     """Path -> (max body bytes, what to do instead), for `BodyLimitMiddleware`."""
     api = settings.api
-    webhook = (int(api.max_webhook_kb * 1024), "provider webhooks are small; check the sender")
+    webhook = (
+        int(api.max_webhook_mb * MB),
+        f"the webhook body is larger than the limit of {api.max_webhook_mb:g} MB "
+        "(SIAGA_API_MAX_WEBHOOK_MB)",
+    )
     upload = (
         int(api.max_upload_mb * MB) + MB,  # the files plus the multipart framing and fields
-        "import large files with the `siaga` CLI on the server (SIAGA_API_MAX_UPLOAD_MB)",
+        f"the upload is larger than the upload limit of {api.max_upload_mb:g} MB "
+        "(SIAGA_API_MAX_UPLOAD_MB); import it with the `siaga` CLI on the server, or compress "
+        "it (zip a Shapefile)",
     )
-    other = (int(api.max_body_mb * MB), "send a smaller request (SIAGA_API_MAX_BODY_MB)")
+    other = (
+        int(api.max_body_mb * MB),
+        f"the request body is larger than the limit of {api.max_body_mb:g} MB "
+        "(SIAGA_API_MAX_BODY_MB); send a smaller request",
+    )
 
     def limit_for(path: str) -> tuple[int, str]:
         if is_webhook_path(path):
@@ -109,11 +119,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = None  # set by the lifespan
     app.state.metrics = Metrics(lambda: app.state.engine)
     # Added innermost first: CORS wraps everything so that 429s and 500s carry its headers.
-    # Order, outermost first: CORS, RequestContext, AuthBeforeBody (401/403 before a body is
-    # read), BodyLimit (413 on Content-Length at once, or while streaming), RateLimit, the app.
-    app.add_middleware(RateLimitMiddleware, limit_per_minute=settings.api.write_rate_per_minute)
+    # Order, outermost first: CORS, RequestContext, RateLimit (before any key lookup, so keys
+    # cannot be guessed unthrottled), AuthBeforeBody (401/403 before a body is read),
+    # BodyLimit (413 on Content-Length at once, or while streaming), the app.
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limits(settings))
     app.add_middleware(AuthBeforeBodyMiddleware)
+    app.add_middleware(RateLimitMiddleware, limit_per_minute=settings.api.write_rate_per_minute)
     app.add_middleware(RequestContextMiddleware)
     if settings.api.cors_origins:
         app.add_middleware(

@@ -73,7 +73,7 @@ class ApiSettings(BaseSettings):
     max_body_mb: float = Field(
         10.0, gt=0, description="request bodies on paths other than uploads (JSON, forms)"
     )
-    max_webhook_kb: float = Field(1024.0, gt=0, description="provider webhook bodies")
+    max_webhook_mb: float = Field(1.0, gt=0, description="provider webhook bodies")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

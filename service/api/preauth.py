@@ -47,7 +47,7 @@ def required_role(dependant: Dependant | None) -> str | None:
     return None
 
 
-RouteTable = list[tuple[re.Pattern[str], frozenset[str], str]]
+RouteTable = list[tuple[re.Pattern[str], frozenset[str], str, object]]
 
 
 def role_table(routes: Iterable[object]) -> RouteTable:
@@ -59,7 +59,7 @@ def role_table(routes: Iterable[object]) -> RouteTable:
         role = required_role(route.dependant)
         methods = frozenset(route.methods or ()) & BODY_METHODS
         if role and methods:
-            table.append((route.path_regex, methods, role))
+            table.append((route.path_regex, methods, role, route))
     return table
 
 
@@ -88,8 +88,9 @@ class AuthBeforeBodyMiddleware:
         if self._table is None:
             self._table = role_table(scope["app"].routes)
         path, method = scope["path"], scope["method"]
-        for regex, methods, role in self._table:
+        for regex, methods, role, route in self._table:
             if method in methods and regex.match(path):
+                scope.setdefault("route", route)  # metrics and logs name the route template
                 return role
         return None
 

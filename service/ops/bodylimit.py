@@ -20,20 +20,19 @@ class BodyTooLarge(Exception):
     """Raised from `receive` when a streaming body passes its limit."""
 
 
-def problem_413(limit: int, hint: str) -> bytes:
-    mb = limit / (1024 * 1024)
+def problem_413(limit: int, detail: str) -> bytes:
     body = {
         "type": "about:blank",
         "title": "Payload too large",
         "status": 413,
-        "detail": f"the request body is larger than the limit of {mb:g} MB for this path; {hint}",
+        "detail": detail,
         "limit_bytes": limit,
     }
     return json.dumps(body).encode()
 
 
 class BodyLimitMiddleware:
-    """Cap request bodies by path: `limit_for(path) -> (max bytes, hint for the client)`."""
+    """Cap request bodies by path: `limit_for(path) -> (max bytes, the 413's detail)`."""
 
     def __init__(self, app: ASGIApp, *, limit_for: Callable[[str], tuple[int, str]]) -> None:
         self.app = app

@@ -1,7 +1,7 @@
 """Request middleware (pure ASGI): request ids, access logs, latency, rate limits, audit.
 
 Order, outermost first: CORS, RequestContext (id, log, metrics, fallback audit, 500s and
-503s), AuthBeforeBody (service.api.preauth), BodyLimit (service.ops.bodylimit), RateLimit.
+503s), RateLimit, AuthBeforeBody (service.api.preauth), BodyLimit (service.ops.bodylimit).
 """
 
 from __future__ import annotations
