@@ -6,6 +6,7 @@ is never stopped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -110,10 +111,8 @@ def own_cluster() -> Iterator[Cluster]:
         upgrade(cluster.url)
         yield cluster
     finally:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             cluster.stop()
-        except subprocess.CalledProcessError:
-            pass  # already stopped
         shutil.rmtree(folder, ignore_errors=True)
 
 
