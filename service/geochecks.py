@@ -217,6 +217,14 @@ def checked_wgs84(
 
     check_frame(frame, label=label, names=names, limits=limits)
     source_crs = crs_name(frame)
+    if frame.crs is None:  # taken as longitude/latitude: name swapped axes before refusing
+        check_wgs84(
+            np.asarray(frame.geometry.values, dtype=object),
+            label=label,
+            names=names,
+            crs=source_crs,
+            limits=limits,
+        )
     out = to_wgs84(frame, label=label)
     check_wgs84(
         np.asarray(out.geometry.values, dtype=object),

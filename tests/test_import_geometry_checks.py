@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.main import create_app
 from service.settings import ImportSettings, Settings
-from tests.geobuilders import community_rows, frame, square
+from tests.geobuilders import community_rows, frame, square, write_zipped_shapefile
 from tests.test_import_bad_input import snapshot
 
 RING = "[[119.85,-0.88],[{x},{y}],[119.86,-0.87],[119.85,-0.87],[119.85,-0.88]]"
@@ -204,3 +205,19 @@ def test_vertex_limit_refuses_or_simplifies(
         table = "communities" if target == "communities" else "hazard_zones"
         most = conn.execute(text(f"SELECT max(ST_NPoints(geom)) FROM {table}")).scalar_one()
     assert 4 <= most <= 100
+
+
+def test_swapped_axes_without_a_crs_are_named(
+    tmp_path: Path, client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    rows = community_rows(1)
+    rows[0]["geometry"] = _swap(rows[0]["geometry"])
+    path = write_zipped_shapefile(tmp_path / "swapped.zip", rows)
+    stripped = tmp_path / "noprj.zip"  # the same Shapefile without its .prj: no CRS
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(stripped, "w") as dst:
+        for name in src.namelist():
+            if not name.endswith(".prj"):
+                dst.writestr(name, src.read(name))
+    resp = post_communities(client, admin_headers, stripped.read_bytes(), "noprj.zip")
+    assert resp.status_code == 400, resp.text
+    assert "swapped" in resp.json()["detail"]
