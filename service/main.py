@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # Staging folders of processes that died mid-upload (SIGKILL, power cut).
         clean_stale_uploads(upload_root(settings.storage.upload_dir))
         app.state.engine = engine or make_engine(settings.database)
-        app.state.session_factory = make_session_factory(app.state.engine)
+        app.state.session_factory = make_session_factory(app.state.engine, settings)
         timeout = httpx.Timeout(
             settings.feeds.read_timeout_s, connect=settings.feeds.connect_timeout_s
         )
