@@ -33,7 +33,7 @@ def head_only(url: str, path: str, length: int, headers: dict[str, str]) -> tupl
         *(f"{k}: {v}" for k, v in headers.items()),
     ]
     t0 = time.monotonic()
-    with socket.create_connection((host, int(port)), timeout=5) as sock:
+    with socket.create_connection((host, int(port)), timeout=15) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         reply = sock.recv(4096).decode("latin-1")  # times out (fails) if the server waits
     status = int(reply.split(" ", 2)[1])
@@ -52,7 +52,7 @@ def test_upload_without_a_key_is_refused_before_the_body(
 ) -> None:
     gigabyte = 1024**3
     status, took = head_only(server.url, path, gigabyte, {})
-    assert status == 401 and took < 2
+    assert status == 401 and took < 5  # without the body: the old code waited for it forever
     # Within the upload limit (5 MB in tests) too: the key is checked before the body.
     assert head_only(server.url, path, 4 * 1024**2, {})[0] == 401
     bad = {"Authorization": "Bearer not-a-key"}
@@ -67,9 +67,9 @@ def test_content_length_over_the_limit_is_413_at_once(
     status, took = head_only(
         server.url, "/api/v1/hazard-layers", 1024**3, auth_headers("coordinator")
     )
-    assert status == 413 and took < 2
+    assert status == 413 and took < 5
     status, took = head_only(server.url, "/webhooks/twilio/status", 600 * 1024**2, {})
-    assert status == 413 and took < 2
+    assert status == 413 and took < 5
 
 
 def test_webhook_body_capped_while_streaming(server: LiveServer) -> None:
