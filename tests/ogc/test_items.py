@@ -149,9 +149,9 @@ BAD_ITEMS_PARAMS: list[tuple[dict[str, str], str]] = [
     ({"datetime": "2024-02-01T00:00:00Z/2024-01-01T00:00:00Z"}, "start is after"),
     ({"datetime": "a/b/c"}, "datetime"),
     ({"datetime": ""}, "datetime"),
-    ({"crs": "http://www.opengis.net/def/crs/EPSG/0/3857"}, "crs"),
-    ({"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4326"}, "bbox-crs"),
-    ({"f": "html"}, "f=json"),
+    ({"crs": "http://www.opengis.net/def/crs/EPSG/0/32750"}, "crs"),
+    ({"bbox-crs": "EPSG:32750"}, "bbox-crs"),
+    ({"f": "xml"}, "f='xml'"),
     ({"level": ""}, "level"),
     ({"level": "desa\x00"}, "NUL"),
 ]
@@ -326,7 +326,9 @@ def test_collection_extents(
     comm = client.get("/ogc/collections/communities").json()
     assert comm["extent"]["spatial"]["bbox"] == [pytest.approx([119.80, -1.0, 119.999, -0.971])]
     assert "temporal" not in comm["extent"]
-    assert comm["crs"] == ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]
+    assert comm["crs"][0] == "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+    assert comm["storageCrs"] == "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+    assert "http://www.opengis.net/def/crs/EPSG/0/3857" in comm["crs"]
     items = [lk for lk in comm["links"] if lk["rel"] == "items"]
     assert items and items[0]["type"] == "application/geo+json"
     zone = client.get("/ogc/collections/hazard-zones").json()

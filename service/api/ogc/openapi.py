@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from service import __version__
+from service.api.ogc.cql2 import FILTER_LANGS
+from service.api.ogc.crs import CRS84, CRS_URIS
 from service.api.ogc.registry import Collection
 
 OPENAPI_MEDIA_TYPE = "application/vnd.oai.openapi+json;version=3.0"
@@ -177,15 +179,58 @@ def _schemas() -> dict[str, Any]:
 
 
 def _parameters(default_limit: int, max_limit: int) -> dict[str, Any]:
-    crs84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-    return {
-        "f": {
-            "name": "f",
+    def query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "name": name,
             "in": "query",
             "required": False,
-            "description": "Output format; only JSON is offered.",
-            "schema": {"type": "string", "enum": ["json"]},
-        },
+            "description": description,
+            "schema": schema,
+        }
+
+    return {
+        "f": query(
+            "f",
+            "Output format: JSON (default) or HTML.",
+            {"type": "string", "enum": ["json", "html"]},
+        ),
+        "fItems": query(
+            "f",
+            "Output format: GeoJSON (default), HTML or CSV (id, properties, geometry as WKT).",
+            {"type": "string", "enum": ["json", "html", "csv"]},
+        ),
+        "filter": query(
+            "filter",
+            "A CQL2 filter on the collection's queryables (see /queryables), e.g. "
+            "level = 'tinggi' AND score > 0.5. Property names of one letter need double quotes.",
+            {"type": "string"},
+        ),
+        "filter-lang": query(
+            "filter-lang",
+            "Language of filter.",
+            {"type": "string", "enum": FILTER_LANGS, "default": "cql2-text"},
+        ),
+        "filter-crs": query(
+            "filter-crs",
+            "CRS of geometry literals in filter.",
+            {"type": "string", "format": "uri", "enum": CRS_URIS, "default": CRS84},
+        ),
+        "sortby": query(
+            "sortby",
+            "Comma-separated queryables, each optionally prefixed + (ascending) or - "
+            "(descending), e.g. -score,code.",
+            {"type": "string"},
+        ),
+        "properties": query(
+            "properties",
+            "Comma-separated property names to return (empty: none).",
+            {"type": "string"},
+        ),
+        "skipGeometry": query(
+            "skipGeometry",
+            "true: features without geometry.",
+            {"type": "boolean", "default": False},
+        ),
         "limit": {
             "name": "limit",
             "in": "query",
@@ -227,20 +272,17 @@ def _parameters(default_limit: int, max_limit: int) -> dict[str, Any]:
                 "items": {"type": "number"},
             },
         },
-        "bbox-crs": {
-            "name": "bbox-crs",
-            "in": "query",
-            "required": False,
-            "description": "CRS of bbox; only CRS84 is supported.",
-            "schema": {"type": "string", "format": "uri", "enum": [crs84]},
-        },
-        "crs": {
-            "name": "crs",
-            "in": "query",
-            "required": False,
-            "description": "CRS of the returned geometries; only CRS84 is supported.",
-            "schema": {"type": "string", "format": "uri", "enum": [crs84]},
-        },
+        "bbox-crs": query(
+            "bbox-crs",
+            "CRS of bbox, in that CRS's axis order (EPSG:4326 is latitude first).",
+            {"type": "string", "format": "uri", "enum": CRS_URIS, "default": CRS84},
+        ),
+        "crs": query(
+            "crs",
+            "CRS of the returned geometries (EPSG:4326 is latitude first); the response "
+            "names it in the Content-Crs header.",
+            {"type": "string", "format": "uri", "enum": CRS_URIS, "default": CRS84},
+        ),
         "datetime": {
             "name": "datetime",
             "in": "query",
@@ -272,8 +314,10 @@ def _parameters(default_limit: int, max_limit: int) -> dict[str, Any]:
 
 
 def _responses() -> dict[str, Any]:
+    text = {"schema": {"type": "string"}}
+
     def json_body(schema: str, media: str = "application/json") -> dict[str, Any]:
-        return {media: {"schema": _ref(_REF_SCHEMA, schema)}}
+        return {media: {"schema": _ref(_REF_SCHEMA, schema)}, "text/html": text}
 
     return {
         "LandingPage": {"description": "The landing page", "content": json_body("landingPage")},
@@ -291,11 +335,19 @@ def _responses() -> dict[str, Any]:
         },
         "Features": {
             "description": "A page of features",
-            "content": json_body("featureCollectionGeoJSON", "application/geo+json"),
+            "content": json_body("featureCollectionGeoJSON", "application/geo+json")
+            | {"text/csv": text},
         },
         "Feature": {
             "description": "One feature",
             "content": json_body("featureGeoJSON", "application/geo+json"),
+        },
+        "Queryables": {
+            "description": "The queryable properties as a JSON Schema",
+            "content": {
+                "application/schema+json": {"schema": {"type": "object"}},
+                "text/html": text,
+            },
         },
         "InvalidParameter": {
             "description": "A query parameter is unknown or has an invalid value",
@@ -379,10 +431,13 @@ def build_openapi(
     }
     tags = [{"name": "Capabilities", "description": "About the API and its collections"}]
     for coll in collections:
-        common = [_ref(_REF_PARAM, name) for name in ("limit", "offset", "bbox", "bbox-crs", "crs")]
+        names = ("limit", "offset", "bbox", "bbox-crs", "crs", "filter", "filter-lang")
+        names += ("filter-crs", "sortby", "properties", "skipGeometry")
+        common = [_ref(_REF_PARAM, name) for name in names]
         if coll.has_time:
             common.append(_ref(_REF_PARAM, "datetime"))
-        common += [_filter_param(coll, flt.name) for flt in coll.filters] + [f]
+        common += [_filter_param(coll, flt.name) for flt in coll.filters]
+        common.append(_ref(_REF_PARAM, "fItems"))
         op_suffix = coll.id.replace("-", "_")
         paths[f"/collections/{coll.id}/items"] = _op(
             f"getFeatures_{op_suffix}",
@@ -396,7 +451,19 @@ def build_openapi(
             f"getFeature_{op_suffix}",
             f"One feature of {coll.title}",
             "Feature",
-            [_ref(_REF_PARAM, "featureId"), _ref(_REF_PARAM, "crs"), f],
+            [
+                _ref(_REF_PARAM, "featureId"),
+                *[_ref(_REF_PARAM, n) for n in ("crs", "properties", "skipGeometry")],
+                f,
+            ],
+            tag=coll.id,
+            errors=("400", "404"),
+        )
+        paths[f"/collections/{coll.id}/queryables"] = _op(
+            f"getQueryables_{op_suffix}",
+            f"Queryables of {coll.title} (JSON Schema)",
+            "Queryables",
+            [f],
             tag=coll.id,
             errors=("400", "404"),
         )

@@ -81,7 +81,7 @@ class Collection:
     precision: int = 7
     _resolved: list[FromClause] = field(default_factory=list, repr=False, compare=False)
     # Per-collection memo of SQL fragments that never change (see queries.feature_sql).
-    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def table(self) -> FromClause:
         """The source as a FromClause (resolving a deferred source once)."""
