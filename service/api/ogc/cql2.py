@@ -26,6 +26,10 @@ from service.api.ogc.queryables import Queryable
 from service.errors import InvalidInput
 
 FILTER_LANGS = ["cql2-text", "cql2-json"]
+# The draft name GDAL's OAPIF driver (up to 3.12 at least) looks for in the OpenAPI document
+# before it sends a layer's `where` as a filter; what it sends is CQL2 text.
+LANG_ALIASES = {"cql-text": "cql2-text"}
+ACCEPTED_LANGS = [*FILTER_LANGS, *LANG_ALIASES]
 _SPATIAL = {
     ast.GeometryIntersects: func.ST_Intersects,
     ast.GeometryDisjoint: func.ST_Disjoint,
@@ -86,11 +90,12 @@ def _fix_json(node: Any) -> Any:
 def parse_filter(raw: str, lang: str | None) -> ast.Node:
     """The filter's AST; a malformed filter or an unknown language is a 400."""
     lang = (lang or "cql2-text").strip()
+    lang = LANG_ALIASES.get(lang, lang)
     if lang not in FILTER_LANGS:
         raise InvalidInput(
-            f"filter-lang={lang!r} is not offered; use one of: {', '.join(FILTER_LANGS)}",
+            f"filter-lang={lang!r} is not offered; use one of: {', '.join(ACCEPTED_LANGS)}",
             parameter="filter-lang",
-            allowed=FILTER_LANGS,
+            allowed=ACCEPTED_LANGS,
         )
     if "\x00" in raw or not raw.strip():
         raise _bad("filter is empty or holds a NUL character; give a CQL2 expression")
@@ -105,6 +110,21 @@ def parse_filter(raw: str, lang: str | None) -> ast.Node:
     if not isinstance(node, ast.Node):
         raise _bad(f"filter is not a {lang} condition; supported: {SUPPORTED}")
     return node
+
+
+def _instant(q: Queryable, text: str) -> datetime | date:
+    try:
+        if q.kind == "date" and len(text) == 10:
+            return date.fromisoformat(text)
+        value = datetime.fromisoformat(text.strip().upper().replace("Z", "+00:00"))
+    except ValueError:
+        raise _bad(
+            f"{q.name} is a {q.kind}; {text!r} is not RFC 3339; "
+            "use TIMESTAMP('2024-01-31T00:00:00Z')"
+        ) from None
+    if value.tzinfo is None:
+        raise _bad(f"{q.name}: {text!r} has no time zone; add Z for UTC")
+    return value
 
 
 class Translator:
@@ -163,6 +183,8 @@ class Translator:
 
     def _literal(self, q: Queryable, value: Any) -> Any:
         kind = q.kind
+        if kind in ("date-time", "date") and isinstance(value, str):
+            value = _instant(q, value)  # GDAL quotes timestamps as plain strings
         ok = {
             "string": isinstance(value, str),
             "integer": isinstance(value, int | float) and not isinstance(value, bool),

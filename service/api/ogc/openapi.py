@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from service import __version__
-from service.api.ogc.cql2 import FILTER_LANGS
+from service.api.ogc.cql2 import ACCEPTED_LANGS
 from service.api.ogc.crs import CRS84, CRS_URIS
 from service.api.ogc.registry import Collection
 
@@ -207,8 +207,8 @@ def _parameters(default_limit: int, max_limit: int) -> dict[str, Any]:
         ),
         "filter-lang": query(
             "filter-lang",
-            "Language of filter.",
-            {"type": "string", "enum": FILTER_LANGS, "default": "cql2-text"},
+            "Language of filter; cql-text (the draft name GDAL asks for) is read as cql2-text.",
+            {"type": "string", "enum": ACCEPTED_LANGS, "default": "cql2-text"},
         ),
         "filter-crs": query(
             "filter-crs",

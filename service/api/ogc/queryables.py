@@ -89,4 +89,7 @@ def queryables_schema(coll: Collection, href: str) -> dict[str, Any]:
         "title": coll.title,
         "properties": {name: _schema_of(q, coll) for name, q in queryables(coll).items()},
         "additionalProperties": False,
+        # The draft layout GDAL's OAPIF driver (3.12) reads to learn which fields it may put
+        # in a CQL filter; JSON Schema ignores unknown keywords.
+        "queryables": [{"id": name} for name in queryables(coll) if name != GEOMETRY],
     }

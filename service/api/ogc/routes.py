@@ -137,6 +137,8 @@ def collection_doc(coll: Collection, root: str, session: SessionDep) -> dict[str
             link(f"{href}?f=html", "alternate", HTML, "This collection as HTML"),
             link(f"{href}/items", "items", GEOJSON, f"{coll.title} as GeoJSON"),
             link(f"{href}/queryables", REL_QUERYABLES, SCHEMA_MEDIA_TYPE, "Queryables"),
+            # The same under the draft relation name, which GDAL's OAPIF driver looks for.
+            link(f"{href}/queryables", "queryables", SCHEMA_MEDIA_TYPE, "Queryables"),
         ],
     }
     extent_doc: dict[str, Any] = {}
@@ -277,7 +279,10 @@ def get_queryables(
             ("queryables", f"{href}?f=html"),
         ]
         return html.page(title=f"Queryables: {coll.title}", root=root, crumbs=crumbs, fields=fields)
-    return _json(schema, media_type=SCHEMA_MEDIA_TYPE)
+    # A client asking for JSON but not JSON Schema (GDAL's OAPIF driver) gets it as JSON.
+    accept = request.headers.get("accept", "")
+    plain = "application/json" in accept and SCHEMA_MEDIA_TYPE not in accept
+    return _json(schema, media_type=JSON if plain else SCHEMA_MEDIA_TYPE)
 
 
 def _page_href(base: str, request: Request, *, limit: int, offset: int) -> str:
