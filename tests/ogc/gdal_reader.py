@@ -25,15 +25,16 @@ def read_layer(
     where: str | None = None,
     debug: bool = False,
     crs: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Rows, CRS and layer names; with `debug`, also GDAL's debug log (the URLs it fetched)."""
     args = [sys.executable, "-m", "tests.ogc.gdal_reader", url, layer]
     args.append(",".join(map(str, bbox)) if bbox else "")
     args.append(where or "")
     args.append(crs or "")
-    env = os.environ | ({"CPL_DEBUG": "ON"} if debug else {})
+    child_env = os.environ | ({"CPL_DEBUG": "ON"} if debug else {}) | (env or {})
     done = subprocess.run(
-        args, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False, env=env
+        args, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False, env=child_env
     )
     assert done.returncode == 0, done.stderr
     out: dict[str, Any] = json.loads(done.stdout)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import Engine
 
 from tests.conftest import LiveServer
@@ -70,3 +72,15 @@ def test_gdal_reads_in_web_mercator(clean_db: Engine, live_server: LiveServer) -
     by_code = {r["code"]: r for r in got["rows"]}
     minx, miny, _, _ = by_code[community_code(0)]["bounds"]
     assert abs(minx - 13336075.0) < 1 and abs(miny + 111325.14) < 1  # 119.80 E, 1.00 S
+
+
+def test_gdal_sends_an_api_key_as_bearer(
+    clean_db: Engine, live_server: LiveServer, auth_headers: Callable[[str], dict[str, str]]
+) -> None:
+    """docs/ogc.md: GDAL_HTTP_AUTH=BEARER with GDAL_HTTP_BEARER opens key-only collections."""
+    insert_communities(clean_db, 3)
+    url = f"OAPIF:{live_server.url}/ogc"
+    assert "reports" not in read_layer(url, "communities")["layers"]
+    key = auth_headers("responder")["Authorization"].removeprefix("Bearer ")
+    got = read_layer(url, "communities", env={"GDAL_HTTP_AUTH": "BEARER", "GDAL_HTTP_BEARER": key})
+    assert "reports" in got["layers"] and len(got["rows"]) == 3
