@@ -39,7 +39,7 @@ _PROPERTIES = (
 )
 
 
-def _columns() -> Select[Any]:
+def _columns() -> Select:
     return select(
         Community.code.label("code"),
         Community.name.label("name"),

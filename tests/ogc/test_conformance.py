@@ -179,7 +179,8 @@ def basic_spatial_functions_plus(c: TestClient) -> None:
 
 def spatial_functions(c: TestClient) -> None:
     x, y = ORIGIN
-    big = f"POLYGON(({x - 1} {y - 1}, {x + 0.0195} {y - 1}, {x + 0.0195} {y + 0.0095}, {x - 1} {y + 0.0095}, {x - 1} {y - 1}))"
+    x0, y0, x1, y1 = x - 1, y - 1, x + 0.0195, y + 0.0095
+    big = f"POLYGON(({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))"
     assert _ids(c, filter=f"S_WITHIN(geometry, {big})") == _codes(lambda i: i in (0, 1))
     assert _ids(c, filter=f"S_CONTAINS(geometry, {_point_in(2)})") == {community_code(2)}
     assert _fc(c, filter=f"S_DISJOINT(geometry, {_point_in(2)})")["numberMatched"] == COUNT - 1

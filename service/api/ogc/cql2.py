@@ -18,7 +18,7 @@ import shapely.ops
 from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json import parse as parse_json
 from pygeofilter.parsers.cql2_text import parse as parse_text
-from sqlalchemy import ColumnElement, and_, func, not_, or_
+from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
 from sqlalchemy.sql import FromClause
 
 from service.api.ogc.crs import Crs
@@ -163,7 +163,7 @@ class Translator:
         if type(node) in _SPATIAL:
             return self._spatial(node)
         if isinstance(node, bool):
-            return and_(True) if node else and_(False)
+            return true() if node else false()
         raise _bad(f"{type(node).__name__} is not supported in filters; supported: {SUPPORTED}")
 
     def _attribute(self, node: Any) -> tuple[Queryable, ColumnElement[Any]]:

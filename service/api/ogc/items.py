@@ -6,6 +6,7 @@ where there is a list, the values allowed (CRSs, queryables, properties, filter 
 
 from __future__ import annotations
 
+from sqlalchemy import ColumnElement
 from starlette.datastructures import QueryParams
 
 from service.api.ogc.cql2 import Translator, parse_filter
@@ -21,27 +22,12 @@ from service.api.ogc.params import (
 )
 from service.api.ogc.queries import ItemsQuery, Shape
 from service.api.ogc.queryables import queryables, sortables
-from service.api.ogc.registry import Collection
+from service.api.ogc.registry import RESERVED_PARAMS, Collection
 from service.errors import InvalidInput
 from service.settings import Settings
 
-ITEMS_PARAMS = frozenset(
-    {
-        "limit",
-        "offset",
-        "bbox",
-        "bbox-crs",
-        "datetime",
-        "crs",
-        "f",
-        "filter",
-        "filter-lang",
-        "filter-crs",
-        "sortby",
-        "properties",
-        "skipGeometry",
-    }
-)
+# Query parameters of the items request itself (collection filters come on top).
+ITEMS_PARAMS = RESERVED_PARAMS
 ITEM_PARAMS = frozenset({"crs", "f", "properties", "skipGeometry"})
 
 
@@ -108,7 +94,7 @@ def items_query(coll: Collection, qp: QueryParams, settings: Settings) -> ItemsQ
         raw = single(qp, name)
         if raw is not None:
             values[name] = parse_filter_values(flt, raw)
-    where = ()
+    where: tuple[ColumnElement[bool], ...] = ()
     text = single(qp, "filter")
     filter_crs = parse_crs(single(qp, "filter-crs"), name="filter-crs")
     if text is not None:

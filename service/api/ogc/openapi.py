@@ -431,8 +431,19 @@ def build_openapi(
     }
     tags = [{"name": "Capabilities", "description": "About the API and its collections"}]
     for coll in collections:
-        names = ("limit", "offset", "bbox", "bbox-crs", "crs", "filter", "filter-lang")
-        names += ("filter-crs", "sortby", "properties", "skipGeometry")
+        names = [
+            "limit",
+            "offset",
+            "bbox",
+            "bbox-crs",
+            "crs",
+            "filter",
+            "filter-lang",
+            "filter-crs",
+            "sortby",
+            "properties",
+            "skipGeometry",
+        ]
         common = [_ref(_REF_PARAM, name) for name in names]
         if coll.has_time:
             common.append(_ref(_REF_PARAM, "datetime"))

@@ -206,7 +206,9 @@ def _page_rows(
     src = coll.table()
     conds = _conditions(coll, src, q)
     id_col = src.c[coll.id_column]
-    order = [src.c[col].desc() if desc else src.c[col].asc() for col, desc in q.sort]
+    order: list[ColumnElement[Any]] = [
+        src.c[col].desc() if desc else src.c[col].asc() for col, desc in q.sort
+    ]
     order.append(id_col)
     # Pick the page's ids first (with the total as a window count), then render only those:
     # rows skipped by OFFSET are never turned into GeoJSON.
