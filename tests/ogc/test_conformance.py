@@ -300,3 +300,17 @@ def test_translated_filter_binds_every_literal() -> None:
     sql = str(cond.compile(dialect=postgresql.dialect()))
     assert "Robert" not in sql and "5" not in sql and "POINT" not in sql
     assert re.findall(r"%\(\w+\)s", sql)
+
+
+def test_html_pages_escape_data(client: TestClient, clean_db: Engine) -> None:
+    from sqlalchemy import update
+
+    from service.communities.models import Community
+
+    insert_communities(clean_db, 2)
+    with clean_db.begin() as conn:
+        conn.execute(update(Community).values(name="<script>alert(1)</script>"))
+    for url in (ITEMS, f"{ITEMS}/{community_code(0)}"):
+        r = client.get(url, params={"f": "html"})
+        assert "<script>alert" not in r.text and "&lt;script&gt;alert(1)" in r.text
+        assert "script-src" not in r.headers["content-security-policy"]  # no script at all

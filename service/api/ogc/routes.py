@@ -358,6 +358,8 @@ def _items_html(
             }
         )
     columns = list(rows[0]["properties"]) if rows else list(coll.property_columns())
+    # Page links keep f=html from the request: they lead to HTML pages.
+    links = [lk | {"type": HTML} if lk["rel"] in ("self", "next", "prev") else lk for lk in links]
     return html.page(
         title=f"{coll.title}: items",
         root=root,
