@@ -115,6 +115,11 @@ def queryables(c: TestClient) -> None:
 
 def filter_(c: TestClient) -> None:
     assert _ids(c, filter="population < 1003") == _codes(lambda i: i < 3)
+    # filter-crs: geometry literals in EPSG:4326 (lat/lon) and in metres find cell 0.
+    lat_lon = "S_INTERSECTS(geometry, POINT(-0.996 119.804))"
+    assert _ids(c, filter=lat_lon, **{"filter-crs": EPSG4326}) == {community_code(0)}
+    metres = "S_INTERSECTS(geometry, POINT(13336520 -110880))"
+    assert _ids(c, filter=metres, **{"filter-crs": EPSG3857}) == {community_code(0)}
     bad = c.get(ITEMS, params={"filter": "colour = 'red'"})
     assert bad.status_code == 400 and "population" in bad.json()["allowed"]
 

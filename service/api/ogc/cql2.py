@@ -13,8 +13,8 @@ import math
 from datetime import date, datetime
 from typing import Any
 
+import shapely
 import shapely.geometry
-import shapely.ops
 from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json import parse as parse_json
 from pygeofilter.parsers.cql2_text import parse as parse_text
@@ -284,6 +284,6 @@ class Translator:
         if shape.is_empty or not all(math.isfinite(c) for c in shape.bounds):
             raise _bad("the geometry literal is empty or has non-finite coordinates")
         if self.crs.lat_first:
-            shape = shapely.ops.transform(lambda a, b, *z: (b, a, *z), shape)
+            shape = shapely.transform(shape, lambda xy: xy[:, [1, 0]])
         geom = func.ST_GeomFromText(shape.wkt, self.crs.srid)
         return geom if self.crs.srid == 4326 else func.ST_Transform(geom, 4326)
