@@ -319,3 +319,50 @@ def test_html_pages_escape_data(client: TestClient, clean_db: Engine) -> None:
         r = client.get(url, params={"f": "html"})
         assert "<script>alert" not in r.text and "&lt;script&gt;alert(1)" in r.text
         assert "script-src" not in r.headers["content-security-policy"]  # no script at all
+
+
+ODD_FILTERS = [
+    "name LIKE 'abc\\\\'",
+    "population = 99999999999999999999999",
+    "population > 1e308 * 10",
+    "S_INTERSECTS(geometry, POLYGON((0 0, 1 1, 1 0, 0 1, 0 0)))",
+    "S_CONTAINS(geometry, GEOMETRYCOLLECTION(POINT(1 2), LINESTRING(0 0, 1 1)))",
+    "S_INTERSECTS(geometry, BBOX(1, 2))",
+    "S_INTERSECTS(geometry, POINT(1000 1000))",
+    "share_elderly = NULL",
+    "code IN ()",
+    "name = 'a' OR",
+    "(((((((((((((((((((((name = 'a')))))))))))))))))))))",
+    "geometry = 'x'",
+    "T_AFTER(population, TIMESTAMP('2020-01-01T00:00:00Z'))",
+    'name = "level"',
+    "population = population",
+    "name > population",
+    "CASEI(population) = CASEI('x')",
+    "CASEI(name) < CASEI('x')",
+    "NOT population",
+    "'a' = 'a'",
+    "\x00",
+    "ÿ" * 3000,
+]
+ODD_JSON = [
+    '{"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": [1, 2, 3]}]}',
+    '{"op": "=", "args": [{"property": "name"}, {"property": "name"}, 3]}',
+    '{"op": "in", "args": [{"property": "name"}, "notalist"]}',
+    '{"op": "between", "args": [{"property": "population"}, 1]}',
+    '{"op": "s_intersects", "args": [{"property": "geometry"}, {"type": "Point"}]}',
+    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]",
+    "null",
+    '"text"',
+]
+
+
+def test_odd_filters_are_never_a_server_error(client: TestClient, clean_db: Engine) -> None:
+    insert_communities(clean_db, 3)
+    cases = [{"filter": f} for f in ODD_FILTERS]
+    cases += [{"filter": f, "filter-lang": "cql2-json"} for f in ODD_JSON]
+    for params in cases:
+        r = client.get(ITEMS, params=params)
+        assert r.status_code in (200, 400), (params, r.status_code, r.text[:300])
+        if r.status_code == 400:
+            assert r.headers["content-type"] == "application/problem+json", params
