@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, Template, select_autoescape
+
+from service.api.ogc.registry import Collection
 
 HTML = "text/html"
 # Same-origin only; the page carries an inline <style> and no scripts.
@@ -56,3 +59,32 @@ def page(
     }
     context.update(content)
     return HTMLResponse(_template().render(**context), headers={"Content-Security-Policy": CSP})
+
+
+def items_page(
+    coll: Collection, root: str, features: list[str], matched: int, links: list[dict[str, str]]
+) -> HTMLResponse:
+    href = f"{root}/collections/{coll.id}"
+    rows = []
+    for text in features:
+        feature = json.loads(text)
+        fid = str(feature["id"])
+        rows.append(
+            {
+                "id": fid,
+                "href": f"{href}/items/{quote(fid, safe='')}?f=html",
+                "properties": feature.get("properties") or {},
+            }
+        )
+    columns = list(rows[0]["properties"]) if rows else list(coll.property_columns())
+    # Page links keep f=html from the request: they lead to HTML pages.
+    links = [lk | {"type": HTML} if lk["rel"] in ("self", "next", "prev") else lk for lk in links]
+    return page(
+        title=f"{coll.title}: items",
+        root=root,
+        crumbs=[("collections", f"{root}/collections?f=html"), (coll.id, f"{href}?f=html")],
+        features=rows,
+        columns=columns,
+        summary=f"{len(rows)} dari {matched} fitur / {len(rows)} of {matched} features",
+        links=links,
+    )

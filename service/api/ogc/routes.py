@@ -329,7 +329,7 @@ def get_items(
         href = _page_href(base, request, limit=q.limit, offset=max(q.offset - q.limit, 0))
         links.append(link(href, "prev", GEOJSON, "Previous page"))
     if fmt == "html":
-        return _items_html(coll, root, features, matched, links)
+        return html.items_page(coll, root, features, matched, links)
     tail = {
         "numberMatched": matched,
         "numberReturned": len(features),
@@ -340,35 +340,6 @@ def get_items(
     body = '{"type":"FeatureCollection","features":[' + ",".join(features) + "],"
     body += json.dumps(tail, ensure_ascii=False)[1:]
     return Response(body, media_type=GEOJSON, headers=headers)
-
-
-def _items_html(
-    coll: Collection, root: str, features: list[str], matched: int, links: list[dict[str, str]]
-) -> Response:
-    href = f"{root}/collections/{coll.id}"
-    rows = []
-    for text in features:
-        feature = json.loads(text)
-        fid = str(feature["id"])
-        rows.append(
-            {
-                "id": fid,
-                "href": f"{href}/items/{quote(fid, safe='')}?f=html",
-                "properties": feature.get("properties") or {},
-            }
-        )
-    columns = list(rows[0]["properties"]) if rows else list(coll.property_columns())
-    # Page links keep f=html from the request: they lead to HTML pages.
-    links = [lk | {"type": HTML} if lk["rel"] in ("self", "next", "prev") else lk for lk in links]
-    return html.page(
-        title=f"{coll.title}: items",
-        root=root,
-        crumbs=[("collections", f"{root}/collections?f=html"), (coll.id, f"{href}?f=html")],
-        features=rows,
-        columns=columns,
-        summary=f"{len(rows)} dari {matched} fitur / {len(rows)} of {matched} features",
-        links=links,
-    )
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}")
