@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
 from service import __version__
-from service.api import cap, tiles, web
+from service.api import cap, docs, tiles, web
 from service.api.ogc import routes as ogc
 from service.api.preauth import AuthBeforeBodyMiddleware
 from service.api.routes import (
@@ -49,6 +49,7 @@ ROUTERS = [
     tiles.router,
     cap.router,
     web.router,
+    docs.router,
 ]
 
 
@@ -114,6 +115,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         version=__version__,
         description="Early warning and risk mapping for community groups in Indonesia.",
         lifespan=lifespan,
+        # Served by service/api/docs.py from installed files, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = None  # set by the lifespan
