@@ -8,8 +8,13 @@ from datetime import datetime
 from apscheduler.schedulers.base import BaseScheduler
 
 from service.alerts.escalation import EscalationSummary, escalate_due
-from service.alerts.service import EvaluationSummary, evaluate_signals
-from service.alerts.signals import gather_signals
+from service.alerts.service import (
+    EvaluationSummary,
+    evaluate_signals,
+    evaluate_touched_rule,
+    rules_touching,
+)
+from service.alerts.signals import gather_signals, parse_refs, touched_signals
 from service.db import transaction, try_advisory_xact_lock, utcnow
 from service.runtime import Runtime
 
@@ -33,6 +38,47 @@ def evaluate_job(rt: Runtime, now: datetime | None = None) -> EvaluationSummary 
             summary.suppressed,
         )
     return summary
+
+
+def evaluate_touched(
+    rt: Runtime, payloads: list[str], now: datetime | None = None
+) -> EvaluationSummary:
+    """The event-driven evaluation: the rules of the communities that these events' signals
+    touch, one transaction per rule, so the first group's alert and outbox rows are committed
+    (and its messages on their way) while the next rule is evaluated.
+
+    Every worker that hears a wake-up may run this for the same events; each rule's state is
+    advanced under its lock and alerts are unique on their dedupe key, so each alert is made
+    once. Payloads name events ("event:<id>") and hazard layers ("layer:<id>").
+    """
+    now = now or utcnow()
+    event_ids, layer_ids = parse_refs(payloads)
+    total = EvaluationSummary()
+    if not event_ids and not layer_ids:
+        return total
+    with rt.session_factory() as session:
+        signals = touched_signals(
+            session=session, settings=rt.settings, now=now, event_ids=event_ids, layer_ids=layer_ids
+        )
+        rule_ids = rules_touching(session, sorted({s.community_code for s in signals}))
+    for rule_id in rule_ids:
+        with transaction(rt.session_factory) as session:
+            summary = evaluate_touched_rule(
+                session=session, settings=rt.settings, rule_id=rule_id, signals=signals, now=now
+            )
+        total.alerts_created += summary.alerts_created
+        total.all_clears += summary.all_clears
+        total.held += summary.held
+        total.suppressed += summary.suppressed
+    if total.alerts_created:
+        log.info(
+            "alerts (event-driven, %s): %d created, %d held, %d in cooldown",
+            ",".join(payloads)[:200],
+            len(total.alerts_created),
+            total.held,
+            total.suppressed,
+        )
+    return total
 
 
 def escalate_job(rt: Runtime, now: datetime | None = None) -> EscalationSummary | None:
@@ -61,6 +107,8 @@ def register(scheduler: BaseScheduler, rt: Runtime) -> None:
         args=[rt],
         id="alerts.evaluate",
         replace_existing=True,
+        # The safety net runs once at start: whatever was notified while no worker listened.
+        next_run_time=utcnow(),
     )
     scheduler.add_job(
         escalate_job,

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, case, func, insert, literal, select, update
+from sqlalchemy import BigInteger, case, func, insert, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ from service.alerts.rules import Decision, RuleConfig, Signal, WatchState, evalu
 from service.alerts.schemas import DrillIn
 from service.alerts.templates import MessageContext, TemplateError, render, whatsapp_template
 from service.communities.models import Community
-from service.db import try_advisory_xact_lock
+from service.db import advisory_lock_key, try_advisory_xact_lock
 from service.errors import Conflict, InvalidInput, NotFound
 from service.messaging import outbox
 from service.messaging.models import Delivery
@@ -103,36 +103,115 @@ def evaluate_signals(
         .where(AlertRule.enabled.is_(True))
         .order_by(AlertRule.id)
     ).all()
-    by_community: dict[str, list[Signal]] = {}
-    for signal in signals:
-        by_community.setdefault(signal.community_code, []).append(signal)
+    by_community = _by_community(signals)
     for rule, group in rules:
         # Two workers may evaluate at once; each rule's state is advanced by one of them.
         if not try_advisory_xact_lock(session, "alerts.rule", rule.id):
             summary.skipped_rules.append(rule.id)
             continue
-        mine = [s for code in group.community_codes for s in by_community.get(code, ())]
-        states = _load_states(session, rule.id)
-        result = evaluate(rule=rule_config(rule), signals=mine, states=states, now=now)
-        for decision in result.decisions:
-            key = (decision.hazard, decision.community_code)
-            if decision.kind == "held":
-                summary.held += 1
-            elif decision.kind == "cooldown":
-                summary.suppressed += 1
-            elif decision.kind in ("alert", "update"):
-                alert, _ = _alert_from_decision(session, settings, group, rule, decision, now)
-                summary.alerts_created.append(alert.id)
-                thread = decision.thread_alert_id if decision.kind == "update" else alert.id
-                result.states[key] = replace(result.states[key], thread_alert_id=thread)
-            elif decision.kind == "all_clear":
-                alert, _ = _alert_from_decision(session, settings, group, rule, decision, now)
-                summary.all_clears.append(alert.id)
-        for key, state in result.states.items():
-            if states.get(key) != state:
-                _save_state(session, rule.id, key, state)
+        evaluate_rule(
+            session=session,
+            settings=settings,
+            rule=rule,
+            group=group,
+            by_community=by_community,
+            now=now,
+            summary=summary,
+        )
     session.flush()
     return summary
+
+
+def _by_community(signals: list[Signal]) -> dict[str, list[Signal]]:
+    by_community: dict[str, list[Signal]] = {}
+    for signal in signals:
+        by_community.setdefault(signal.community_code, []).append(signal)
+    return by_community
+
+
+def rules_touching(session: Session, codes: list[str]) -> list[int]:
+    """Ids of the enabled rules whose group covers at least one of these communities."""
+    if not codes:
+        return []
+    return list(
+        session.scalars(
+            select(AlertRule.id)
+            .join(AlertGroup, AlertGroup.id == AlertRule.group_id)
+            .where(AlertRule.enabled.is_(True), AlertGroup.community_codes.overlap(codes))
+            .order_by(AlertRule.id)
+        )
+    )
+
+
+def evaluate_touched_rule(
+    *, session: Session, settings: Settings, rule_id: int, signals: list[Signal], now: datetime
+) -> EvaluationSummary:
+    """Evaluate one rule over the signals of some events only (an event-driven evaluation).
+
+    Waits for the rule's lock (a running interval evaluation may hold it; its snapshot may
+    predate these signals), and judges only the watches these signals name: a watch they do
+    not name is not "below" just because this evaluation did not look at it.
+    """
+    summary = EvaluationSummary()
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_lock_key("alerts.rule", rule_id)}
+    )
+    row = session.execute(
+        select(AlertRule, AlertGroup)
+        .join(AlertGroup, AlertGroup.id == AlertRule.group_id)
+        .where(AlertRule.id == rule_id, AlertRule.enabled.is_(True))
+    ).first()
+    if row is None:
+        return summary
+    evaluate_rule(
+        session=session,
+        settings=settings,
+        rule=row[0],
+        group=row[1],
+        by_community=_by_community(signals),
+        now=now,
+        summary=summary,
+        partial=True,
+    )
+    session.flush()
+    return summary
+
+
+def evaluate_rule(
+    *,
+    session: Session,
+    settings: Settings,
+    rule: AlertRule,
+    group: AlertGroup,
+    by_community: dict[str, list[Signal]],
+    now: datetime,
+    summary: EvaluationSummary,
+    partial: bool = False,
+) -> None:
+    """One rule over its group's signals: alerts, updates and all-clears, state saved."""
+    mine = [s for code in group.community_codes for s in by_community.get(code, ())]
+    states = _load_states(session, rule.id)
+    if partial:
+        named = {(s.hazard, s.community_code) for s in mine}
+        states = {k: v for k, v in states.items() if k in named}
+    result = evaluate(rule=rule_config(rule), signals=mine, states=states, now=now)
+    for decision in result.decisions:
+        key = (decision.hazard, decision.community_code)
+        if decision.kind == "held":
+            summary.held += 1
+        elif decision.kind == "cooldown":
+            summary.suppressed += 1
+        elif decision.kind in ("alert", "update"):
+            alert, _ = _alert_from_decision(session, settings, group, rule, decision, now)
+            summary.alerts_created.append(alert.id)
+            thread = decision.thread_alert_id if decision.kind == "update" else alert.id
+            result.states[key] = replace(result.states[key], thread_alert_id=thread)
+        elif decision.kind == "all_clear":
+            alert, _ = _alert_from_decision(session, settings, group, rule, decision, now)
+            summary.all_clears.append(alert.id)
+    for key, state in result.states.items():
+        if states.get(key) != state:
+            _save_state(session, rule.id, key, state)
 
 
 def _alert_from_decision(

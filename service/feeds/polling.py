@@ -31,6 +31,7 @@ from service.feeds.models import EventReport, Feed
 from service.feeds.parsers import bmkg, cap, gdacs, shakemap, usgs
 from service.feeds.parsers.common import FeedParseError, Report
 from service.settings import FeedSettings, Settings
+from service.wakeup import SIGNALS, notify
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = {429, 500, 502, 503, 504}
@@ -346,6 +347,11 @@ def poll_feed(
                     session=s, reports=reports, feed_id=feed_id, tolerances=settings.feeds
                 )
                 expire_events(session=s)
+                # Wake the rule evaluation at commit for events that are signals by their
+                # footprint (CAP, GDACS); earthquakes wake it when their shaking is stored.
+                for event_id in outcome.ingest.new_events + outcome.ingest.revised_events:
+                    if event_id not in outcome.ingest.shaking_changed:
+                        notify(s, SIGNALS, f"event:{event_id}")
                 error = "; ".join(partial)[:2000] if partial else None
                 _record(
                     session_factory,
@@ -388,31 +394,58 @@ def poll_feed(
                 t0=t0,
             )
             return outcome
-        # The events are committed; now what they mean for communities.
-        targets = outcome.ingest.shaking_changed
-        if grid is not None:
-            event_id = _event_of(session_factory, grid.event_id)
-            targets = [t for t in targets if t != event_id]
-            if event_id is not None:
-                outcome.shaking.append(
-                    shaking.update_shaking(
-                        session_factory=session_factory,
-                        settings=settings,
-                        event_id=event_id,
-                        grid=grid,
-                    )
-                )
-        for event_id in targets:
-            try:
-                outcome.shaking.append(
-                    shaking.update_shaking(
-                        session_factory=session_factory, settings=settings, event_id=event_id
-                    )
-                )
-            except Exception:  # one event's estimate must not stop the others
-                log.exception("shaking estimate for event %s failed", event_id)
+        # The events are committed; now what they mean for communities: the per-community
+        # shaking of every event first (each commit wakes the rule evaluation), the slower
+        # risk recompute after, so no alert waits for a score.
+        outcome.shaking = _update_shaking_all(session_factory, settings, outcome, grid)
+        for result in outcome.shaking:
+            if result.layer_id is None:
+                continue
+            t = time.perf_counter()
+            result.recomputed = shaking.recompute_risk(session_factory, result.layer_id, settings)
+            result.recompute_seconds = time.perf_counter() - t
+            result.seconds += result.recompute_seconds
         outcome.done_at = time.perf_counter()
         return outcome
+
+
+def _update_shaking_all(
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    outcome: PollOutcome,
+    grid: shakemap.ShakeMapGrid | None,
+) -> list[Any]:
+    """Per-community shaking for every earthquake the poll changed (no risk recompute)."""
+    from service.feeds import shaking
+
+    results = []
+    targets = outcome.ingest.shaking_changed
+    if grid is not None:
+        event_id = _event_of(session_factory, grid.event_id)
+        targets = [t for t in targets if t != event_id]
+        if event_id is not None:
+            results.append(
+                shaking.update_shaking(
+                    session_factory=session_factory,
+                    settings=settings,
+                    event_id=event_id,
+                    grid=grid,
+                    recompute=False,
+                )
+            )
+    for event_id in targets:
+        try:
+            results.append(
+                shaking.update_shaking(
+                    session_factory=session_factory,
+                    settings=settings,
+                    event_id=event_id,
+                    recompute=False,
+                )
+            )
+        except Exception:  # one event's estimate must not stop the others
+            log.exception("shaking estimate for event %s failed", event_id)
+    return results
 
 
 def _event_of(session_factory: sessionmaker[Session], shakemap_id: str) -> int | None:

@@ -27,6 +27,7 @@ from service.feeds.parsers.shakemap import ShakeMapGrid
 from service.hazards.models import HazardLayer
 from service.risk import intensity
 from service.settings import Settings
+from service.wakeup import SIGNALS, notify
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,7 @@ def update_shaking(
                 "shaking_method": method,
             }
             layer_id = layer.id
+            notify(session, SIGNALS, f"event:{event_id}")  # the rules hear it at commit
             session.commit()
     t1 = time.perf_counter()
     recomputed = recompute_risk(session_factory, layer_id, settings) if recompute else False
