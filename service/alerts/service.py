@@ -103,7 +103,7 @@ def evaluate_signals(
         .where(AlertRule.enabled.is_(True))
         .order_by(AlertRule.id)
     ).all()
-    by_community = _by_community(signals)
+    grouped = by_community(signals)
     for rule, group in rules:
         # Two workers may evaluate at once; each rule's state is advanced by one of them.
         if not try_advisory_xact_lock(session, "alerts.rule", rule.id):
@@ -114,7 +114,7 @@ def evaluate_signals(
             settings=settings,
             rule=rule,
             group=group,
-            by_community=by_community,
+            by_community=grouped,
             now=now,
             summary=summary,
         )
@@ -122,31 +122,36 @@ def evaluate_signals(
     return summary
 
 
-def _by_community(signals: list[Signal]) -> dict[str, list[Signal]]:
+def by_community(signals: list[Signal]) -> dict[str, list[Signal]]:
     by_community: dict[str, list[Signal]] = {}
     for signal in signals:
         by_community.setdefault(signal.community_code, []).append(signal)
     return by_community
 
 
-def rules_touching(session: Session, codes: list[str]) -> list[int]:
+def rules_touching(session: Session, codes: set[str]) -> list[int]:
     """Ids of the enabled rules whose group covers at least one of these communities."""
     if not codes:
         return []
-    return list(
-        session.scalars(
-            select(AlertRule.id)
-            .join(AlertGroup, AlertGroup.id == AlertRule.group_id)
-            .where(AlertRule.enabled.is_(True), AlertGroup.community_codes.overlap(codes))
-            .order_by(AlertRule.id)
-        )
-    )
+    rows = session.execute(
+        select(AlertRule.id, AlertGroup.community_codes)
+        .join(AlertGroup, AlertGroup.id == AlertRule.group_id)
+        .where(AlertRule.enabled.is_(True))
+        .order_by(AlertRule.id)
+    ).all()
+    return [int(rule_id) for rule_id, group_codes in rows if not codes.isdisjoint(group_codes)]
 
 
 def evaluate_touched_rule(
-    *, session: Session, settings: Settings, rule_id: int, signals: list[Signal], now: datetime
+    *,
+    session: Session,
+    settings: Settings,
+    rule_id: int,
+    signals: dict[str, list[Signal]],
+    now: datetime,
 ) -> EvaluationSummary:
-    """Evaluate one rule over the signals of some events only (an event-driven evaluation).
+    """Evaluate one rule over the signals of some events only (an event-driven evaluation);
+    `signals` by community code (`by_community`).
 
     Waits for the rule's lock (a running interval evaluation may hold it; its snapshot may
     predate these signals), and judges only the watches these signals name: a watch they do
@@ -168,7 +173,7 @@ def evaluate_touched_rule(
         settings=settings,
         rule=row[0],
         group=row[1],
-        by_community=_by_community(signals),
+        by_community=signals,
         now=now,
         summary=summary,
         partial=True,

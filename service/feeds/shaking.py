@@ -16,8 +16,7 @@ import numpy as np
 from affine import Affine
 from geoalchemy2.shape import to_shape
 from shapely.geometry import Point
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.communities.models import Community
@@ -53,9 +52,11 @@ def _communities_in(
 ) -> list[tuple[int, float, float]]:
     envelope = func.ST_MakeEnvelope(*bounds, 4326)
     point = func.ST_PointOnSurface(Community.geom)
+    # Bounding boxes only (the index answers it): a community whose box overlaps but whose
+    # point falls outside the grid samples NaN and is left out.
     rows = session.execute(
         select(Community.id, func.ST_X(point), func.ST_Y(point)).where(
-            func.ST_Intersects(Community.geom, envelope)
+            Community.geom.op("&&")(envelope)
         )
     ).all()
     return [(int(r[0]), float(r[1]), float(r[2])) for r in rows]
@@ -96,6 +97,15 @@ def _skipped(event_id: int, t0: float, why: str) -> ShakingResult:
     return ShakingResult(event_id, None, None, 0, False, time.perf_counter() - t0, skipped=why)
 
 
+_INSERT_INTENSITIES = text(
+    "INSERT INTO hazard_event_intensities "
+    "(event_id, community_id, mmi, method, layer_id, distance_km) "
+    "SELECT :event, t.id, t.mmi, :method, :layer, t.dist "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:mmi AS float8[]), CAST(:dist AS float8[])) "
+    "AS t(id, mmi, dist)"
+)
+
+
 def _store_intensities(
     session: Session,
     event_id: int,
@@ -115,20 +125,21 @@ def _store_intensities(
     lats = np.array([c[2] for c in communities])
     dist = intensity.haversine_km(epicentre.x, epicentre.y, lons, lats)
     mmi = intensity.sample_raster(array, transform, lons, lats)
-    rows = [
-        {
-            "event_id": event_id,
-            "community_id": int(i),
-            "mmi": round(float(m), 2),
-            "method": method,
-            "layer_id": layer_id,
-            "distance_km": round(float(d), 2),
-        }
-        for i, m, d in zip(ids, mmi, dist, strict=True)
-        if np.isfinite(m)
-    ]
-    if rows:
-        session.execute(insert(EventIntensity), rows)
+    keep = np.isfinite(mmi)
+    if keep.any():
+        # One statement over arrays: 84,000 rows in a fraction of a second (an executemany
+        # of dicts takes seconds, and the alert waits for this commit).
+        session.execute(
+            _INSERT_INTENSITIES,
+            {
+                "event": event_id,
+                "method": method,
+                "layer": layer_id,
+                "ids": ids[keep].astype(np.int64).tolist(),
+                "mmi": np.round(mmi[keep], 2).tolist(),
+                "dist": np.round(dist[keep], 2).tolist(),
+            },
+        )
 
 
 def update_shaking(
