@@ -80,14 +80,16 @@ def evaluate_touched(
                 out.suppressed += one.suppressed
         return out
 
-    # The first rule commits alone (the first messages leave at once), then a few rules per
-    # commit: each commit waits for the disk.
-    batches = [rule_ids[:1]] + [
+    # The first rule commits alone and before the others start (the first messages leave at
+    # once), then a few rules per commit (each commit waits for the disk), several at once.
+    summaries = [batch(rule_ids[:1])] if rule_ids else []
+    batches = [
         rule_ids[i : i + RULES_PER_COMMIT] for i in range(1, len(rule_ids), RULES_PER_COMMIT)
     ]
-    threads = min(rt.settings.alerts.evaluate_threads, max(1, len(rule_ids)))
+    threads = min(rt.settings.alerts.evaluate_threads, max(1, len(batches)))
     with ThreadPoolExecutor(threads, thread_name_prefix="siaga-evaluate") as pool:
-        for summary in pool.map(batch, batches):
+        summaries += pool.map(batch, batches)
+        for summary in summaries:
             total.alerts_created += summary.alerts_created
             total.all_clears += summary.all_clears
             total.held += summary.held
