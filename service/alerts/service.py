@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, case, func, insert, literal, select, text, update
+from sqlalchemy import BigInteger, case, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ from service.alerts.rules import Decision, RuleConfig, Signal, WatchState, evalu
 from service.alerts.schemas import DrillIn
 from service.alerts.templates import MessageContext, TemplateError, render, whatsapp_template
 from service.communities.models import Community
-from service.db import advisory_lock_key, try_advisory_xact_lock
+from service.db import advisory_xact_lock, try_advisory_xact_lock
 from service.errors import Conflict, InvalidInput, NotFound
 from service.messaging import outbox
 from service.messaging.models import Delivery
@@ -158,9 +158,7 @@ def evaluate_touched_rule(
     not name is not "below" just because this evaluation did not look at it.
     """
     summary = EvaluationSummary()
-    session.execute(
-        text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_lock_key("alerts.rule", rule_id)}
-    )
+    advisory_xact_lock(session, "alerts.rule", rule_id)
     row = session.execute(
         select(AlertRule, AlertGroup)
         .join(AlertGroup, AlertGroup.id == AlertRule.group_id)
@@ -289,6 +287,7 @@ def create_alert(
         return existing, False
     first = thread.thread_id or thread.id if thread is not None else None
     alert = Alert(
+        reply_code=next_reply_code(session, group.id),
         identifier=f"{settings.alerts.cap_identifier_prefix}-{uuid.uuid4().hex}",
         dedupe_key=key,
         group_id=group.id,
@@ -333,6 +332,14 @@ def create_alert(
     return alert, True
 
 
+def next_reply_code(session: Session, group_id: int) -> int:
+    """The group's next reply code (1, 2, 3, …), held until the caller's transaction ends so
+    two workers never hand out the same one."""
+    advisory_xact_lock(session, "alerts.reply_code", group_id)
+    last = session.scalar(select(func.max(Alert.reply_code)).where(Alert.group_id == group_id))
+    return (last or 0) + 1
+
+
 def message_context(
     *,
     session: Session,
@@ -354,6 +361,7 @@ def message_context(
         headline=alert.headline if (kind or alert.kind) in ("alert", "update") else None,
         member_name=member_name,
         names=names,
+        reply_code=alert.reply_code,
     )
 
 
