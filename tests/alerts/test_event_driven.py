@@ -126,3 +126,43 @@ def test_listener_hears_commits_not_rollbacks(settings, session_factory) -> None
         listener.stop()
         listener.join(5)
     assert sorted(heard) == [(OUTBOX, ""), (SIGNALS, "event:2")]
+
+
+def test_listener_reconnects_and_says_so(settings, session_factory) -> None:
+    """The listener's connection is killed (a database restart, a network cut): it connects
+    again, calls on_connect (the worker then runs the full evaluation for what it missed)
+    and hears the next notification."""
+    heard: list[str] = []
+    connects: list[float] = []
+    listener = Listener(
+        settings.database.url,
+        [SIGNALS],
+        lambda _c, payload: heard.append(payload),
+        on_connect=lambda: connects.append(time.monotonic()),
+    )
+    listener.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not connects and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with session_factory() as s, s.begin():
+            killed = s.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE query = 'LISTEN siaga_signals' AND datname = current_database()"
+                )
+            )
+        assert killed == 1
+        deadline = time.monotonic() + 15
+        while len(connects) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(connects) == 2
+        with session_factory() as s, s.begin():
+            notify(s, SIGNALS, "event:9")
+        deadline = time.monotonic() + 10
+        while not heard and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        listener.stop()
+        listener.join(5)
+    assert heard == ["event:9"]
