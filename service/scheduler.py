@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -23,6 +24,7 @@ from service.alerts import jobs as alerts_jobs
 from service.db import utcnow
 from service.feeds import jobs as feeds_jobs
 from service.messaging import jobs as messaging_jobs
+from service.messaging.dispatcher import Dispatcher
 from service.risk import jobs as risk_jobs
 from service.runtime import Runtime, open_runtime
 from service.wakeup import OUTBOX, SIGNALS, Listener
@@ -30,12 +32,14 @@ from service.wakeup import OUTBOX, SIGNALS, Listener
 log = logging.getLogger(__name__)
 
 
-def build_scheduler(rt: Runtime) -> BackgroundScheduler:
+def build_scheduler(rt: Runtime, evaluator: Evaluator | None = None) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
     )
     # Each domain adds its jobs here, in data-flow order (the dispatcher has its own thread).
-    feeds_jobs.register(scheduler, rt)
+    # A poll's risk recompute waits for the rule evaluation its shaking woke (bounded): the
+    # two would share this process, and the alert goes first.
+    feeds_jobs.register(scheduler, rt, evaluator.wait_for_rules if evaluator else None)
     risk_jobs.schedule(scheduler, rt)
     alerts_jobs.register(scheduler, rt)
     return scheduler
@@ -52,12 +56,27 @@ class Evaluator(threading.Thread):
         self.pending: list[str] = []
         self.lock = threading.Lock()
         self.has_work = threading.Event()
+        self.idle = threading.Event()  # nothing pending, nothing being evaluated
+        self.idle.set()
 
     def add(self, payload: str) -> None:
         with self.lock:
             if payload not in self.pending:
                 self.pending.append(payload)
+            self.idle.clear()
         self.has_work.set()
+
+    def wait_for_rules(self) -> None:
+        """Called by a poll between storing shaking and the risk recompute: let the wake-up
+        arrive (it follows the commit by milliseconds), then wait until the evaluation it
+        started is done, at most `SIAGA_ALERTS_RECOMPUTE_WAIT_S`."""
+        limit = self.rt.settings.alerts.recompute_wait_s
+        if limit <= 0:
+            return
+        started = time.monotonic()
+        while self.idle.is_set() and time.monotonic() - started < 0.5:
+            time.sleep(0.01)
+        self.idle.wait(max(0.0, limit - (time.monotonic() - started)))
 
     def run(self) -> None:
         while not self.stop_event.is_set():
@@ -70,14 +89,16 @@ class Evaluator(threading.Thread):
                 alerts_jobs.evaluate_touched(self.rt, payloads)
             except Exception:  # the interval evaluation is the net; keep listening
                 log.exception("event-driven evaluation of %s failed", payloads)
+            with self.lock:
+                if not self.pending:
+                    self.idle.set()
 
 
 def start_chain(
-    rt: Runtime, scheduler: BackgroundScheduler, stop: threading.Event
-) -> tuple[Listener, Evaluator, messaging_jobs.Dispatcher, threading.Thread]:
+    rt: Runtime, scheduler: BackgroundScheduler, evaluator: Evaluator, stop: threading.Event
+) -> tuple[Listener, Dispatcher, threading.Thread]:
     """Start the dispatcher, the evaluator and the listener that wakes them."""
     dispatcher, dispatch_thread = messaging_jobs.start(rt, stop)
-    evaluator = Evaluator(rt, stop)
     evaluator.start()
     first = [True]
 
@@ -99,7 +120,7 @@ def start_chain(
         rt.settings.database.url, [SIGNALS, OUTBOX], handle, on_connect=reconnected, stop=stop
     )
     listener.start()
-    return listener, evaluator, dispatcher, dispatch_thread
+    return listener, dispatcher, dispatch_thread
 
 
 def run_worker() -> None:
@@ -107,9 +128,10 @@ def run_worker() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with open_runtime() as rt:
-        scheduler = build_scheduler(rt)
+        evaluator = Evaluator(rt, stop)
+        scheduler = build_scheduler(rt, evaluator)
         scheduler.start()
-        listener, evaluator, dispatcher, dispatch_thread = start_chain(rt, scheduler, stop)
+        listener, dispatcher, dispatch_thread = start_chain(rt, scheduler, evaluator, stop)
         log.info("worker started with jobs: %s", [j.id for j in scheduler.get_jobs()])
         stop.wait()
         dispatcher.wake.set()

@@ -267,8 +267,12 @@ def poll_feed(
     client: httpx.Client,
     feed_id: int,
     force: bool = False,
+    before_recompute: Callable[[], None] | None = None,
 ) -> PollOutcome:
-    """Poll one feed now. Safe to call from any number of processes at once."""
+    """Poll one feed now. Safe to call from any number of processes at once.
+
+    `before_recompute` is called after the per-community shaking is committed and before the
+    risk recompute starts (the worker waits there for the rule evaluation it woke)."""
     from service.feeds import shaking
 
     with session_factory() as lock_session, lock_session.begin():
@@ -398,6 +402,8 @@ def poll_feed(
         # shaking of every event first (each commit wakes the rule evaluation), the slower
         # risk recompute after, so no alert waits for a score.
         outcome.shaking = _update_shaking_all(session_factory, settings, outcome, grid)
+        if before_recompute is not None and any(r.layer_id for r in outcome.shaking):
+            before_recompute()
         for result in outcome.shaking:
             if result.layer_id is None:
                 continue
@@ -508,7 +514,11 @@ def due_feed_ids(session: Session, *, now: datetime | None = None) -> list[int]:
 
 
 def poll_due_feeds(
-    *, session_factory: sessionmaker[Session], settings: Settings, client: httpx.Client
+    *,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    client: httpx.Client,
+    before_recompute: Callable[[], None] | None = None,
 ) -> list[PollOutcome]:
     """The scheduler tick: poll each due feed; one feed's failure never stops the others."""
     with session_factory() as s, s.begin():
@@ -523,6 +533,7 @@ def poll_due_feeds(
                     settings=settings,
                     client=client,
                     feed_id=feed_id,
+                    before_recompute=before_recompute,
                 )
             )
         except Exception as exc:  # a bug or DB hiccup on one feed: record it, go on
