@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable
 
 import psycopg
@@ -96,11 +95,3 @@ class Listener(threading.Thread):
             self.handler(channel, payload)
         except Exception:  # a handler's bug must not stop the wake-ups
             log.exception("listener: handler failed for %s %r", channel, payload)
-
-
-def wait_listening(listener: Listener, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if listener.listening.wait(0.05):
-            return True
-    return False
