@@ -257,6 +257,7 @@ def run(url: str, args: argparse.Namespace, tmp: Path) -> None:
         "DATABASE_URL": url,
         "SIAGA_LOG_LEVEL": "INFO",
         "SIAGA_STORAGE_DATA_DIR": str(data_dir),
+        "SIAGA_FEEDS_ALLOWED_HOSTS": "127.0.0.1",  # the feed served on loopback
         "SIAGA_FEEDS_TICK_SECONDS": "1",
         "SIAGA_ALERTS_SMS_PROVIDER": "twilio",
         "SIAGA_ALERTS_WHATSAPP_PROVIDER": "twilio",

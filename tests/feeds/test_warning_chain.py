@@ -102,6 +102,7 @@ def _spawn(settings: Settings, twilio_url: str, log: Path) -> subprocess.Popen[b
         "DATABASE_URL": settings.database.url,
         "SIAGA_ENV": "test",
         "SIAGA_STORAGE_DATA_DIR": str(settings.storage.data_dir),
+        "SIAGA_FEEDS_ALLOWED_HOSTS": "127.0.0.1",  # the feed served on loopback
         "SIAGA_FEEDS_TICK_SECONDS": "0.5",
         "SIAGA_FEEDS_RETRIES": "0",
         "SIAGA_ALERTS_SMS_PROVIDER": "twilio",
@@ -172,7 +173,7 @@ def test_feed_response_to_first_delivery_within_5_s(
         log = tmp_path / "worker.log"
         worker = _spawn(settings, twilio_url, log)
         try:
-            _wait(lambda: feeds.served, 30, "the first poll")
+            _wait(lambda: feeds.served, 60, f"the first poll (worker log: {log})")
             time.sleep(1.0)  # the start-up evaluation is over; only a wake-up can help now
             assert not fake.gateway.accepted
             route.body = json.dumps(_quake(1)).encode()  # BMKG publishes a new M6.9
