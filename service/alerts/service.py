@@ -120,39 +120,21 @@ def evaluate_signals(
         .where(AlertRule.enabled.is_(True))
         .order_by(AlertRule.id)
     ).all()
-    by_community: dict[str, list[Signal]] = {}
-    for signal in signals:
-        by_community.setdefault(signal.community_code, []).append(signal)
+    grouped = by_community(signals)
     for rule, group in rules:
         # Two workers may evaluate at once; each rule's state is advanced by one of them.
         if not try_advisory_xact_lock(session, "alerts.rule", rule.id):
             summary.skipped_rules.append(rule.id)
             continue
-        mine = [s for code in group.community_codes for s in by_community.get(code, ())]
-        # A hazard map says where danger can be, not that it is here: never a warning.
-        maps = [s for s in mine if s.basis == "map"]
-        mine = [s for s in mine if s.basis != "map"]
-        if rule.map_notice and maps:
-            _preparedness_notices(session, settings, group, rule, maps, now, summary)
-        states = _load_states(session, rule.id)
-        result = evaluate(rule=rule_config(rule), signals=mine, states=states, now=now)
-        for decision in result.decisions:
-            key = (decision.hazard, decision.community_code)
-            if decision.kind == "held":
-                summary.held += 1
-            elif decision.kind == "cooldown":
-                summary.suppressed += 1
-            elif decision.kind in ("alert", "update"):
-                alert, _ = _alert_from_decision(session, settings, group, rule, decision, now)
-                summary.alerts_created.append(alert.id)
-                thread = decision.thread_alert_id if decision.kind == "update" else alert.id
-                result.states[key] = replace(result.states[key], thread_alert_id=thread)
-            elif decision.kind == "all_clear":
-                alert, _ = _alert_from_decision(session, settings, group, rule, decision, now)
-                summary.all_clears.append(alert.id)
-        for key, state in result.states.items():
-            if states.get(key) != state:
-                _save_state(session, rule.id, key, state)
+        evaluate_rule(
+            session=session,
+            settings=settings,
+            rule=rule,
+            group=group,
+            by_community=grouped,
+            now=now,
+            summary=summary,
+        )
     session.flush()
     return summary
 
@@ -194,6 +176,106 @@ def _preparedness_notices(
         )
         if created:
             summary.notices_created.append(alert.id)
+
+
+def by_community(signals: list[Signal]) -> dict[str, list[Signal]]:
+    by_community: dict[str, list[Signal]] = {}
+    for signal in signals:
+        by_community.setdefault(signal.community_code, []).append(signal)
+    return by_community
+
+
+def rules_touching(session: Session, codes: set[str]) -> list[int]:
+    """Ids of the enabled rules whose group covers at least one of these communities."""
+    if not codes:
+        return []
+    rows = session.execute(
+        select(AlertRule.id, AlertGroup.community_codes)
+        .join(AlertGroup, AlertGroup.id == AlertRule.group_id)
+        .where(AlertRule.enabled.is_(True))
+        .order_by(AlertRule.id)
+    ).all()
+    return [int(rule_id) for rule_id, group_codes in rows if not codes.isdisjoint(group_codes)]
+
+
+def evaluate_touched_rule(
+    *,
+    session: Session,
+    settings: Settings,
+    rule_id: int,
+    signals: dict[str, list[Signal]],
+    now: datetime,
+) -> EvaluationSummary:
+    """Evaluate one rule over the signals of some events only (an event-driven evaluation);
+    `signals` by community code (`by_community`).
+
+    Waits for the rule's lock (a running interval evaluation may hold it; its snapshot may
+    predate these signals), and judges only the watches these signals name: a watch they do
+    not name is not "below" just because this evaluation did not look at it.
+    """
+    summary = EvaluationSummary()
+    advisory_xact_lock(session, "alerts.rule", rule_id)
+    row = session.execute(
+        select(AlertRule, AlertGroup)
+        .join(AlertGroup, AlertGroup.id == AlertRule.group_id)
+        .where(AlertRule.id == rule_id, AlertRule.enabled.is_(True))
+    ).first()
+    if row is None:
+        return summary
+    evaluate_rule(
+        session=session,
+        settings=settings,
+        rule=row[0],
+        group=row[1],
+        by_community=signals,
+        now=now,
+        summary=summary,
+        partial=True,
+    )
+    session.flush()
+    return summary
+
+
+def evaluate_rule(
+    *,
+    session: Session,
+    settings: Settings,
+    rule: AlertRule,
+    group: AlertGroup,
+    by_community: dict[str, list[Signal]],
+    now: datetime,
+    summary: EvaluationSummary,
+    partial: bool = False,
+) -> None:
+    """One rule over its group's signals: alerts, updates and all-clears, state saved."""
+    mine = [s for code in group.community_codes for s in by_community.get(code, ())]
+    # A hazard map says where danger can be, not that it is here: never a warning.
+    maps = [s for s in mine if s.basis == "map"]
+    mine = [s for s in mine if s.basis != "map"]
+    if rule.map_notice and maps:
+        _preparedness_notices(session, settings, group, rule, maps, now, summary)
+    states = _load_states(session, rule.id)
+    if partial:
+        named = {(s.hazard, s.community_code) for s in mine}
+        states = {k: v for k, v in states.items() if k in named}
+    result = evaluate(rule=rule_config(rule), signals=mine, states=states, now=now)
+    for decision in result.decisions:
+        key = (decision.hazard, decision.community_code)
+        if decision.kind == "held":
+            summary.held += 1
+        elif decision.kind == "cooldown":
+            summary.suppressed += 1
+        elif decision.kind in ("alert", "update"):
+            alert, _ = _alert_from_decision(session, settings, group, rule, decision, now)
+            summary.alerts_created.append(alert.id)
+            thread = decision.thread_alert_id if decision.kind == "update" else alert.id
+            result.states[key] = replace(result.states[key], thread_alert_id=thread)
+        elif decision.kind == "all_clear":
+            alert, _ = _alert_from_decision(session, settings, group, rule, decision, now)
+            summary.all_clears.append(alert.id)
+    for key, state in result.states.items():
+        if states.get(key) != state:
+            _save_state(session, rule.id, key, state)
 
 
 def _alert_from_decision(

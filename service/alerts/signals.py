@@ -26,23 +26,27 @@ def _have(session: Session, *tables: str) -> bool:
     )
 
 
-def risk_signals(*, session: Session, settings: Settings, now: datetime) -> list[Signal]:
-    """One signal per community and hazard layer from the current risk scores.
+def risk_signals(
+    *, session: Session, settings: Settings, now: datetime, layer_ids: list[int] | None = None
+) -> list[Signal]:
+    """One signal per community and hazard layer from the current risk scores (of the given
+    layers only, when `layer_ids` is given).
 
     The source is the hazard layer version (a new version is new data; a recompute of the
     same version is not), so an unchanged layer never alerts twice.
     """
     if not _have(session, "risk_scores"):
         return []
+    only = "" if layer_ids is None else " AND s.layer_id = ANY(:layers)"
     rows = session.execute(
         text(
             "SELECT c.code, s.hazard, s.layer_id, s.layer_name, s.level, s.score, s.computed_at, "
             "l.title, l.event_id, l.properties ->> 'feed_id' AS feed_id "
             "FROM risk_scores s JOIN communities c ON c.id = s.community_id "
             "JOIN hazard_layers l ON l.id = s.layer_id "
-            "WHERE s.superseded_at IS NULL AND s.computed_at <= :now"
+            "WHERE s.superseded_at IS NULL AND s.computed_at <= :now" + only
         ),
-        {"now": now},
+        {"now": now, "layers": layer_ids},
     ).all()
     return [
         Signal(
@@ -60,18 +64,20 @@ def risk_signals(*, session: Session, settings: Settings, now: datetime) -> list
     ]
 
 
-def feed_signals(*, session: Session, settings: Settings, now: datetime) -> list[Signal]:
+def feed_signals(
+    *, session: Session, settings: Settings, now: datetime, event_ids: list[int] | None = None
+) -> list[Signal]:
     """Signals from active hazard events younger than the event window (and not expired):
     earthquakes by the shaking computed at each community, other events by the communities
-    their footprint (e.g. a CAP polygon) touches."""
+    their footprint (e.g. a CAP polygon) touches. Only the given events with `event_ids`."""
     if not _have(session, "hazard_events"):
         return []
     since = now - timedelta(hours=settings.alerts.event_window_hours)
-    params = {"now": now, "since": since}
+    params = {"now": now, "since": since, "events": event_ids}
     window = (
         "e.status = 'active' AND e.time >= :since AND e.time <= :now "
         "AND (e.expires IS NULL OR e.expires > :now)"
-    )
+    ) + ("" if event_ids is None else " AND e.id = ANY(:events)")
     signals: list[Signal] = []
     if _have(session, "hazard_event_intensities"):
         rows = session.execute(
@@ -140,6 +146,39 @@ def _event_signal(r: Row[Any], mmi: float | None, settings: Settings) -> Signal:
         alert_level=r.alert_level,
         headline=reason[:120] if reason else None,
     )
+
+
+def parse_refs(payloads: list[str]) -> tuple[list[int], list[int]]:
+    """Wake-up payloads ("event:<id>", "layer:<id>") as event ids and layer ids; anything
+    else is ignored (a notification is a hint, never trusted input)."""
+    events: set[int] = set()
+    layers: set[int] = set()
+    for payload in payloads:
+        kind, _, number = payload.partition(":")
+        if not number.isdigit():
+            continue
+        if kind == "event":
+            events.add(int(number))
+        elif kind == "layer":
+            layers.add(int(number))
+    return sorted(events), sorted(layers)
+
+
+def touched_signals(
+    *,
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    event_ids: list[int],
+    layer_ids: list[int],
+) -> list[Signal]:
+    """The signals of just these events and hazard layers (an event-driven evaluation)."""
+    out: list[Signal] = []
+    if event_ids:
+        out += feed_signals(session=session, settings=settings, now=now, event_ids=event_ids)
+    if layer_ids:
+        out += risk_signals(session=session, settings=settings, now=now, layer_ids=layer_ids)
+    return out
 
 
 def gather_signals(*, session: Session, settings: Settings, now: datetime) -> list[Signal]:
