@@ -79,6 +79,10 @@ def test_touched_evaluation_leaves_unnamed_watches_alone(
     no all-clear timer starts (the full interval evaluation is the one that judges it)."""
     tree = make_tree()
     seed(session, tree)
+    # Flood scores from a feed's layer (a water-level raster, say): a warning, so a watch opens
+    # (scores of a static map would only ever give preparedness notices).
+    session.execute(text("""UPDATE hazard_layers SET properties = '{"feed_id": 1}'"""))
+    session.commit()
     _rules(session, tree)
     rt = Runtime(settings, engine, session_factory)
     evaluate_job(rt, now=NOW)  # flood alert for A (and the quake), watches open
