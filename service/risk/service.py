@@ -18,7 +18,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import ARRAY, BigInteger, any_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,7 +27,7 @@ from service.db import try_advisory_xact_lock, utcnow
 from service.errors import InvalidInput, NotFound
 from service.hazards import population
 from service.hazards.models import HazardLayer, HazardZone
-from service.risk import cache, exposure, rasters, scoring
+from service.risk import cache, exposure, rasters, scoring, store
 from service.risk.models import RiskLayerState, RiskScore
 from service.settings import Settings, load_settings
 
@@ -45,8 +45,65 @@ class RecomputeError(Exception):
 class LayerInputs:
     layer: HazardLayer
     population: HazardLayer
-    communities: list[Community]
+    communities: list[CommunityRow]
     method: str
+
+
+# Only the columns scoring reads: loading 84,000 ORM objects with their geometries took
+# seconds; geometries are read only when weights must be built (a cache miss).
+_ROW_COLUMNS = (
+    Community.id,
+    Community.updated_at,
+    Community.population,
+    Community.area_km2,
+    Community.share_elderly,
+    Community.share_children,
+    Community.share_disabled,
+    Community.share_poor,
+    Community.has_early_warning,
+    Community.has_task_force,
+    Community.has_evacuation_site,
+    Community.drills_per_year,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityRow:
+    """What a recompute needs of a community (no geometry)."""
+
+    id: int
+    updated_at: datetime | None
+    population: int | None
+    area_km2: float | None
+    share_elderly: float | None
+    share_children: float | None
+    share_disabled: float | None
+    share_poor: float | None
+    has_early_warning: bool | None
+    has_task_force: bool | None
+    has_evacuation_site: bool | None
+    drills_per_year: int | None
+
+
+def _community_rows(session: Session, where: Any = None) -> list[CommunityRow]:
+    q = select(*_ROW_COLUMNS)
+    if where is not None:
+        q = q.where(where)
+    return [CommunityRow(*r) for r in session.execute(q.order_by(Community.id)).all()]  # type: ignore[call-arg]
+
+
+def community_geoms(session: Session, ids: list[int]) -> gpd.GeoSeries:
+    """The communities' geometries (EPSG:4326), in the order of `ids`."""
+    wanted = bindparam("ids", ids, type_=ARRAY(BigInteger))
+    found: dict[int, Any] = {
+        int(r[0]): r[1]
+        for r in session.execute(
+            select(Community.id, func.ST_AsBinary(Community.geom)).where(
+                Community.id == any_(wanted)
+            )
+        )
+    }
+    return gpd.GeoSeries(shapely.from_wkb([bytes(found[i]) for i in ids]), crs="EPSG:4326")
 
 
 # ------------------------------------------------------------------------------------------
@@ -74,29 +131,23 @@ def population_layer_for(session: Session, layer: HazardLayer) -> HazardLayer:
     return pop
 
 
-def communities_for(session: Session, layer: HazardLayer) -> list[Community]:
+def communities_for(session: Session, layer: HazardLayer) -> list[CommunityRow]:
     """Communities inside the layer's extent: those outside every zone get a zero-hazard score
     (the map says they are mapped and safe, not unknown); those outside stay unscored."""
-    q = select(Community)
     if layer.extent is not None:
-        q = q.where(func.ST_Intersects(Community.geom, layer.extent))
-    elif layer.kind == "zones":
+        return _community_rows(session, func.ST_Intersects(Community.geom, layer.extent))
+    if layer.kind == "zones":
         zones = select(HazardZone.id).where(
             HazardZone.layer_id == layer.id, func.ST_Intersects(HazardZone.geom, Community.geom)
         )
-        q = q.where(zones.exists())
-    return list(session.scalars(q.order_by(Community.id)))
+        return _community_rows(session, zones.exists())
+    return _community_rows(session)
 
 
-def community_set_key(communities: list[Community]) -> str:
+def community_set_key(communities: list[CommunityRow]) -> str:
     return cache.cache_key(
         tuple((c.id, c.updated_at.isoformat() if c.updated_at else "") for c in communities)
     )
-
-
-def _geoms(communities: list[Community]) -> gpd.GeoSeries:
-    wkb = [bytes(c.geom.data) for c in communities]
-    return gpd.GeoSeries(shapely.from_wkb(wkb), crs="EPSG:4326")
 
 
 def resolve_scheme(layer: HazardLayer) -> tuple[dict[str, Any], bool]:
@@ -111,7 +162,8 @@ def resolve_scheme(layer: HazardLayer) -> tuple[dict[str, Any], bool]:
 
 def weights_for(
     settings: Settings,
-    communities: list[Community],
+    session: Session,
+    communities: list[CommunityRow],
     pop: HazardLayer,
     method: str,
     geoms: gpd.GeoSeries | None = None,
@@ -122,9 +174,11 @@ def weights_for(
     key = cache.cache_key(
         community_set_key(communities), extra_key, pop.id, pop.version, grid.key(), method
     )
-    series = geoms if geoms is not None else _geoms(communities)
 
     def build() -> exposure.CoverageWeights:
+        series = (
+            geoms if geoms is not None else community_geoms(session, [c.id for c in communities])
+        )
         in_grid = series.to_crs(grid.crs) if grid.crs else series
         return exposure.coverage_weights(np.asarray(in_grid.values), grid, method=method)
 
@@ -163,12 +217,12 @@ def _raster_exposure(
     inp: LayerInputs,
     scheme: dict[str, Any],
     progress: Progress,
-) -> tuple[list[dict[str, Any]], dict[str, Any], list[Community]]:
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[CommunityRow]]:
     """Exposure of the communities the raster reaches; weights are those of every community
     on the population grid, so any hazard raster on that grid reuses them."""
     t0 = time.perf_counter()
     grid_communities = communities_on(session, inp.population)
-    weights, source = weights_for(settings, grid_communities, inp.population, inp.method)
+    weights, source = weights_for(settings, session, grid_communities, inp.population, inp.method)
     t1 = time.perf_counter()
     pop_path = raster_file(settings, inp.population.raster_path or "")
     haz_path = raster_file(settings, inp.layer.raster_path or "")
@@ -227,12 +281,11 @@ def rasterio_errors() -> tuple[type[BaseException], ...]:
     return (RasterioError, ValueError)
 
 
-def communities_on(session: Session, pop: HazardLayer) -> list[Community]:
+def communities_on(session: Session, pop: HazardLayer) -> list[CommunityRow]:
     """Every community on the population raster (the set the grid's weights are built for)."""
-    q = select(Community)
     if pop.extent is not None:
-        q = q.where(func.ST_Intersects(Community.geom, pop.extent))
-    return list(session.scalars(q.order_by(Community.id)))
+        return _community_rows(session, func.ST_Intersects(Community.geom, pop.extent))
+    return _community_rows(session)
 
 
 def _zone_pieces(
@@ -279,7 +332,7 @@ def _zones_exposure(
 ) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]], list[str]]:
     t0 = time.perf_counter()
     zone_classes, zone_geoms, unmapped = _zone_pieces(session, inp.layer, scheme)
-    communities = _geoms(inp.communities)
+    communities = community_geoms(session, [c.id for c in inp.communities])
     # Pieces: community ∩ class zone, found with an STRtree and cut in one vectorised call.
     tree = shapely.STRtree(zone_geoms.values)
     ci, zi = tree.query(communities.values, predicate="intersects")
@@ -288,7 +341,9 @@ def _zones_exposure(
     progress(0.2, "zones")
     areas = polys.to_crs(EQUAL_AREA_CRS).area.to_numpy()
     key = cache.cache_key("zones", inp.layer.id, inp.layer.version)
-    weights, source = weights_for(settings, inp.communities, inp.population, inp.method, polys, key)
+    weights, source = weights_for(
+        settings, session, inp.communities, inp.population, inp.method, polys, key
+    )
     t1 = time.perf_counter()
     pop_path = raster_file(settings, inp.population.raster_path or "")
     sums = exposure.polygon_sums(weights, rasters.iter_population_bands(weights, pop_path))
@@ -352,7 +407,7 @@ def global_fingerprint(
 MODEL_VERSION = "perka2-2012-v1"
 
 
-def _indicators(c: Community, exp: dict[str, Any]) -> dict[str, Any]:
+def _indicators(c: CommunityRow, exp: dict[str, Any]) -> dict[str, Any]:
     density = None
     if c.population is not None and c.area_km2:
         density = c.population / c.area_km2
@@ -551,7 +606,7 @@ def _compute_and_store(
         .values(superseded_at=now)
     )
     if records:
-        session.execute(insert(RiskScore), records)
+        store.copy_scores(session, records)
     exposed = [float(rec["exposure"]["population_exposed"]) for rec in records]  # type: ignore[index]
     duration = time.perf_counter() - started
     summary = {
