@@ -146,6 +146,53 @@ class CoverageWeights:
             )
         )
 
+    def subset(self, polys: NDArray[np.int64], window: Window) -> CoverageWeights:
+        """The weights of polygons `polys` (ascending indices) on the cells of `window`.
+
+        `window` is in grid rows/cols (as `self.window`) and is cut to `self.window`. The
+        result's polygon k is `polys[k]`; cells outside the window are dropped (runs are
+        cut at its edges), so sums over it equal the full sums of values that are zero
+        outside it, e.g. a hazard raster's footprint. A subset is cheap (a few numpy
+        passes over the entries): an event's layer reuses the grid's cached weights.
+        """
+        polys = np.asarray(polys, dtype=np.int64)
+        r0 = max(window.row_off, self.window.row_off)
+        c0 = max(window.col_off, self.window.col_off)
+        r1 = min(window.row_off + window.height, self.window.row_off + self.window.height)
+        c1 = min(window.col_off + window.width, self.window.col_off + self.window.width)
+        win = Window(r0, c0, max(r1 - r0, 0), max(c1 - c0, 0))
+        # Offsets of the new window inside the old one.
+        dr, dc = r0 - self.window.row_off, c0 - self.window.col_off
+        new_index = np.full(self.n + 1, -1, dtype=np.int64)
+        new_index[polys] = np.arange(len(polys))
+        p_new = new_index[self.partial_poly]
+        pk = (
+            (p_new >= 0)
+            & (self.partial_row >= dr)
+            & (self.partial_row < dr + win.height)
+            & (self.partial_col >= dc)
+            & (self.partial_col < dc + win.width)
+        )
+        r_new = new_index[self.run_poly]
+        start = np.maximum(self.run_start, dc)
+        stop = np.minimum(self.run_stop, dc + win.width)
+        rk = (r_new >= 0) & (self.run_row >= dr) & (self.run_row < dr + win.height) & (stop > start)
+        return CoverageWeights(
+            n=len(polys),
+            grid=self.grid,
+            window=win,
+            method=self.method,
+            partial_poly=p_new[pk],
+            partial_row=self.partial_row[pk] - dr,
+            partial_col=self.partial_col[pk] - dc,
+            partial_value=self.partial_value[pk],
+            run_poly=r_new[rk],
+            run_row=self.run_row[rk] - dr,
+            run_start=start[rk] - dc,
+            run_stop=stop[rk] - dc,
+            run_value=self.run_value[rk],
+        )
+
     # -- persistence (arrays only; the caller decides where) ----------------------------
     def to_arrays(self) -> dict[str, Any]:
         return {

@@ -93,19 +93,26 @@ def iter_population_bands(
             yield op, read_band(pop, weights.window, op.row0, op.nrows)
 
 
-def hazard_rows(weights: CoverageWeights, hazard_path: Path) -> tuple[int, int]:
-    """Window rows [first, stop) the hazard raster's footprint overlaps on the population grid."""
+def hazard_window(grid: Grid, hazard_path: Path) -> Window:
+    """The cells of `grid` the hazard raster's footprint reaches (one cell of margin).
+
+    Outside it the warped hazard is nodata, which adds nothing to any class, maximum or
+    mean: exposure computed on this window alone equals exposure on the whole grid.
+    """
     from rasterio.warp import transform_bounds
 
     with rasterio.open(hazard_path) as haz:
         if haz.crs is None:
             raise ValueError(f"hazard raster {hazard_path.name} has no CRS")
-        _, bottom, _, top = transform_bounds(haz.crs, weights.grid.crs, *haz.bounds, densify_pts=21)
-    _, _, _, _, e, f = weights.grid.transform
+        left, bottom, right, top = transform_bounds(haz.crs, grid.crs, *haz.bounds, densify_pts=21)
+    a, _, c, _, e, f = grid.transform
+    c0, c1 = sorted(((left - c) / a, (right - c) / a))
     r0, r1 = sorted(((top - f) / e, (bottom - f) / e))
-    first = max(0, int(np.floor(r0)) - 1 - weights.window.row_off)
-    stop = min(weights.window.height, int(np.ceil(r1)) + 1 - weights.window.row_off)
-    return first, max(first, stop)
+    col0 = min(max(0, int(np.floor(c0)) - 1), grid.width)
+    row0 = min(max(0, int(np.floor(r0)) - 1), grid.height)
+    col1 = max(min(grid.width, int(np.ceil(c1)) + 1), col0)
+    row1 = max(min(grid.height, int(np.ceil(r1)) + 1), row0)
+    return Window(row0, col0, row1 - row0, col1 - col0)
 
 
 def iter_hazard_bands(

@@ -305,3 +305,36 @@ def test_chunked_build_equals_one_pass() -> None:
         many = coverage_weights(polys, grid, method=method, chunk_vertices=50)
         np.testing.assert_allclose(sums(many, values), sums(one, values), rtol=1e-12)
         np.testing.assert_allclose(sums(many, values).sum(), values.sum(), rtol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["coverage", "centre"])
+def test_subset_equals_the_full_weights_on_its_window(method: str) -> None:
+    """An event's layer reuses the grid's weights: a subset of polygons on a window gives
+    exactly the full sums of values that are zero outside the window."""
+    grid = Grid.from_affine(Affine(0.1, 0, 100.0, 0, -0.1, 0.0), 60, 50, "EPSG:4326")
+    rng = np.random.default_rng(7)
+    pts = shapely.points(rng.uniform(100.2, 105.8, 40), rng.uniform(-4.8, -0.2, 40))
+    frame = shapely.box(100.05, -4.95, 105.95, -0.05)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame))
+    polys = shapely.intersection(cells, frame)
+    full = coverage_weights(polys, grid, method=method)
+    values = rng.gamma(2.0, 5.0, size=(grid.height, grid.width))
+    from service.risk.exposure import Window
+
+    win = Window(row_off=12, col_off=9, height=23, width=31)
+    outside = np.ones_like(values, dtype=bool)
+    outside[12:35, 9:40] = False
+    masked = np.where(outside, 0.0, values)
+    keep = np.arange(0, 40, 2)
+    sub = full.subset(keep, win)
+    assert sub.n == len(keep) and sub.window == win
+    w = sub.window
+    part = values[w.row_off : w.row_off + w.height, w.col_off : w.col_off + w.width]
+    got = polygon_sums(sub, ((op, part[op.row0 : op.row0 + op.nrows]) for op in sub.bands()))
+    want = sums(full, masked)[keep]
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+    assert 3 <= (want > 0).sum() < len(keep)  # some chosen polygons meet the window, some not
+    # A window reaching past the weights' own is cut to it.
+    wide = full.subset(keep, Window(-5, -5, 500, 500))
+    assert wide.window == full.window
+    np.testing.assert_allclose(sums(wide, values), sums(full, values)[keep], rtol=1e-12, atol=1e-9)
