@@ -154,7 +154,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(url: str, n: int, res: float) -> None:
+def run(url: str, n: int, res: float, profile: str | None = None) -> None:
     upgrade(url)
     engine = create_engine(url, pool_size=4)
     sf = make_session_factory(engine)
@@ -177,7 +177,16 @@ def run(url: str, n: int, res: float) -> None:
         )
         for k, (lon, lat, name) in enumerate(EVENTS):
             event_id = add_event(sf, k, lon, lat, name)
-            r = update_shaking(session_factory=sf, settings=settings, event_id=event_id)
+            if profile and k == len(EVENTS) - 1:
+                import cProfile
+
+                prof = cProfile.Profile()
+                r = prof.runcall(
+                    update_shaking, session_factory=sf, settings=settings, event_id=event_id
+                )
+                prof.dump_stats(profile)
+            else:
+                r = update_shaking(session_factory=sf, settings=settings, event_id=event_id)
             with sf() as s:
                 state = s.get(RiskLayerState, r.layer_id)
                 timing = (state.summary or {}).get("timing", {}) if state else {}
@@ -204,6 +213,7 @@ def main() -> None:
     )
     ap.add_argument("--communities", type=int, default=84_000)
     ap.add_argument("--pop-res", type=float, default=0.01, help="population cell size, degrees")
+    ap.add_argument("--profile", help="write cProfile stats of the last event to this file")
     args = ap.parse_args()
     server_url = DatabaseSettings(url=os.environ.get("DATABASE_URL", "")).url
     name = f"siaga_bench_risk_{uuid.uuid4().hex[:6]}"
@@ -214,7 +224,7 @@ def main() -> None:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     try:
-        run(url, args.communities, args.pop_res)
+        run(url, args.communities, args.pop_res, args.profile)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -68,8 +68,7 @@ _ROW_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class CommunityRow:
+class CommunityRow(NamedTuple):
     """What a recompute needs of a community (no geometry)."""
 
     id: int
@@ -90,7 +89,7 @@ def _community_rows(session: Session, where: Any = None) -> list[CommunityRow]:
     q = select(*_ROW_COLUMNS)
     if where is not None:
         q = q.where(where)
-    return [CommunityRow(*r) for r in session.execute(q.order_by(Community.id)).all()]  # type: ignore[call-arg]
+    return list(map(CommunityRow._make, session.execute(q.order_by(Community.id))))
 
 
 def community_geoms(session: Session, ids: list[int]) -> gpd.GeoSeries:

@@ -3,14 +3,15 @@
 An ORM `insert(RiskScore)` of 84,000 rows with three JSONB columns each spent most of its
 time in SQLAlchemy's and psycopg's per-row parameter handling; COPY streams the rows as
 text in one round trip, inside the session's transaction (so a failure still rolls back).
+A non-finite float becomes JSON null (PostgreSQL's jsonb has no NaN).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
 COLUMNS = (
@@ -32,7 +33,12 @@ COLUMNS = (
 )
 JSON_COLUMNS = frozenset({"components", "inputs", "exposure"})
 
-_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def _dumps(value: Any) -> str:
+    """JSON text for a JSONB column (orjson: about 10x the standard library's speed)."""
+    return orjson.dumps(value, default=float, option=_OPTIONS).decode()
 
 
 def copy_scores(session: Session, records: Iterable[Mapping[str, Any]]) -> int:
