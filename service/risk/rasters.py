@@ -22,7 +22,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 from numpy.typing import NDArray
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
 from rasterio.warp import reproject
 from rasterio.windows import Window as RioWindow
 
@@ -39,10 +39,29 @@ def grid_of(path: Path) -> Grid:
 def read_band(ds: Any, window: Window, row0: int, nrows: int) -> NDArray[np.float64]:
     """Rows [row0, row0+nrows) of `window` from band 1, masked/nodata/non-finite cells as 0."""
     win = RioWindow(window.col_off, window.row_off + row0, window.width, nrows)
+    flags = set(ds.mask_flag_enums[0])
+    if flags <= {MaskFlags.nodata, MaskFlags.all_valid} and _fits(ds.nodata, ds.dtypes[0]):
+        # The mask is only the nodata value (or none): compare values instead of building a
+        # masked array (half the time of a national band read).
+        raw = ds.read(1, window=win)
+        out = raw.astype(np.float64)
+        bad = ~np.isfinite(out)
+        if MaskFlags.nodata in flags and ds.nodata is not None and not np.isnan(ds.nodata):
+            bad |= raw == raw.dtype.type(ds.nodata)
+        out[bad] = 0.0
+        return out
     arr = ds.read(1, window=win, masked=True).astype(np.float64)
     out = np.ma.filled(arr, 0.0)
     out[~np.isfinite(out)] = 0.0
     return out
+
+
+def _fits(nodata: float | None, dtype: str) -> bool:
+    """Whether the nodata value is one the band's type can hold (else GDAL's mask decides)."""
+    if nodata is None or np.isnan(nodata) or np.issubdtype(np.dtype(dtype), np.floating):
+        return True
+    info = np.iinfo(np.dtype(dtype))
+    return bool(info.min <= nodata <= info.max and float(nodata).is_integer())
 
 
 def resampling_for(scheme: dict[str, Any]) -> Resampling:

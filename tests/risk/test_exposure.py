@@ -338,3 +338,46 @@ def test_subset_equals_the_full_weights_on_its_window(method: str) -> None:
     wide = full.subset(keep, Window(-5, -5, 500, 500))
     assert wide.window == full.window
     np.testing.assert_allclose(sums(wide, values), sums(full, values)[keep], rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "nodata"),
+    [
+        ("float32", -1.0),
+        ("float32", float("nan")),
+        ("int16", -9999),
+        ("uint8", 255),
+        ("float32", None),
+    ],
+)
+def test_band_reads_mask_nodata_like_masked_reads(tmp_path: Path, dtype: str, nodata) -> None:
+    """The fast band read (values compared with nodata) equals GDAL's masked read."""
+    from service.risk.exposure import Window
+    from service.risk.rasters import read_band
+
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 200, size=(30, 40)).astype(dtype)
+    if nodata is not None:
+        data[rng.random(data.shape) < 0.2] = nodata
+    if np.issubdtype(np.dtype(dtype), np.floating):
+        data[0, :5] = np.inf
+    path = tmp_path / "r.tif"
+    profile = {"driver": "GTiff", "width": 40, "height": 30, "count": 1, "dtype": dtype}
+    with rasterio.open(
+        path,
+        "w",
+        **profile,
+        crs="EPSG:4326",
+        transform=Affine(0.1, 0, 0, 0, -0.1, 0),
+        nodata=nodata,
+    ) as ds:
+        ds.write(data, 1)
+    win = Window(2, 3, 25, 30)
+    with rasterio.open(path) as ds:
+        got = read_band(ds, win, 4, 10)
+        ref = ds.read(1, window=((6, 16), (3, 33)), masked=True).astype(np.float64)
+    want = np.ma.filled(ref, 0.0)
+    want[~np.isfinite(want)] = 0.0
+    np.testing.assert_array_equal(got, want)
+    if nodata is not None:
+        assert (want == 0).any()
