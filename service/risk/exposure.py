@@ -146,16 +146,19 @@ class CoverageWeights:
             )
         )
 
-    def subset(self, polys: NDArray[np.int64], window: Window) -> CoverageWeights:
+    def subset(self, polys: NDArray[np.int64], window: Window | None = None) -> CoverageWeights:
         """The weights of polygons `polys` (ascending indices) on the cells of `window`.
 
-        `window` is in grid rows/cols (as `self.window`) and is cut to `self.window`. The
+        `window` is in grid rows/cols (as `self.window`) and is cut to `self.window`; None
+        means the bounding window of the chosen polygons' cells. The
         result's polygon k is `polys[k]`; cells outside the window are dropped (runs are
         cut at its edges), so sums over it equal the full sums of values that are zero
         outside it, e.g. a hazard raster's footprint. A subset is cheap (a few numpy
         passes over the entries): an event's layer reuses the grid's cached weights.
         """
         polys = np.asarray(polys, dtype=np.int64)
+        if window is None:
+            window = self._bounding_window(polys)
         r0 = max(window.row_off, self.window.row_off)
         c0 = max(window.col_off, self.window.col_off)
         r1 = min(window.row_off + window.height, self.window.row_off + self.window.height)
@@ -191,6 +194,25 @@ class CoverageWeights:
             run_start=start[rk] - dc,
             run_stop=stop[rk] - dc,
             run_value=self.run_value[rk],
+        )
+
+    def _bounding_window(self, polys: NDArray[np.int64]) -> Window:
+        chosen = np.zeros(self.n + 1, dtype=bool)
+        chosen[polys] = True
+        pk, rk = chosen[self.partial_poly], chosen[self.run_poly]
+        rows = np.concatenate([self.partial_row[pk], self.run_row[rk]])
+        if len(rows) == 0:
+            return Window(self.window.row_off, self.window.col_off, 0, 0)
+        c0 = min(
+            self.partial_col[pk].min(initial=self.window.width),
+            self.run_start[rk].min(initial=self.window.width),
+        )
+        c1 = max(self.partial_col[pk].max(initial=-1) + 1, self.run_stop[rk].max(initial=0))
+        return Window(
+            self.window.row_off + int(rows.min()),
+            self.window.col_off + int(c0),
+            int(rows.max() - rows.min() + 1),
+            int(c1 - c0),
         )
 
     # -- persistence (arrays only; the caller decides where) ----------------------------

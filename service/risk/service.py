@@ -205,24 +205,20 @@ def grid_community_set(session: Session, pop: HazardLayer) -> tuple[str, list[in
 
 
 def population_totals(
-    weights: exposure.CoverageWeights, pop_path: Path, key: str
+    weights: exposure.CoverageWeights, pop_path: Path
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Population and area (m²) of every community on the grid, once per weights (memoised)."""
-    if key not in cache.TOTALS:
-        areas = exposure.cell_areas_m2(weights.grid, weights.window)
+    """Population and area (m²) of every polygon of `weights` on the population grid."""
+    areas = exposure.cell_areas_m2(weights.grid, weights.window)
 
-        def stacked() -> Any:
-            for op, pop in rasters.iter_population_bands(weights, pop_path):
-                cell = np.broadcast_to(areas[op.row0 : op.row0 + op.nrows, None], pop.shape)
-                yield op, np.stack([pop, cell], axis=-1)
+    def stacked() -> Any:
+        for op, pop in rasters.iter_population_bands(weights, pop_path):
+            cell = np.broadcast_to(areas[op.row0 : op.row0 + op.nrows, None], pop.shape)
+            yield op, np.stack([pop, cell], axis=-1)
 
-        sums = exposure.polygon_sums(weights, stacked())
-        if sums.ndim == 1:  # no band at all (no community on the grid)
-            sums = np.zeros((weights.n, 2))
-        cache.TOTALS[key] = (sums[:, 0].copy(), sums[:, 1].copy())
-        while len(cache.TOTALS) > cache.MEMORY_ENTRIES:
-            cache.TOTALS.popitem(last=False)
-    return cache.TOTALS[key]
+    sums = exposure.polygon_sums(weights, stacked())
+    if sums.ndim == 1:  # no band at all (no community on the grid)
+        sums = np.zeros((weights.n, 2))
+    return sums[:, 0].copy(), sums[:, 1].copy()
 
 
 def _raster_exposure(
@@ -244,12 +240,13 @@ def _raster_exposure(
         raise RecomputeError(
             f"hazard raster file {inp.layer.raster_path} is missing from the data dir"
         )
-    key = cache.cache_key(set_key, inp.population.id, inp.method)
-    pop_total, area_total = population_totals(weights, pop_path, key)
-    t2 = time.perf_counter()
     index = {cid: k for k, cid in enumerate(grid_ids)}
     assessed = [c for c in inp.communities if c.id in index]
     rows_of = np.array([index[c.id] for c in assessed], dtype=np.int64)
+    # Population and area of the assessed communities only, on their own cells: a national
+    # grid is never summed whole for one event.
+    pop_total, area_total = population_totals(weights.subset(rows_of), pop_path)
+    t2 = time.perf_counter()
     try:
         # Only the assessed communities, only on the cells the hazard raster reaches.
         window = rasters.hazard_window(weights.grid, haz_path)
@@ -266,11 +263,11 @@ def _raster_exposure(
         raise RecomputeError(f"cannot read hazard raster {inp.layer.raster_path}: {exc}") from exc
     t3 = time.perf_counter()
     out = []
-    for k, g in enumerate(rows_of):
+    for k in range(len(rows_of)):
         out.append(
             {
-                "population": float(pop_total[g]),
-                "area_m2": float(area_total[g]),
+                "population": float(pop_total[k]),
+                "area_m2": float(area_total[k]),
                 "population_by_class": res.population_by_class[k].tolist(),
                 "area_by_class_m2": res.area_by_class_m2[k].tolist(),
                 "max_intensity": None

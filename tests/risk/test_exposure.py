@@ -381,3 +381,17 @@ def test_band_reads_mask_nodata_like_masked_reads(tmp_path: Path, dtype: str, no
     np.testing.assert_array_equal(got, want)
     if nodata is not None:
         assert (want == 0).any()
+
+
+def test_subset_without_window_keeps_all_cells_of_the_chosen_polygons() -> None:
+    grid = Grid.from_affine(Affine(0.1, 0, 100.0, 0, -0.1, 0.0), 60, 50, "EPSG:4326")
+    rng = np.random.default_rng(11)
+    pts = shapely.points(rng.uniform(100.2, 105.8, 30), rng.uniform(-4.8, -0.2, 30))
+    frame = shapely.box(100.05, -4.95, 105.95, -0.05)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame))
+    full = coverage_weights(shapely.intersection(cells, frame), grid)
+    values = rng.gamma(2.0, 5.0, size=(grid.height, grid.width))
+    keep = np.array([2, 3, 17])
+    own = full.subset(keep)
+    assert own.window.height * own.window.width < full.window.height * full.window.width
+    np.testing.assert_allclose(sums(own, values), sums(full, values)[keep], rtol=1e-12)
