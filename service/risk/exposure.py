@@ -268,12 +268,12 @@ class BandOperator:
     width: int
     boundary: sp.csr_array  # n x (nrows * width)
     runs: sp.csr_array  # n x (nrows * (width + 1)), applied to row-wise cumulative sums
-    # For maxima: the entries themselves, band-relative flat cell indices.
-    partial_poly: NDArray[np.int64]
-    partial_cell: NDArray[np.int64]
-    run_poly: NDArray[np.int64]
-    run_first: NDArray[np.int64]
-    run_end: NDArray[np.int64]
+    # For maxima: the entries themselves, band-relative flat cell indices (int32 or int64).
+    partial_poly: NDArray[np.integer[Any]]
+    partial_cell: NDArray[np.integer[Any]]
+    run_poly: NDArray[np.integer[Any]]
+    run_first: NDArray[np.integer[Any]]
+    run_end: NDArray[np.integer[Any]]
 
     def sums(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         """Σ weight x value per polygon; values (nrows, width) or (nrows, width, m), nodata = 0."""
@@ -351,6 +351,9 @@ def _make_bands(wt: CoverageWeights, max_cells: int) -> list[BandOperator]:
         rv[0::2] = r_val
         rv[1::2] = -r_val
         runs = _csr(rv, rr, rc, (wt.n, nrows * (w + 1)))
+        # The entries again for maxima, as int32 (a band has < 2**31 cells): memory matters
+        # for a national grid (tens of millions of entries).
+        idx = np.int32 if wt.n < 2**31 and nrows * w < 2**31 else np.int64
         out.append(
             BandOperator(
                 row0,
@@ -358,11 +361,11 @@ def _make_bands(wt: CoverageWeights, max_cells: int) -> list[BandOperator]:
                 w,
                 boundary,
                 runs,
-                p_poly,
-                p_cell,
-                r_poly,
-                r_row * w + r_start,
-                r_row * w + r_stop,
+                p_poly.astype(idx),
+                p_cell.astype(idx),
+                r_poly.astype(idx),
+                (r_row * w + r_start).astype(idx),
+                (r_row * w + r_stop).astype(idx),
             )
         )
     return out
@@ -646,7 +649,10 @@ def coverage_weights(
         return parts[0]
 
     def cat(name: str) -> NDArray[Any]:
-        return np.concatenate([getattr(w, name) for w in parts])
+        out = np.concatenate([getattr(w, name) for w in parts])
+        for w in parts:  # free each chunk's copy at once: peak memory ~ weights + 1 field
+            setattr(w, name, None)
+        return out
 
     return CoverageWeights(
         n=n,
