@@ -132,6 +132,19 @@ class FeedSettings(BaseSettings):
     retry_backoff_s: float = Field(1.0, ge=0, description="first retry wait; doubles each time")
     max_poll_seconds: float = Field(120.0, gt=0, description="whole-download deadline per request")
     max_cap_alerts_per_poll: int = Field(50, ge=1, description="CAP index: alerts fetched per poll")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="feed hosts allowed although they resolve to private, loopback, link-local "
+        "or metadata addresses: comma-separated `host` or `host:port` (e.g. 127.0.0.1:8081)",
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     # Cross-source matching of earthquake reports (BMKG, USGS, GDACS) into one event.
     match_time_s: float = Field(90.0, gt=0)
     match_distance_km: float = Field(100.0, gt=0)
@@ -143,6 +156,9 @@ class FeedSettings(BaseSettings):
         4.0, ge=1, description="grid extends to where MMI falls to this"
     )
     intensity_max_radius_km: float = Field(400.0, gt=0)
+    # GeoJSON of mapped faults (BMKG fault_indo_world.geojson): event type and rupture strike.
+    # Empty: event type from depth alone, worst-case rupture orientation.
+    faults_path: str = ""
 
 
 class AlertSettings(BaseSettings):
@@ -212,6 +228,34 @@ class AlertSettings(BaseSettings):
         return self
 
 
+class MapSettings(BaseSettings):
+    """The responders' map at `/` (docs/map.md)."""
+
+    model_config = _config("SIAGA_MAP_")
+
+    basemap: str = Field(
+        "",
+        description="empty: no basemap, outlines and labels from the loaded communities (offline); "
+        "an http(s) raster XYZ template with {z}/{x}/{y}; an http(s) MapLibre style URL (.json); "
+        "or a .pmtiles file in the data dir (served by Siaga at /map/basemap/{z}/{x}/{y})",
+    )
+    basemap_attribution: str = Field("", description="credit shown under the map")
+
+    @field_validator("basemap")
+    @classmethod
+    def _basemap_kind(cls, value: str) -> str:
+        value = value.strip()
+        if value and not (
+            value.endswith(".pmtiles")
+            or (value.startswith(("http://", "https://")) and ("{z}" in value or ".json" in value))
+        ):
+            raise ValueError(
+                "use an http(s) XYZ template with {z}/{x}/{y}, an http(s) style URL ending in "
+                ".json, or a .pmtiles file name in the data dir; leave empty for none"
+            )
+        return value
+
+
 class Settings(BaseModel):
     """All configuration, one field per concern."""
 
@@ -224,6 +268,7 @@ class Settings(BaseModel):
     risk: RiskSettings = Field(default_factory=RiskSettings)
     feeds: FeedSettings = Field(default_factory=FeedSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    map: MapSettings = Field(default_factory=MapSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
@@ -272,6 +317,7 @@ _CONCERNS: dict[str, type[BaseSettings]] = {
     "risk": RiskSettings,
     "feeds": FeedSettings,
     "alerts": AlertSettings,
+    "map": MapSettings,
 }
 
 
