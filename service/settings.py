@@ -120,6 +120,21 @@ class RiskSettings(BaseSettings):
         return self
 
 
+class JobSettings(BaseSettings):
+    """The generic `jobs` table (recompute and any other queued job)."""
+
+    model_config = _config("SIAGA_JOBS_")
+
+    lease_s: float = Field(
+        60.0,
+        ge=2,
+        description="a running job whose worker sent no heartbeat for this long is taken back",
+    )
+    max_attempts: int = Field(
+        3, ge=1, description="attempts before a job whose worker keeps dying is failed"
+    )
+
+
 class FeedSettings(BaseSettings):
     model_config = _config("SIAGA_FEEDS_")
 
@@ -222,6 +237,7 @@ class Settings(BaseModel):
     api: ApiSettings = Field(default_factory=ApiSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
     feeds: FeedSettings = Field(default_factory=FeedSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
 
@@ -270,6 +286,7 @@ _CONCERNS: dict[str, type[BaseSettings]] = {
     "api": ApiSettings,
     "storage": StorageSettings,
     "risk": RiskSettings,
+    "jobs": JobSettings,
     "feeds": FeedSettings,
     "alerts": AlertSettings,
 }
