@@ -188,7 +188,7 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--workers", type=int, default=2, help="dispatcher processes")
     parser.add_argument(
-        "--concurrency", type=int, default=16, help="requests in flight per process"
+        "--concurrency", type=int, default=64, help="requests in flight per process"
     )
     parser.add_argument("--batch", type=int, default=500, help="rows claimed per round")
     parser.add_argument(

@@ -185,7 +185,7 @@ class AlertSettings(BaseSettings):
     http_timeout_s: float = Field(10.0, gt=0, description="per provider request")
     dispatch_interval_s: float = Field(1.0, gt=0, description="idle poll of the outbox")
     dispatch_concurrency: int = Field(
-        16, ge=1, le=256, description="provider requests in flight per worker"
+        64, ge=1, le=256, description="provider requests in flight per worker"
     )
     http_engine: Literal["curl", "httpx"] = Field(
         "curl", description="runs the dispatcher's provider requests (docs/messaging.md)"

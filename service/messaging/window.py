@@ -54,6 +54,8 @@ class Window:
         self.claiming = claim
         self.recording = record
         self.capacity = s.dispatch_concurrency
+        # Claims come in chunks of at least half a window (or a batch), never one row at a time.
+        self.chunk = max(1, min(s.dispatch_batch, self.capacity) // 2)
         self.queue: deque[_Item] = deque()
         self.flight: dict[Hashable, _Item] = {}
         self.tags = count()
@@ -111,7 +113,7 @@ class Window:
             return
         want = min(self.d.settings.dispatch_batch, 2 * self.capacity - len(self.queue))
         want -= len(self.flight)
-        if want < max(1, min(self.d.settings.dispatch_batch, self.capacity) // 2):
+        if want < self.chunk:
             return
         now = self.d.clock()
         for provider, channels in self.d.routes().items():
@@ -119,19 +121,19 @@ class Window:
                 continue
             bucket = self.d.buckets[provider]
             granted, wait = bucket.take(want)
+            if granted < want:  # out of tokens: let a chunk's worth build up, not one by one
+                self.next_claim[provider] = now_mono + min(0.5, self.chunk / bucket.rate)
             if granted == 0:
-                if self.d.has_due(channels, now):
-                    self.wait_s = max(self.wait_s, wait)
-                    self.next_claim[provider] = now_mono + min(max(wait, 0.01), 0.5)
-                    self.dry[provider] = not self.flight and not self.queue
-                else:
-                    self._mark_dry(provider, now_mono)
+                busy = bool(self.flight or self.queue)
+                if not busy and self.d.has_due(channels, now):
+                    self.wait_s = max(self.wait_s, wait)  # the caller sleeps, then comes back
+                self.dry[provider] = not busy
                 continue
             rows = self.d.claim(provider, channels, granted, now)
             sendable = [r for r in rows if r is not None]
             bucket.give_back(granted - len(sendable))
             self.claimed += len(rows)
-            if len(rows) < granted:
+            if len(rows) < granted:  # nothing more is due now
                 self._mark_dry(provider, now_mono)
             else:
                 self.dry[provider] = False
