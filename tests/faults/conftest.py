@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.messaging.conftest import _fake_servers, fakes  # noqa: F401
 from tests.risk.conftest import _fresh_weights_cache, jakarta, merapi  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
