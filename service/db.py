@@ -10,7 +10,7 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.orm import Session as Session
 
-from service.settings import DatabaseSettings
+from service.settings import DatabaseSettings, Settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -48,8 +48,12 @@ def make_engine(settings: DatabaseSettings, **kwargs: object) -> Engine:
     )
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, settings: Settings | None = None) -> sessionmaker[Session]:
+    """Sessions carry the settings in `session.info["settings"]` when given: code reached
+    through provider webhooks (a member's confirmation names the configured sender) reads
+    them there instead of from a global."""
+    info = {"settings": settings} if settings is not None else {}
+    return sessionmaker(bind=engine, expire_on_commit=False, info=info)
 
 
 @contextmanager
@@ -71,3 +75,8 @@ def try_advisory_xact_lock(session: Session, *parts: object) -> bool:
     """Take a transaction-scoped advisory lock shared by every process on the database."""
     key = advisory_lock_key(*parts)
     return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar())
+
+
+def advisory_xact_lock(session: Session, *parts: object) -> None:
+    """Wait for a transaction-scoped advisory lock (released at commit or rollback)."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_lock_key(*parts)})

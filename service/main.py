@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
         app.state.engine = engine or make_engine(settings.database)
-        app.state.session_factory = make_session_factory(app.state.engine)
+        app.state.session_factory = make_session_factory(app.state.engine, settings)
         timeout = httpx.Timeout(
             settings.feeds.read_timeout_s, connect=settings.feeds.connect_timeout_s
         )

@@ -27,6 +27,6 @@ def open_runtime(settings: Settings | None = None) -> Iterator[Runtime]:
     configure_logging(settings)
     engine = make_engine(settings.database)
     try:
-        yield Runtime(settings, engine, make_session_factory(engine))
+        yield Runtime(settings, engine, make_session_factory(engine, settings))
     finally:
         engine.dispose()

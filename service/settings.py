@@ -227,6 +227,34 @@ class AlertSettings(BaseSettings):
         return self
 
 
+class MapSettings(BaseSettings):
+    """The responders' map at `/` (docs/map.md)."""
+
+    model_config = _config("SIAGA_MAP_")
+
+    basemap: str = Field(
+        "",
+        description="empty: no basemap, outlines and labels from the loaded communities (offline); "
+        "an http(s) raster XYZ template with {z}/{x}/{y}; an http(s) MapLibre style URL (.json); "
+        "or a .pmtiles file in the data dir (served by Siaga at /map/basemap/{z}/{x}/{y})",
+    )
+    basemap_attribution: str = Field("", description="credit shown under the map")
+
+    @field_validator("basemap")
+    @classmethod
+    def _basemap_kind(cls, value: str) -> str:
+        value = value.strip()
+        if value and not (
+            value.endswith(".pmtiles")
+            or (value.startswith(("http://", "https://")) and ("{z}" in value or ".json" in value))
+        ):
+            raise ValueError(
+                "use an http(s) XYZ template with {z}/{x}/{y}, an http(s) style URL ending in "
+                ".json, or a .pmtiles file name in the data dir; leave empty for none"
+            )
+        return value
+
+
 class Settings(BaseModel):
     """All configuration, one field per concern."""
 
@@ -240,6 +268,7 @@ class Settings(BaseModel):
     jobs: JobSettings = Field(default_factory=JobSettings)
     feeds: FeedSettings = Field(default_factory=FeedSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    map: MapSettings = Field(default_factory=MapSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
@@ -289,6 +318,7 @@ _CONCERNS: dict[str, type[BaseSettings]] = {
     "jobs": JobSettings,
     "feeds": FeedSettings,
     "alerts": AlertSettings,
+    "map": MapSettings,
 }
 
 

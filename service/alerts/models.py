@@ -145,6 +145,8 @@ class Alert(Base):
     source_ref: Mapped[str] = mapped_column(Text, nullable=False)
     trigger: Mapped[str | None] = mapped_column(String(20))
     headline: Mapped[str | None] = mapped_column(Text)
+    # The short number members reply with ("Balas YA 12"): 1, 2, 3, … per group.
+    reply_code: Mapped[int | None] = mapped_column(Integer)
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ack_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -158,6 +160,7 @@ class Alert(Base):
         CheckConstraint(_in("status", CAP_STATUSES), name="status"),
         CheckConstraint("msg_type IN ('Alert','Update','Cancel')", name="msg_type"),
         Index("ix_alerts_group_sent", "group_id", "sent_at"),
+        UniqueConstraint("group_id", "reply_code", name="uq_alerts_group_reply_code"),
     )
 
 
@@ -205,6 +208,8 @@ class GroundReport(Base):
     text: Mapped[str] = mapped_column(Text, nullable=False)
     # The text with phone numbers and members' names masked: what maps and viewers see.
     public_text: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    # Characters cut off a reply longer than the cap (REPORT_MAX_CHARS): 0 when kept whole.
+    dropped_chars: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     channel: Mapped[str] = mapped_column(String(10), nullable=False)
     provider_message_id: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from service.alerts.levels import TRIGGERS
 from service.alerts.phones import PhoneError, normalize_phone
@@ -42,7 +42,27 @@ class GroupPublic(BaseModel):
     member_count: int = 0
 
 
+# The CSV import's columns that name members by phone; JSON links members by id.
+_CSV_ONLY = {"parent_phone": "parent_id", "backup_phone": "backup_id"}
+
+
+def _refuse_unknown(model: type[BaseModel], data: Any) -> Any:
+    """Unknown fields are refused by name (a dropped `parent_phone` loses the tree link)."""
+    if isinstance(data, dict):
+        unknown = sorted(k for k in data if k not in model.model_fields)
+        if unknown:
+            hints = [f"{k} (use {_CSV_ONLY[k]}, a member id)" for k in unknown if k in _CSV_ONLY]
+            hint = f"; {', '.join(hints)}" if hints else ""
+            raise ValueError(
+                f"unknown field(s) {', '.join(unknown)}{hint}; "
+                f"allowed: {', '.join(model.model_fields)}"
+            )
+    return data
+
+
 class MemberBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     channel: Channel = "whatsapp"
     language: Language = "id"
     role: str | None = Field(None, max_length=100)
@@ -56,6 +76,11 @@ class MemberCreate(MemberBase):
     name: str = Field(min_length=1, max_length=200)
     phone: str
 
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields(cls, data: Any) -> Any:
+        return _refuse_unknown(cls, data)
+
     @field_validator("phone")
     @classmethod
     def _phone(cls, v: str) -> str:
@@ -66,6 +91,8 @@ class MemberCreate(MemberBase):
 
 
 class MemberUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str | None = Field(None, min_length=1, max_length=200)
     phone: str | None = None
     channel: Channel | None = None
@@ -75,6 +102,11 @@ class MemberUpdate(BaseModel):
     backup_id: int | None = None
     community_code: str | None = None
     consent: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields(cls, data: Any) -> Any:
+        return _refuse_unknown(cls, data)
 
     @field_validator("phone")
     @classmethod

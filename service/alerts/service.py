@@ -22,7 +22,7 @@ from service.alerts.rules import Decision, RuleConfig, Signal, WatchState, evalu
 from service.alerts.schemas import DrillIn
 from service.alerts.templates import MessageContext, TemplateError, render, whatsapp_template
 from service.communities.models import Community
-from service.db import try_advisory_xact_lock
+from service.db import advisory_xact_lock, try_advisory_xact_lock
 from service.errors import Conflict, InvalidInput, NotFound
 from service.messaging import outbox
 from service.messaging.models import Delivery
@@ -205,6 +205,7 @@ def create_alert(
         return existing, False
     first = thread.thread_id or thread.id if thread is not None else None
     alert = Alert(
+        reply_code=next_reply_code(session, group.id),
         identifier=f"{settings.alerts.cap_identifier_prefix}-{uuid.uuid4().hex}",
         dedupe_key=key,
         group_id=group.id,
@@ -249,6 +250,14 @@ def create_alert(
     return alert, True
 
 
+def next_reply_code(session: Session, group_id: int) -> int:
+    """The group's next reply code (1, 2, 3, …), held until the caller's transaction ends so
+    two workers never hand out the same one."""
+    advisory_xact_lock(session, "alerts.reply_code", group_id)
+    last = session.scalar(select(func.max(Alert.reply_code)).where(Alert.group_id == group_id))
+    return (last or 0) + 1
+
+
 def message_context(
     *,
     session: Session,
@@ -270,6 +279,7 @@ def message_context(
         headline=alert.headline if (kind or alert.kind) in ("alert", "update") else None,
         member_name=member_name,
         names=names,
+        reply_code=alert.reply_code,
     )
 
 

@@ -182,6 +182,7 @@ class MessageContext:
     headline: str | None = None  # what happened, e.g. "Gempa M5.6 84 km BD Garut"
     member_name: str | None = None  # backup: whom they stand in for
     names: tuple[str, ...] = ()  # notice: who has not confirmed
+    reply_code: int | None = None  # the alert's code: "Balas YA 12"
 
 
 def hazard_name(hazard: str, language: str) -> str:
@@ -210,17 +211,18 @@ def _variants(ctx: MessageContext, language: str, channel: str) -> list[str]:
     long_i = instruction(ctx.hazard, ctx.level, language, short=False)
     short_i = instruction(ctx.hazard, ctx.level, language, short=True)
     what = f" {ctx.headline}." if ctx.headline else ""
+    ack = f"{ACK_CODE} {ctx.reply_code}" if ctx.reply_code is not None else ACK_CODE
     if en:
         acks = [
-            f"Reply {ACK_CODE} to confirm you received this.",
-            f"Reply {ACK_CODE} to confirm.",
-            f"Reply {ACK_CODE}.",
+            f"Reply {ack} to confirm you received this.",
+            f"Reply {ack} to confirm.",
+            f"Reply {ack}.",
         ]
     else:
         acks = [
-            f"Balas {ACK_CODE} jika sudah terima.",
-            f"Balas {ACK_CODE} utk konfirmasi.",
-            f"Balas {ACK_CODE}.",
+            f"Balas {ack} jika sudah terima.",
+            f"Balas {ack} utk konfirmasi.",
+            f"Balas {ack}.",
         ]
 
     if ctx.kind in ("alert", "update"):
@@ -313,6 +315,7 @@ def render(
         headline=to_gsm7(ctx.headline).strip() if ctx.headline else None,
         member_name=to_gsm7(ctx.member_name).strip() if ctx.member_name else None,
         names=tuple(to_gsm7(n).strip() for n in ctx.names),
+        reply_code=ctx.reply_code,
     )
     candidates = [to_gsm7(t) for t in _variants(gsm_ctx, language, channel)]
     for text in candidates:

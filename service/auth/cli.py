@@ -8,7 +8,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from service.auth.models import ROLES, ApiKey
-from service.auth.service import create_key, revoke_key
+from service.auth.service import create_key, key_groups, revoke_key
 from service.db import transaction
 from service.ops import audit
 from service.ops.audit import Actor
@@ -22,27 +22,39 @@ console = Console()
 def create(
     role: str = typer.Option(..., help=f"one of {', '.join(ROLES)}"),
     name: str = typer.Option("key", help="who or what uses this key"),
+    group: list[int] = typer.Option(
+        [], "--group", help="bind a coordinator key to this group id (repeatable)"
+    ),
 ) -> None:
     """Create a key; the token is printed once and stored only as a hash."""
     with open_runtime() as rt, transaction(rt.session_factory) as session:
-        key, token = create_key(session=session, name=name, role=role)
+        key, token = create_key(session=session, name=name, role=role, group_ids=group)
         audit.record(
             session=session,
             actor=Actor.cli(),
             action="keys.create",
             target=f"api_key:{key.id}",
-            details={"name": name, "role": role, "prefix": key.prefix},
+            details={"name": name, "role": role, "prefix": key.prefix, "group_ids": group},
         )
-        console.print(f"key {key.id} ({key.role}): [bold]{token}[/bold]")
+        bound = f" bound to group(s) {', '.join(map(str, sorted(set(group))))}" if group else ""
+        console.print(f"key {key.id} ({key.role}){bound}: [bold]{token}[/bold]")
 
 
 @app.command("list")
 def list_keys() -> None:
     with open_runtime() as rt, rt.session_factory() as session:
-        table = Table("id", "name", "role", "prefix", "created", "revoked")
-        for k in session.scalars(select(ApiKey).order_by(ApiKey.id)):
+        table = Table("id", "name", "role", "groups", "prefix", "created", "revoked")
+        keys = list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+        groups = key_groups(session, [k.id for k in keys])
+        for k in keys:
             table.add_row(
-                str(k.id), k.name, k.role, k.prefix, str(k.created_at), str(k.revoked_at or "")
+                str(k.id),
+                k.name,
+                k.role,
+                ",".join(map(str, groups.get(k.id, []))),
+                k.prefix,
+                str(k.created_at),
+                str(k.revoked_at or ""),
             )
         console.print(table)
 

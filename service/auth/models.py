@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, String, Text, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base
@@ -24,3 +24,17 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (CheckConstraint("role IN ('" + "','".join(ROLES) + "')", name="role"),)
+
+
+class ApiKeyGroup(Base):
+    """A coordinator key bound to a group: it reads and writes that group's people only.
+    A coordinator key with no rows here keeps the rights of every coordinator."""
+
+    __tablename__ = "api_key_groups"
+
+    key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("alert_groups.id", ondelete="CASCADE"), primary_key=True
+    )

@@ -39,6 +39,11 @@ def import_layer(
     valid_from: datetime = typer.Option(None),
     valid_to: datetime = typer.Option(None),
     layer: str = typer.Option(None, help="layer of a multi-layer GeoPackage"),
+    population_layer: int = typer.Option(
+        None,
+        "--population-layer",
+        help="hazard layers: population raster id to score against [default: newest covering]",
+    ),
     json_output: bool = typer.Option(False, "--json", help="print the report as JSON"),
 ) -> None:
     """Import a hazard or exposure layer as a new version (one transaction)."""
@@ -60,6 +65,7 @@ def import_layer(
             "valid_to": valid_to,
             "layer": layer,
             "hazard": hazard,
+            "population_layer_id": population_layer,
         }
         spec = HazardLayerCreate(
             name=name,
@@ -89,6 +95,32 @@ def import_layer(
             f"stored {lay.raster_path}: {meta.get('width')}x{meta.get('height')} "
             f"{meta.get('crs')} stats {meta.get('stats')}"
         )
+
+
+@app.command("pin-population")
+def pin_population(
+    layer_id: int = typer.Argument(..., help="the hazard layer (version) id"),
+    population_layer_id: int = typer.Argument(..., help="the population raster's layer id"),
+) -> None:
+    """Score a hazard layer against this population raster from its next recompute on."""
+    from service.hazards.service import pin_population as pin
+    from service.ops import audit
+    from service.ops.audit import Actor
+    from service.runtime import open_runtime
+
+    with user_errors(), open_runtime() as rt, rt.session_factory() as session, session.begin():
+        lay = pin(session=session, layer_id=layer_id, population_layer_id=population_layer_id)
+        audit.record(
+            session=session,
+            actor=Actor.cli(),
+            action="hazard_layers.pin_population",
+            target=f"hazard_layer:{layer_id}",
+            details={"population_layer_id": lay.population_layer_id},
+        )
+    console.print(
+        f"layer {lay.name} v{lay.version} (id {lay.id}) now scored against population layer "
+        f"{lay.population_layer_id}; run `siaga risk recompute` to apply"
+    )
 
 
 @app.command("list")

@@ -64,6 +64,10 @@ class HazardLayer(Base):
         Geometry("POLYGON", srid=4326, spatial_index=False)
     )
     event_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The population raster this (hazard) layer is scored against; see hazards/population.py.
+    population_layer_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("hazard_layers.id", ondelete="SET NULL")
+    )
     properties: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
 
     __table_args__ = (

@@ -44,6 +44,12 @@ class HazardLayerCreate(BaseModel):
     valid_from: datetime | None = None
     valid_to: datetime | None = None
     layer: str | None = Field(None, description="layer inside a multi-layer GeoPackage")
+    population_layer_id: int | None = Field(
+        None,
+        gt=0,
+        description="hazard layers: the population raster to score against "
+        "(default: the newest one covering the layer at import)",
+    )
 
     @field_validator("*", mode="before")
     @classmethod
@@ -104,7 +110,22 @@ class HazardLayerPublic(BaseModel):
     bbox: list[float] | None = Field(None, description="EPSG:4326 extent: minx, miny, maxx, maxy")
     zone_count: int | None = None
     class_counts: dict[str, int] | None = None
+    population_layer_id: int | None = Field(
+        None, description="the population raster this hazard layer is scored against"
+    )
     properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class HazardLayerUpdate(BaseModel):
+    """What can change on a stored layer version: its population pin."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    population_layer_id: int | None = Field(
+        ...,
+        gt=0,
+        description="the population raster to score against; null pins the newest covering it",
+    )
 
 
 class HazardImportReport(BaseModel):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import advisory_lock_key, transaction
 from service.errors import InvalidInput, NotFound
-from service.hazards import storage
+from service.hazards import population, storage
 from service.hazards.importing import (
     guess_kind,
     inspect_raster,
@@ -109,6 +109,7 @@ def import_hazard_layer(
                 classification=classification,
             )
             layer.extent = from_shape(box(*zones.bounds), srid=4326)
+            population.pin(session, layer, spec.population_layer_id)
             session.add(layer)
             session.flush()
             session.execute(
@@ -152,6 +153,7 @@ def import_hazard_layer(
             layer.raster_path = relpath.as_posix()
             layer.raster_meta = {**info.meta, "format": "COG", "source_file": label}
             layer.extent = from_shape(box(*info.bounds_4326), srid=4326)
+            population.pin(session, layer, spec.population_layer_id)
             session.add(layer)
             session.flush()
             public = _public(session, layer)
@@ -226,4 +228,22 @@ def get_layer(*, session: Session, layer_id: int) -> HazardLayerPublic:
     layer = session.get(HazardLayer, layer_id)
     if layer is None:
         raise NotFound(f"no hazard layer with id {layer_id}; list them at /api/v1/hazard-layers")
+    return _public(session, layer)
+
+
+def pin_population(
+    *, session: Session, layer_id: int, population_layer_id: int | None
+) -> HazardLayerPublic:
+    """Re-pin a hazard layer to a population raster (None: the newest covering it now).
+
+    The layer's scores change at its next recompute, not before."""
+    layer = session.get(HazardLayer, layer_id)
+    if layer is None:
+        raise NotFound(f"no hazard layer with id {layer_id}; list them at /api/v1/hazard-layers")
+    if layer.role != "hazard":
+        raise InvalidInput(
+            f"layer {layer_id} ({layer.name}) is a population layer; pin hazard layers only"
+        )
+    population.pin(session, layer, population_layer_id)
+    session.flush()
     return _public(session, layer)

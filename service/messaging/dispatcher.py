@@ -272,6 +272,7 @@ class Dispatcher:
                     FROM due WHERE d.id = due.id
                     RETURNING d.id, d.idempotency_key, d.channel, d.phone, d.body, d.template,
                               d.attempts, d.uncertain, d.first_claimed_at,
+                              d.purpose <> 'opt_out_confirmation' AND
                               EXISTS (SELECT 1 FROM message_opt_outs o
                                       WHERE o.phone = d.phone AND o.active) AS opted_out
                     """

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from service.alerts import replies
 from service.messaging.models import InboundMessage, OptOut
+from service.messaging.outbox import E164
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,9 @@ def receive(
 ) -> str:
     """Store and act on one inbound message in the caller's transaction.
 
-    Returns what it was: stop, start, ack, report, unknown_sender, pending (alerts could not
-    take it yet; kept for later), error, or duplicate (already stored: nothing done).
+    Returns what it was: stop, start, ack, ack+report, report, unknown_sender,
+    invalid_sender (the sender is no phone number: stored, nothing else done), pending (alerts
+    could not take it yet; kept for later), error, or duplicate (already stored: nothing done).
     """
     new_id = session.execute(
         insert(InboundMessage)
@@ -73,26 +75,30 @@ def receive(
     ).scalar()
     if new_id is None:
         return "duplicate"
+    message = replies.InboundMessage(
+        channel=channel,
+        phone=phone,
+        text=text_,
+        received_at=received_at,
+        provider=provider,
+        provider_message_id=provider_message_id,
+        button_payload=button_payload,
+    )
     word = keyword(button_payload or text_)
-    if word in STOP_WORDS:
+    if not E164.match(phone):
+        # Never an opt-out (or anything else) for "+" or a short code: kept for the record.
+        log.warning("inbound %s from %r, which is no phone number", provider_message_id, phone)
+        outcome = "invalid_sender"
+    elif word in STOP_WORDS:
         outcome = "stop"
         set_opt_out(session, phone=phone, word=word, channel=channel, at=received_at, active=True)
+        _confirm_keyword(session, message, outcome)
     elif word in START_WORDS:
         outcome = "start"
         set_opt_out(session, phone=phone, word=word, channel=channel, at=received_at, active=False)
+        _confirm_keyword(session, message, outcome)
     else:
-        outcome = _hand_to_alerts(
-            session,
-            replies.InboundMessage(
-                channel=channel,
-                phone=phone,
-                text=text_,
-                received_at=received_at,
-                provider=provider,
-                provider_message_id=provider_message_id,
-                button_payload=button_payload,
-            ),
-        )
+        outcome = _hand_to_alerts(session, message)
     session.execute(
         text("UPDATE message_inbound SET handled_as = :h WHERE id = :id"),
         {"h": outcome, "id": new_id},
@@ -109,6 +115,14 @@ def _hand_to_alerts(session: Session, message: replies.InboundMessage) -> str:
     except Exception:
         log.exception("alerts could not handle inbound %s", message.provider_message_id)
         return "error"
+
+
+def _confirm_keyword(session: Session, message: replies.InboundMessage, kind: str) -> None:
+    try:
+        with session.begin_nested():  # a failed answer must not undo the opt-out
+            replies.confirm_keyword(session=session, message=message, kind=kind)
+    except Exception:
+        log.exception("could not answer %s %s", kind, message.provider_message_id)
 
 
 def set_opt_out(

@@ -19,7 +19,15 @@ from service.errors import InvalidInput
 from service.messaging.models import CHANNELS, Delivery
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-PURPOSES = ("alert", "escalation", "notice", "all_clear", "fallback")
+PURPOSES = (
+    "alert",
+    "escalation",
+    "notice",
+    "all_clear",
+    "fallback",
+    "confirmation",  # the answer to a member's YA or report
+    "opt_out_confirmation",  # the one answer to BERHENTI/STOP, sent although opted out
+)
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,7 @@ def enqueue(
     member_id: int | None = None,
     template: dict[str, Any]
     | None = None,  # WhatsApp template name/language/params for outside 24 h
-    purpose: str = "alert",  # "alert" | "escalation" | "notice" | "all_clear"
+    purpose: str = "alert",  # one of PURPOSES
     sms_fallback_body: str | None = None,  # the SMS text if WhatsApp falls back (default: body)
 ) -> int:
     """Add one delivery (idempotent on `idempotency_key`) and return its id.

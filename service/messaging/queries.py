@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from service.alerts.models import Member
 from service.messaging.models import Delivery, InboundMessage
 from service.messaging.status import history
 
@@ -19,6 +21,13 @@ DELIVERY_FIELDS = (
 
 def _public(d: Delivery) -> dict[str, Any]:
     return {f: getattr(d, f) for f in DELIVERY_FIELDS}
+
+
+def _in_groups(q: Select[Any], group_ids: Collection[int] | None) -> Select[Any]:
+    if group_ids is None:
+        return q
+    members = select(Member.id).where(Member.group_id.in_(list(group_ids)))
+    return q.where(Delivery.member_id.in_(members))
 
 
 def deliveries_for_alert(*, session: Session, alert_id: int) -> list[dict[str, Any]]:
@@ -40,8 +49,10 @@ def list_deliveries(
     phone: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    group_ids: Collection[int] | None = None,
 ) -> dict[str, Any]:
-    q = select(Delivery)
+    """`group_ids`: only deliveries to members of these groups (None: all)."""
+    q = _in_groups(select(Delivery), group_ids)
     if alert_id is not None:
         q = q.where(Delivery.alert_id == alert_id)
     if status:
@@ -59,8 +70,12 @@ def list_deliveries(
     }
 
 
-def get_delivery(*, session: Session, delivery_id: int) -> dict[str, Any] | None:
-    d = session.get(Delivery, delivery_id)
+def get_delivery(
+    *, session: Session, delivery_id: int, group_ids: Collection[int] | None = None
+) -> dict[str, Any] | None:
+    """One delivery; None if absent or (with `group_ids`) not to a member of those groups."""
+    q = _in_groups(select(Delivery).where(Delivery.id == delivery_id), group_ids)
+    d = session.execute(q).scalar_one_or_none()
     if d is None:
         return None
     return {**_public(d), "history": history(session, [d.id])[d.id]}

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.communities.models import Community
 from service.db import try_advisory_xact_lock, utcnow
 from service.errors import InvalidInput, NotFound
+from service.hazards import population
 from service.hazards.models import HazardLayer, HazardZone
 from service.risk import cache, exposure, rasters, scoring
 from service.risk.models import RiskLayerState, RiskScore
@@ -59,40 +60,31 @@ def raster_file(settings: Settings, relative: str) -> Path:
 
 
 def population_layer_for(session: Session, layer: HazardLayer) -> HazardLayer:
-    """The newest population (exposure) raster overlapping the hazard layer."""
-    q = select(HazardLayer).where(
-        HazardLayer.role == "exposure",
-        HazardLayer.kind == "raster",
-        HazardLayer.raster_path.is_not(None),
-    )
-    pinned = (layer.properties or {}).get("population_layer_id")
-    if pinned is not None:
-        q = q.where(HazardLayer.id == int(pinned))
-    elif layer.extent is not None:
-        q = q.where(
-            (HazardLayer.extent.is_(None)) | func.ST_Intersects(HazardLayer.extent, layer.extent)
-        )
-    pop = session.scalars(
-        q.order_by(HazardLayer.created_at.desc(), HazardLayer.id.desc()).limit(1)
-    ).first()
+    """The population raster the layer is pinned to; an unpinned layer is pinned now to the
+    newest one covering it, so a later population import never changes its figures."""
+    pop = session.get(HazardLayer, layer.population_layer_id) if layer.population_layer_id else None
     if pop is None:
-        raise RecomputeError(
-            "no population raster covers this hazard layer: import one as an exposure layer "
-            "(siaga hazards import FILE.tif --name population --role exposure)"
-        )
+        pop = population.newest_covering(session, layer)
+        if pop is None:
+            raise RecomputeError(
+                "no population raster covers this hazard layer: import one as an exposure layer "
+                "(siaga hazards import FILE.tif --name population --role exposure)"
+            )
+        layer.population_layer_id = pop.id
     return pop
 
 
 def communities_for(session: Session, layer: HazardLayer) -> list[Community]:
-    """Communities the layer can touch: intersecting its zones or its raster extent."""
+    """Communities inside the layer's extent: those outside every zone get a zero-hazard score
+    (the map says they are mapped and safe, not unknown); those outside stay unscored."""
     q = select(Community)
-    if layer.kind == "zones":
+    if layer.extent is not None:
+        q = q.where(func.ST_Intersects(Community.geom, layer.extent))
+    elif layer.kind == "zones":
         zones = select(HazardZone.id).where(
             HazardZone.layer_id == layer.id, func.ST_Intersects(HazardZone.geom, Community.geom)
         )
         q = q.where(zones.exists())
-    elif layer.extent is not None:
-        q = q.where(func.ST_Intersects(Community.geom, layer.extent))
     return list(session.scalars(q.order_by(Community.id)))
 
 
@@ -344,16 +336,13 @@ def global_fingerprint(
     count, last = session.execute(
         select(func.count(Community.id), func.max(Community.updated_at))
     ).one()
-    pop = session.execute(
-        select(func.max(HazardLayer.id)).where(HazardLayer.role == "exposure")
-    ).scalar()
     return cache.cache_key(
         layer.id,
         layer.version,
         method,
         count,
         str(last),
-        pop,
+        layer.population_layer_id,  # its pin: another population import changes nothing
         settings.risk.medium_cutoff,
         settings.risk.high_cutoff,
         MODEL_VERSION,
@@ -417,6 +406,7 @@ def recompute_layer(
             use = method or (layer.properties or {}).get("risk_method") or settings.risk.method
             if use not in exposure.METHODS:
                 raise InvalidInput(f"unknown method {use!r}; use 'coverage' or 'centre'")
+            population_layer_for(session, layer)  # pins an unpinned layer before the fingerprint
             fingerprint = global_fingerprint(session, settings, layer, use)
             if only_if_stale:
                 state = session.get(RiskLayerState, layer_id)
@@ -828,6 +818,7 @@ def get_risk_card(
             if h.hazard == entry["hazard"]
         ]
     last = max((s.computed_at for s in scores), default=None)
+    scored_layers = {s.layer_id for s in scores}
     card: dict[str, Any] = {
         "code": c.code,
         "name": c.name,
@@ -837,6 +828,7 @@ def get_risk_card(
         "as_of": at.isoformat() if at else None,
         "last_computed": last.isoformat() if last else None,
         "hazards": list(hazards.values()),
+        "not_scored": [] if at else _not_scored(session, c, scored_layers, hazard),
     }
     if hazard:
         if hazard not in hazards:
@@ -844,6 +836,38 @@ def get_risk_card(
             raise NotFound(f"{c.name} ({code}) has no {hazard} risk score{when} yet")
         card = hazards[hazard] | card
     return card
+
+
+def _not_scored(
+    session: Session, c: Community, scored: set[int], hazard: str | None
+) -> list[dict[str, Any]]:
+    """Current hazard layers without a score for this community, each with the reason."""
+    out = []
+    for layer in current_hazard_layers(session):
+        if layer.id in scored or (hazard and layer.hazard != hazard):
+            continue
+        inside = layer.extent is None or bool(
+            session.scalar(select(func.ST_Intersects(layer.extent, c.geom)))
+        )
+        state = session.get(RiskLayerState, layer.id)
+        if not inside:
+            reason = "outside_extent"
+        elif state is None:
+            reason = "not_computed"
+        elif state.status == "failed":
+            reason = "failed"
+        else:
+            reason = "not_computed"
+        out.append(
+            {
+                "layer_id": layer.id,
+                "layer_name": layer.name,
+                "hazard": layer.hazard,
+                "reason": reason,
+                "error": state.error if state is not None and reason == "failed" else None,
+            }
+        )
+    return out
 
 
 def layer_states(*, session: Session) -> list[dict[str, Any]]:

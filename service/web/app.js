@@ -18,8 +18,14 @@
     alertDetail: "/api/v1/alerts/{id}",
     whoami: "/api/v1/keys/me",
     collections: "/ogc/collections",
+    mapConfig: "/map/config.json",
+    areas: "/map/areas/{level}.geojson",
+    search: "/api/v1/communities?limit=12&q=",
+    zonesCollection: "hazard-zones",
+    reportsCollection: "reports",
     overlayRefreshMs: 60000,
     recentDays: 7,
+    maxLabels: 200,
   };
   // Colour per risk level (the risk domain's level names); the same order is the legend's.
   var LEVELS = [
@@ -44,6 +50,7 @@
     renderedCount: 0,
     tilesLoaded: false,
     overlayCounts: {},
+    areas: { district: null, regency: null },
   };
 
   // ---- small helpers -------------------------------------------------------------------
@@ -100,6 +107,21 @@
       if (v !== undefined && v !== null) return v;
     }
     return undefined;
+  }
+  function pct(share, digits) {
+    return share == null ? "–" : fmt(share * 100, digits == null ? 1 : digits) + " %";
+  }
+  function statusName(s) {
+    var names = t("statuses");
+    return (names && names[s]) || s || "–";
+  }
+  function indicatorValue(k, v) {
+    if (v === undefined || v === null) return "–";
+    if (k === "density" || k === "density_per_km2") return fmt(v, 0) + " " + t("per_km2");
+    if (/^share_/.test(k)) return pct(v);
+    if (/^has_/.test(k)) return v ? t("yes") : t("no");
+    if (k === "drills_per_year") return fmt(v, 0) + " " + t("per_year");
+    return fmt(v);
   }
   function setStatus(text) {
     document.getElementById("status").textContent = text || "";
@@ -191,16 +213,29 @@
   function tileUrl() {
     return location.origin + CONFIG.riskTiles + "?hazard=" + encodeURIComponent(state.hazard);
   }
-  var map = new maplibregl.Map({
+  // The last view, remembered; else the largest cluster of scored communities (map config).
+  var savedView = null;
+  try { savedView = JSON.parse(localStorage.getItem("siaga.view") || "null"); } catch (e) { savedView = null; }
+  var mapOptions = {
     container: "map",
     style: {
       version: 8,
       sources: {},
       layers: [{ id: "background", type: "background", paint: { "background-color": "#dfe8ef" } }],
     },
-    bounds: [[95, -11], [141, 6]],
     maxZoom: 17,
     attributionControl: false,
+  };
+  if (savedView && savedView.center && typeof savedView.zoom === "number") {
+    mapOptions.center = savedView.center;
+    mapOptions.zoom = savedView.zoom;
+  } else {
+    mapOptions.bounds = [[95, -11], [141, 6]];
+  }
+  var map = new maplibregl.Map(mapOptions);
+  map.on("moveend", function () {
+    var c = map.getCenter();
+    localStorage.setItem("siaga.view", JSON.stringify({ center: [c.lng, c.lat], zoom: map.getZoom() }));
   });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-left");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
@@ -255,6 +290,7 @@
     state.tilesLoaded = false;
     var src = map.getSource("risk");
     if (src) src.setTiles([tileUrl()]);
+    if (map.getLayer("zones-edge")) map.setFilter("zones-edge", ["==", ["get", "hazard"], h]);
     if (state.selected) selectCommunity(state.selected);
   }
 
@@ -268,13 +304,6 @@
         Object.keys(OVERLAYS).forEach(function (kind) {
           if (!overlayCollections[kind] && OVERLAYS[kind].match.test(id)) overlayCollections[kind] = id;
         });
-        if (id === "communities" && c.extent && c.extent.spatial && c.extent.spatial.bbox) {
-          var b = c.extent.spatial.bbox[0];
-          if (b && b.length >= 4 && !state.fitted) {
-            state.fitted = true;
-            map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 30, duration: 0, maxZoom: 13 });
-          }
-        }
       });
       Object.keys(overlayCollections).forEach(addOverlay);
     }).catch(function () { /* no OGC API on this server: the map works without overlays */ });
@@ -353,6 +382,174 @@
     new maplibregl.Popup({ maxWidth: "280px" }).setLngLat(e.lngLat).setDOMContent(box).addTo(map);
   }
 
+  // ---- basemap, outlines and labels (offline by default) -------------------------------
+  function firstLayerAboveBase() {
+    var order = ["district-line", "regency-line", "risk-fill"];
+    for (var i = 0; i < order.length; i++) if (map.getLayer(order[i])) return order[i];
+    return undefined;
+  }
+  function addBasemap(b) {
+    document.getElementById("attribution").textContent = b.attribution || "";
+    if (b.problem) setStatus(t("basemap_problem") + ": " + b.problem);
+    if (!b || b.kind === "none") return;
+    var before = firstLayerAboveBase();
+    if (b.kind === "xyz" || (b.kind === "pmtiles" && b.tile_type === "raster")) {
+      var url = b.kind === "pmtiles" ? location.origin + b.url : b.url;
+      map.addSource("basemap", { type: "raster", tiles: [url], tileSize: 256, minzoom: b.minzoom || 0, maxzoom: b.maxzoom || 19 });
+      map.addLayer({ id: "basemap", type: "raster", source: "basemap" }, before);
+    } else if (b.kind === "pmtiles") {
+      // A vector archive: a plain style for any schema (fills, lines), below everything.
+      map.addSource("basemap", { type: "vector", tiles: [location.origin + b.url], minzoom: b.minzoom || 0, maxzoom: b.maxzoom || 14 });
+      (b.vector_layers || []).forEach(function (name) {
+        var water = /water|ocean|sea|river|lake/i.test(name);
+        map.addLayer({ id: "basemap-fill-" + name, type: "fill", source: "basemap", "source-layer": name,
+          filter: ["==", ["geometry-type"], "Polygon"],
+          paint: { "fill-color": water ? "#b9d3e6" : "#eef0ea", "fill-opacity": water ? 1 : 0.6 } }, before);
+        map.addLayer({ id: "basemap-line-" + name, type: "line", source: "basemap", "source-layer": name,
+          filter: ["==", ["geometry-type"], "LineString"],
+          paint: { "line-color": water ? "#9cc0da" : "#c3c7bd", "line-width": 0.8 } }, before);
+      });
+    } else if (b.kind === "style") {
+      fetch(b.url).then(function (r) { return r.json(); }).then(function (style) {
+        if (style.glyphs && map.setGlyphs) map.setGlyphs(style.glyphs);
+        if (style.sprite && map.setSprite) map.setSprite(style.sprite);
+        Object.keys(style.sources || {}).forEach(function (id) { map.addSource("base-" + id, style.sources[id]); });
+        (style.layers || []).forEach(function (layer) {
+          if (layer.type === "background") return;
+          var copy = JSON.parse(JSON.stringify(layer));
+          copy.id = "base-" + layer.id;
+          if (copy.source) copy.source = "base-" + copy.source;
+          map.addLayer(copy, firstLayerAboveBase());
+        });
+      }).catch(function (err) { setStatus(t("basemap_problem") + ": " + err.message); });
+    }
+  }
+  function addAreas() {
+    [["regency", { "line-color": "#39424c", "line-width": 2 }, 0],
+      ["district", { "line-color": "#6b7b8c", "line-width": 1, "line-dasharray": [3, 2] }, 8]].forEach(function (spec) {
+      var level = spec[0];
+      api(CONFIG.areas.replace("{level}", level), false).then(function (fc) {
+        state.areas[level] = fc;
+        map.addSource("area-" + level, { type: "geojson", data: fc });
+        map.addLayer({ id: level + "-line", type: "line", source: "area-" + level, minzoom: spec[2], paint: spec[1] },
+          map.getLayer("risk-selected") ? "risk-selected" : undefined);
+        updateLabels();
+      }).catch(function () { /* no admin codes in the loaded boundaries: no outlines */ });
+    });
+  }
+  // Labels are HTML markers: MapLibre text needs glyph files from a font server, and the
+  // default map must work with no network.
+  var labelMarkers = [];
+  function labelCandidates() {
+    var z = map.getZoom();
+    var out = [];
+    if (z >= 12.5 && map.getLayer("risk-fill")) {
+      var seen = {};
+      map.queryRenderedFeatures({ layers: ["risk-fill"] }).forEach(function (f) {
+        var code = f.properties[CONFIG.codeProp];
+        if (seen[code] || !f.geometry) return;
+        var ring = f.geometry.type === "Polygon" ? f.geometry.coordinates[0] : f.geometry.coordinates[0][0];
+        var xs = ring.map(function (p) { return p[0]; }), ys = ring.map(function (p) { return p[1]; });
+        seen[code] = true;
+        out.push({ cls: "desa", text: f.properties[CONFIG.nameProp],
+          at: [(Math.min.apply(null, xs) + Math.max.apply(null, xs)) / 2, (Math.min.apply(null, ys) + Math.max.apply(null, ys)) / 2] });
+      });
+      return out;
+    }
+    var level = z >= 9.5 ? "district" : "regency";
+    var fc = state.areas[level];
+    var b = map.getBounds();
+    ((fc && fc.features) || []).forEach(function (f) {
+      var p = f.properties.label_point;
+      if (p && b.contains(p)) out.push({ cls: level, text: f.properties.name, at: p });
+    });
+    return out;
+  }
+  function updateLabels() {
+    labelMarkers.forEach(function (m) { m.remove(); });
+    labelMarkers = labelCandidates().slice(0, CONFIG.maxLabels).map(function (l) {
+      var node = el("div", { class: "map-label " + l.cls, text: l.text });
+      return new maplibregl.Marker({ element: node, anchor: "center" }).setLngLat(l.at).addTo(map);
+    });
+    document.body.setAttribute("data-labels", String(labelMarkers.length));
+  }
+
+  // Hazard zones of the chosen hazard, from the OGC collection, for the area in view.
+  var zonesTimer = null;
+  function refreshZones() {
+    clearTimeout(zonesTimer);
+    zonesTimer = setTimeout(function () {
+      if (!document.getElementById("show-zones").checked || map.getZoom() < 8) return;
+      var b = map.getBounds();
+      var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); }).join(",");
+      var url = CONFIG.collections + "/" + CONFIG.zonesCollection + "/items?limit=2000&bbox=" + bbox;
+      api(url, false).then(function (fc) {
+        if (map.getSource("zones")) { map.getSource("zones").setData(fc); }
+        else {
+          map.addSource("zones", { type: "geojson", data: fc });
+          map.addLayer({ id: "zones-edge", type: "line", source: "zones",
+            paint: { "line-color": "#7a0177", "line-width": 1.2, "line-opacity": 0.7 } }, "risk-selected");
+        }
+        map.setFilter("zones-edge", ["==", ["get", "hazard"], state.hazard]);
+        applyZonesToggle();
+      }).catch(function () { /* no zones collection */ });
+    }, 300);
+  }
+  function applyZonesToggle() {
+    if (!map.getLayer("zones-edge")) return;
+    var on = document.getElementById("show-zones").checked;
+    map.setLayoutProperty("zones-edge", "visibility", on ? "visible" : "none");
+  }
+
+  // ---- search --------------------------------------------------------------------------
+  var searchTimer = null;
+  function areaLabel(a) {
+    var n = t("n_communities").replace("{n}", fmt(a.communities, 0));
+    if (a.level === "district") return [t("area_district") + " " + a.name, a.regency_name, n].filter(Boolean).join(" · ");
+    return [a.name, n].join(" · ");
+  }
+  function renderSearch(page) {
+    var list = document.getElementById("search-results");
+    list.innerHTML = "";
+    var rows = [];
+    (page.areas || []).forEach(function (a) {
+      rows.push({ kind: a.level === "district" ? t("area_district") : t("area_regency"), text: areaLabel(a), bbox: a.bbox });
+    });
+    (page.items || []).forEach(function (c) {
+      rows.push({ kind: c.level || "desa", text: [c.name, c.district_name && t("area_district") + " " + c.district_name, c.regency_name].filter(Boolean).join(" · ") + " (" + c.code + ")",
+        bbox: c.bbox, community: { code: c.code, name: c.name } });
+    });
+    if (rows.length === 0) list.appendChild(el("li", { class: "muted", text: t("search_none") }));
+    rows.forEach(function (r, i) {
+      var li = el("li", { role: "option", "data-index": String(i) }, [el("span", { class: "kind", text: r.kind }), r.text]);
+      li.addEventListener("click", function () { chooseResult(r); });
+      list.appendChild(li);
+    });
+    list.hidden = false;
+    state.searchRows = rows;
+  }
+  function chooseResult(r) {
+    clearTimeout(searchTimer);
+    state.searchQuery = null;  // a late answer to the typed query no longer opens the list
+    document.getElementById("search-results").hidden = true;
+    var b = r.bbox;
+    map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 40, maxZoom: 15, duration: 0 });
+    if (r.community) selectCommunity({ code: r.community.code, name: r.community.name });
+  }
+  function onSearchInput(e) {
+    clearTimeout(searchTimer);
+    var q = e.target.value.trim();
+    if (q.length < 2) { document.getElementById("search-results").hidden = true; return; }
+    state.searchQuery = q;
+    searchTimer = setTimeout(function () {
+      api(CONFIG.search + encodeURIComponent(q), false).then(function (page) {
+        if (state.searchQuery === q) renderSearch(page);
+      }).catch(function (err) {
+        setStatus(t("load_failed") + ": " + (err.detail || err.message));
+      });
+    }, 200);
+  }
+
   // ---- the risk card -------------------------------------------------------------------
   function selectCommunity(c) {
     state.selected = c;
@@ -413,16 +610,18 @@
   }
 
   function partsTable(parts, indicators) {
+    var names = t("indicators") || {};
+    var head = el("tr", {}, [el("th", { text: t("indicator") }), el("th", { text: t("value") }), el("th", { text: t("weight_part") })]);
     var rows = Object.keys(parts || {}).map(function (k) {
       var raw = indicators && k in indicators ? indicators[k] : undefined;
       if (k === "density" && indicators) raw = indicators.density_per_km2;
       return el("tr", {}, [
-        el("td", { text: k.replace(/_/g, " ") }),
-        el("td", { class: "num", text: raw === undefined ? "" : fmt(raw) }),
-        el("td", { class: "num", text: fmt(parts[k], 2) }),
+        el("td", { text: names[k] || k.replace(/_/g, " ") }),
+        el("td", { class: "num", text: raw === undefined ? "" : indicatorValue(k, raw) }),
+        el("td", { class: "num", text: pct(parts[k], 0) }),
       ]);
     });
-    return el("table", { class: "parts" }, rows);
+    return el("table", { class: "parts" }, [head].concat(rows));
   }
 
   // Rows per hazard class; the risk card sends a list plus `exposure_summary` (an older
@@ -442,7 +641,7 @@
         el("td", { text: String(r["class"]) }),
         el("td", { class: "num", text: fmt(r.population, 0) }),
         el("td", { class: "num", text: fmt(r.area_km2, 2) }),
-        el("td", { class: "num", text: r.share == null ? "–" : fmt(r.share * 100, 1) + " %" }),
+        el("td", { class: "num", text: pct(r.share) }),
       ]);
     });
     if (sum.population_exposed != null) {
@@ -465,7 +664,7 @@
     ];
     sources.forEach(function (src) {
       if (!src.name) return;
-      var label = src.role === "exposure" ? t("population") : t("hazard_h");
+      var label = src.role === "exposure" ? t("population_layer") : t("hazard_h");
       items.push(label + ": " + [src.name + " v" + fmt(src.version), src.source, src.role === "hazard" ? i.scheme : null, src.licence].filter(Boolean).join(" · "));
       if (src.event_id) items.push("event #" + src.event_id);
     });
@@ -485,11 +684,14 @@
       renderDeliveriesSection(panel, c.code);
       return;
     }
+    var place = [card.district_name && t("district") + " " + card.district_name, card.regency_name].filter(Boolean).join(" · ");
+    if (place) panel.appendChild(el("p", { class: "sub", id: "card-place", text: place }));
     var h = (card.hazards || []).filter(function (x) { return x.hazard === state.hazard; })[0];
     if (!h) {
       panel.appendChild(el("p", { class: "muted", id: "risk-level", "data-level": "unknown", text: t("no_score") }));
       var others = (card.hazards || []).map(function (x) { return hazardName(x.hazard) + ": " + levelName(x.level); });
       if (others.length) panel.appendChild(el("p", { class: "sub", text: others.join(" · ") }));
+      panel.appendChild(notScoredList(card));
       renderDeliveriesSection(panel, c.code);
       return;
     }
@@ -510,6 +712,8 @@
     panel.appendChild(el("p", { class: "sub", text: t("capacity_c") }));
     panel.appendChild(partsTable(comp.C_parts, inputs.indicators));
 
+    var area = card.area_km2 || (h.exposure_summary && h.exposure_summary.area_m2 ? h.exposure_summary.area_m2 / 1e6 : null);
+    if (area) panel.appendChild(el("p", { class: "sub", text: t("area").replace(/ \(km²\)/, "") + ": " + fmt(area, 2) + " " + t("km2") }));
     panel.appendChild(el("h3", { text: t("exposure") }));
     panel.appendChild(exposureTable(h));
     panel.appendChild(el("h3", { text: t("sources") }));
@@ -517,7 +721,21 @@
     panel.appendChild(el("h3", { text: t("history") }));
     panel.appendChild(historyChart(historyOf(h)));
     panel.appendChild(el("p", { class: "sub", text: t("computed_at") + ": " + fmtTime(h.computed_at) }));
+    panel.appendChild(notScoredList(card));
     renderDeliveriesSection(panel, c.code);
+  }
+
+  // Current layers of this hazard that gave the community no score, each with the reason.
+  function notScoredList(card) {
+    var reasons = t("reasons") || {};
+    var items = (card.not_scored || []).filter(function (n) { return n.hazard === state.hazard; });
+    if (items.length === 0) return el("span");
+    return el("div", { class: "not-scored", id: "not-scored" }, [
+      el("p", { class: "sub", text: t("not_scored") + ":" }),
+      el("ul", {}, items.map(function (n) {
+        return el("li", { "data-reason": n.reason, text: n.layer_name + ": " + (reasons[n.reason] || n.reason) + (n.error ? " (" + n.error + ")" : "") });
+      })),
+    ]);
   }
 
   function renderDeliveriesSection(panel, code) {
@@ -547,29 +765,45 @@
         box.appendChild(el("p", { class: "muted", text: t("no_deliveries") }));
         return null;
       }
-      return Promise.all(mine.map(function (a) { return api(CONFIG.alertDetail.replace("{id}", a.id), true); }));
-    }).then(function (details) {
-      if (!details) return;
+      var reports = api(CONFIG.collections + "/" + CONFIG.reportsCollection + "/items?limit=1000", true)
+        .catch(function () { return { features: [] }; });
+      return Promise.all([reports].concat(mine.map(function (a) { return api(CONFIG.alertDetail.replace("{id}", a.id), true); })));
+    }).then(function (res) {
+      if (!res) return;
+      var reports = (res[0] && res[0].features) || [];
+      var details = res.slice(1);
       box.innerHTML = "";
       details.forEach(function (d) {
         var n = d.counts || {};
-        box.appendChild(el("p", { class: "alert-head" }, [
+        var tags = [];
+        if (d.status === "Exercise") tags.push(el("span", { class: "tag drill", text: t("drill") }));
+        if (d.msg_type === "Cancel" || d.cancelled || d.cancelled_at || d.closed_reason === "cancelled") {
+          tags.push(el("span", { class: "tag cancelled", text: t("cancelled") }));
+        }
+        box.appendChild(el("p", { class: "alert-head", "data-status": d.status, "data-msg-type": d.msg_type }, tags.concat([
           el("strong", { text: d.headline || hazardName(d.hazard) }),
           el("br"),
           el("span", { class: "sub", text: [fmtTime(d.sent_at), d.level_name || d.level,
             t("delivered") + " " + fmt(n.delivered, 0) + "/" + fmt(n.recipients, 0),
-            t("acks") + " " + fmt(n.acknowledged, 0)].join(" · ") }),
-        ]));
+            t("acks") + " " + fmt(n.acknowledged, 0),
+            t("escalations") + " " + fmt(n.escalated || 0, 0)].join(" · ") }),
+        ])));
         var head = el("tr", {}, [el("th", { text: t("recipient") }), el("th", { text: t("channel") }),
           el("th", { text: t("status") }), el("th", { text: t("acks") })]);
         box.appendChild(el("table", { class: "deliveries" }, [head].concat((d.recipients || []).slice(0, 50).map(function (r) {
+          var channels = t("channels") || {};
           return el("tr", {}, [
             el("td", { text: r.name || ((r.role || "") + " #" + r.member_id) }),
-            el("td", { text: fmt(r.channel) }),
-            el("td", { text: fmt(r.status) }),
+            el("td", { text: channels[r.channel] || fmt(r.channel) }),
+            el("td", { "data-status": r.status, text: statusName(r.status) + (r.escalated_at ? " · " + t("escalated") + " " + fmtTime(r.escalated_at) : "") }),
             el("td", { text: r.acknowledged_at ? fmtTime(r.acknowledged_at) : "–" }),
           ]);
         }))));
+        var mineReports = reports.filter(function (f) { return (f.properties || {}).alert_id === d.id; });
+        box.appendChild(el("p", { class: "sub", text: t("ground_reports") }));
+        box.appendChild(mineReports.length ? el("ul", { class: "reports" }, mineReports.slice(0, 20).map(function (f) {
+          return el("li", { text: fmtTime(f.properties.received_at) + ": " + (f.properties.text || "") });
+        })) : el("p", { class: "muted", text: t("no_reports") }));
       });
     }).catch(function (err) {
       box.innerHTML = "";
@@ -589,6 +823,13 @@
   Object.keys(OVERLAYS).forEach(function (kind) {
     document.getElementById(OVERLAYS[kind].toggle).addEventListener("change", function () { applyToggle(kind); });
   });
+  document.getElementById("show-zones").addEventListener("change", function () { applyZonesToggle(); refreshZones(); });
+  var searchBox = document.getElementById("search");
+  searchBox.addEventListener("input", onSearchInput);
+  searchBox.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && state.searchRows && state.searchRows.length) { e.preventDefault(); chooseResult(state.searchRows[0]); }
+    if (e.key === "Escape") document.getElementById("search-results").hidden = true;
+  });
   document.getElementById("signin").addEventListener("submit", function (e) {
     e.preventDefault();
     if (state.who) {
@@ -607,10 +848,18 @@
 
   map.on("load", function () {
     addRiskLayers();
+    addAreas();
+    api(CONFIG.mapConfig, false).then(function (cfg) {
+      addBasemap(cfg.basemap || { kind: "none" });
+      var b = cfg.first_view;
+      if (b && !savedView) map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 30, duration: 0, maxZoom: 13 });
+      refreshZones();
+    }).catch(function () { /* the map works without its config */ });
     discoverOverlays();
     setInterval(function () { Object.keys(overlayCollections).forEach(addOverlay); }, CONFIG.overlayRefreshMs);
   });
   map.on("idle", updateTileStatus);
+  map.on("moveend", function () { updateLabels(); refreshZones(); });
   map.on("error", function (e) {
     if (e && e.error && e.error.status) setStatus(t("load_failed") + " (" + e.error.status + ")");
   });

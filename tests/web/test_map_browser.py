@@ -19,7 +19,7 @@ import pytest
 from geoalchemy2.shape import from_shape
 from playwright.sync_api import Browser, Page, sync_playwright
 from shapely.geometry import Point
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.alerts.models import AlertGroup, Member
@@ -247,3 +247,124 @@ def test_map_tiles_click_and_risk_card(
     counts = _colour_counts(browser.new_page(), png)
     painted = [level for level, n in counts.items() if n > 2000]
     assert len(painted) >= 2, counts
+
+
+def _name_places(factory: sessionmaker[Session], codes: list[str]) -> None:
+    """Put the test desa in two kecamatan of one kabupaten, as Kepmendagri files do."""
+    with factory() as s, s.begin():
+        for k, code in enumerate(codes):
+            district = ("34.04.01", "Cangkringan") if k % 2 == 0 else ("34.04.02", "Pakem")
+            s.execute(
+                update(Community)
+                .where(Community.code == code)
+                .values(
+                    district_code=district[0],
+                    district_name=district[1],
+                    regency_code="34.04",
+                    regency_name="Kabupaten Sleman",
+                )
+            )
+
+
+@pytest.mark.slow
+def test_map_search_labels_and_card_in_both_languages(
+    browser: Browser,
+    live_server: LiveServer,
+    map_data: MapData,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    auth_headers: Callable[[str], dict[str, str]],
+    output_dir: Path,
+) -> None:
+    _name_places(session_factory, map_data.codes)
+    target, name = map_data.codes[1], map_data.names[1]
+    _seed_drill(session_factory, settings, target, map_data.centres[1])
+    token = auth_headers("responder")["Authorization"].removeprefix("Bearer ")
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(live_server.url + "/")
+    page.wait_for_function("() => window.siaga && window.siaga.map.loaded()", timeout=30_000)
+    page.wait_for_selector("body[data-tiles-loaded=true]", timeout=30_000)
+
+    # First view: the scored communities fill the map (no basemap, no network needed).
+    first = page.evaluate(
+        """() => { const b = window.siaga.map.getBounds();
+                   return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; }"""
+    )
+    west, south, east, north = map_data.bounds
+    assert first[0] <= west and first[1] <= south and first[2] >= east and first[3] >= north
+    assert (first[2] - first[0]) < 4 * (east - west)  # fitted to them, not to all Indonesia
+    # Kecamatan outlines and their labels, drawn from the loaded communities.
+    page.wait_for_function("() => window.siaga.map.getLayer('district-line')", timeout=15_000)
+    page.wait_for_function(
+        "() => Number(document.body.getAttribute('data-labels')) > 0", timeout=15_000
+    )
+    labels = page.locator(".map-label").all_inner_texts()
+    assert {"Cangkringan", "Pakem"} & set(labels) or "Kabupaten Sleman" in labels, labels
+
+    # Search a kecamatan, then a desa: the map zooms, the desa's card opens.
+    page.fill("#search", "pakem")
+    page.wait_for_selector("#search-results li .kind", timeout=10_000)
+    rows = page.locator("#search-results li").all_inner_texts()
+    assert any("Pakem" in r and "Kabupaten Sleman" in r for r in rows), rows
+    page.fill("#search", name)
+    page.wait_for_function(
+        "(n) => [...document.querySelectorAll('#search-results li')]"
+        ".some(li => li.textContent.includes(n))",
+        arg=name,
+        timeout=10_000,
+    )
+    page.locator("#search-results li", has_text=name).first.click()
+    page.wait_for_selector("#risk-level", timeout=15_000)
+    assert page.inner_text("#card-name") == name
+    assert "Kecamatan Pakem" in page.inner_text("#card-place")
+    page.select_option("#hazard", "volcano")
+    page.wait_for_selector("#hvc", timeout=15_000)
+    panel = page.text_content("#panel") or ""
+    for words in ("Penduduk miskin", "Tim siaga bencana desa", "%", "Data penduduk"):
+        assert words in panel, (words, panel[:1500])
+    for english in ("share poor", "has task force", "share_poor"):
+        assert english not in panel
+
+    # Signed in: the drill is marked LATIHAN, statuses are in Bahasa Indonesia.
+    page.fill("#api-key", token)
+    page.click("#signin-button")
+    page.wait_for_selector("#deliveries table.deliveries", timeout=15_000)
+    assert page.locator("#deliveries .tag.drill").inner_text() == "LATIHAN"
+    cell = page.locator("#deliveries td[data-status]").first
+    status = cell.get_attribute("data-status")
+    bahasa = {
+        "enqueued": "antre",
+        "pending": "antre",
+        "queued": "antre",
+        "sending": "sedang dikirim",
+        "sent": "terkirim ke operator",
+        "accepted": "diterima operator",
+        "delivered": "sampai",
+        "read": "dibaca",
+        "failed": "gagal",
+    }
+    assert status in bahasa and cell.inner_text().startswith(bahasa[status]), status
+    page.evaluate("() => document.querySelectorAll('.maplibregl-popup').forEach(p => p.remove())")
+    page.screenshot(path=str(output_dir / "map_id.png"))
+
+    page.click(".lang button[data-lang=en]")
+    panel_en = page.text_content("#panel") or ""
+    for words in ("People in poverty", "Village disaster task force", "Population data"):
+        assert words in panel_en, (words, panel_en[:1500])
+    assert page.locator("#deliveries .tag.drill").inner_text() == "DRILL"
+    assert (
+        page.get_attribute("#search", "placeholder") == "Find a village, district, regency or code"
+    )
+    page.screenshot(path=str(output_dir / "map_en.png"))
+
+    # The last view is remembered across a reload.
+    page.evaluate("() => window.siaga.map.jumpTo({center: [110.41, -7.61], zoom: 13.5})")
+    page.wait_for_timeout(300)
+    page.reload()
+    page.wait_for_function("() => window.siaga && window.siaga.map.loaded()", timeout=30_000)
+    centre = page.evaluate("() => window.siaga.map.getCenter().toArray()")
+    zoom = page.evaluate("() => window.siaga.map.getZoom()")
+    assert centre == pytest.approx([110.41, -7.61], abs=1e-4) and zoom == pytest.approx(13.5)
+    assert not errors, errors

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from service.alerts import groups as svc
 from service.alerts import views
-from service.alerts.models import Member
+from service.alerts.models import Alert, Member
 from service.alerts.rules import Signal
 from service.alerts.schemas import (
     DrillIn,
@@ -35,27 +35,31 @@ from service.api.deps import (
     SessionDep,
     SettingsDep,
 )
+from service.auth.service import Principal
 from service.db import utcnow
-from service.errors import InvalidFile, PayloadTooLarge
+from service.errors import InvalidFile, NotFound, PayloadTooLarge
 from service.messaging.inbound import opted_out
 from service.ops import audit
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
-def _members_out(session: Any, members: list[Member], principal: Any) -> list[MemberPublic]:
-    """Public shape for everyone; names and numbers for responder/admin keys. Whether the
-    number replied STOP/BERHENTI (messaging's opt-out list) shows for everyone."""
+def _members_out(
+    session: Any, members: list[Member], principal: Principal, group_id: int
+) -> list[MemberPublic]:
+    """Public shape for everyone; names and numbers for responder/admin keys and for a key
+    bound to this group. Whether the number replied STOP/BERHENTI (messaging's opt-out list)
+    shows for everyone."""
     stopped = opted_out(session, [m.phone for m in members])
-    model = MemberPrivate if principal.has("responder") else MemberPublic
+    model = MemberPrivate if principal.sees_people(group_id) else MemberPublic
     return [
         model.model_validate(m).model_copy(update={"opted_out": m.phone in stopped})
         for m in members
     ]
 
 
-def _member_out(member: Member, principal: Any, session: Any) -> MemberPublic:
-    return _members_out(session, [member], principal)[0]
+def _member_out(member: Member, principal: Principal, session: Any) -> MemberPublic:
+    return _members_out(session, [member], principal, member.group_id)[0]
 
 
 # ------------------------------------------------------------- groups
@@ -71,8 +75,9 @@ def list_groups(session: SessionDep) -> list[GroupPublic]:
 
 @router.post("/groups", response_model=GroupPublic, status_code=201)
 def create_group(
-    data: GroupCreate, session: SessionDep, _: CoordinatorDep, request: Request
+    data: GroupCreate, session: SessionDep, principal: CoordinatorDep, request: Request
 ) -> GroupPublic:
+    principal.check_unbound("create groups")
     group = svc.create_group(session=session, data=data)
     session.flush()
     audit.record(
@@ -96,8 +101,13 @@ def get_group(group_id: IdPath, session: SessionDep) -> GroupPublic:
 
 @router.patch("/groups/{group_id}", response_model=GroupPublic)
 def update_group(
-    group_id: IdPath, data: GroupUpdate, session: SessionDep, _: CoordinatorDep, request: Request
+    group_id: IdPath,
+    data: GroupUpdate,
+    session: SessionDep,
+    principal: CoordinatorDep,
+    request: Request,
 ) -> GroupPublic:
+    principal.check_group(group_id)
     group = svc.update_group(session=session, group_id=group_id, data=data)
     audit.record(
         session=session,
@@ -112,8 +122,9 @@ def update_group(
 
 @router.delete("/groups/{group_id}", status_code=204)
 def delete_group(
-    group_id: IdPath, session: SessionDep, _: CoordinatorDep, request: Request
+    group_id: IdPath, session: SessionDep, principal: CoordinatorDep, request: Request
 ) -> Response:
+    principal.check_group(group_id)
     svc.delete_group(session=session, group_id=group_id)
     audit.record(session=session, actor=request, action="groups.delete", target=f"group:{group_id}")
     session.commit()
@@ -127,8 +138,11 @@ def delete_group(
 def list_members(
     group_id: IdPath, session: SessionDep, principal: PrincipalDep
 ) -> list[MemberPublic]:
-    """Names and phone numbers only for responder and admin keys; others see the tree's shape."""
-    return _members_out(session, svc.list_members(session=session, group_id=group_id), principal)
+    """Names and phone numbers for responder and admin keys and for keys bound to this group;
+    others see the tree's shape. A key bound to other groups gets 403."""
+    principal.check_group(group_id)
+    members = svc.list_members(session=session, group_id=group_id)
+    return _members_out(session, members, principal, group_id)
 
 
 @router.post(
@@ -141,6 +155,7 @@ def add_member(
     principal: CoordinatorDep,
     request: Request,
 ) -> MemberPublic:
+    principal.check_group(group_id)
     member = svc.add_member(session=session, group_id=group_id, data=data)
     session.flush()
     # Field names only: the log must not become a second copy of members' phone numbers.
@@ -159,6 +174,7 @@ def add_member(
 def get_member(
     group_id: IdPath, member_id: IdPath, session: SessionDep, principal: PrincipalDep
 ) -> MemberPublic:
+    principal.check_group(group_id)
     member = svc.get_member(session=session, group_id=group_id, member_id=member_id)
     return _member_out(member, principal, session)
 
@@ -172,6 +188,7 @@ def update_member(
     principal: CoordinatorDep,
     request: Request,
 ) -> MemberPublic:
+    principal.check_group(group_id)
     member = svc.update_member(session=session, group_id=group_id, member_id=member_id, data=data)
     audit.record(
         session=session,
@@ -186,8 +203,13 @@ def update_member(
 
 @router.delete("/groups/{group_id}/members/{member_id}", status_code=204)
 def delete_member(
-    group_id: IdPath, member_id: IdPath, session: SessionDep, _: CoordinatorDep, request: Request
+    group_id: IdPath,
+    member_id: IdPath,
+    session: SessionDep,
+    principal: CoordinatorDep,
+    request: Request,
 ) -> Response:
+    principal.check_group(group_id)
     svc.delete_member(session=session, group_id=group_id, member_id=member_id)
     audit.record(
         session=session,
@@ -206,12 +228,13 @@ async def import_members(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    _: CoordinatorDep,
+    principal: CoordinatorDep,
 ) -> dict[str, Any]:
     """CSV (UTF-8, `,` or `;`): name, phone, channel, language, role, parent_phone,
     backup_phone, community_code, consent. Upload as the raw body (`Content-Type: text/csv`)
     or as multipart field `file`. Every row is checked first; any error imports nothing and
     the 400 response lists each row's problems in `errors`."""
+    principal.check_group(group_id)
     limit = int(settings.api.max_upload_mb * 1024 * 1024)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
@@ -251,8 +274,13 @@ def list_rules(group_id: IdPath, session: SessionDep) -> list[Any]:
 
 @router.post("/groups/{group_id}/rules", response_model=RulePublic, status_code=201)
 def create_rule(
-    group_id: IdPath, data: RuleCreate, session: SessionDep, _: CoordinatorDep, request: Request
+    group_id: IdPath,
+    data: RuleCreate,
+    session: SessionDep,
+    principal: CoordinatorDep,
+    request: Request,
 ) -> Any:
+    principal.check_group(group_id)
     rule = svc.create_rule(session=session, group_id=group_id, data=data)
     session.flush()
     audit.record(
@@ -272,9 +300,10 @@ def update_rule(
     rule_id: IdPath,
     data: RuleUpdate,
     session: SessionDep,
-    _: CoordinatorDep,
+    principal: CoordinatorDep,
     request: Request,
 ) -> Any:
+    principal.check_group(group_id)
     rule = svc.update_rule(session=session, group_id=group_id, rule_id=rule_id, data=data)
     audit.record(
         session=session,
@@ -289,8 +318,13 @@ def update_rule(
 
 @router.delete("/groups/{group_id}/rules/{rule_id}", status_code=204)
 def delete_rule(
-    group_id: IdPath, rule_id: IdPath, session: SessionDep, _: CoordinatorDep, request: Request
+    group_id: IdPath,
+    rule_id: IdPath,
+    session: SessionDep,
+    principal: CoordinatorDep,
+    request: Request,
 ) -> Response:
+    principal.check_group(group_id)
     svc.delete_rule(session=session, group_id=group_id, rule_id=rule_id)
     audit.record(
         session=session,
@@ -309,10 +343,11 @@ def start_drill(
     data: DrillIn,
     session: SessionDep,
     settings: SettingsDep,
-    _: CoordinatorDep,
+    principal: CoordinatorDep,
     request: Request,
 ) -> dict[str, Any]:
     """A drill: an Exercise alert to every member (each message says LATIHAN)."""
+    principal.check_group(group_id)
     alert = create_drill(
         session=session, settings=settings, group_id=group_id, data=data, now=utcnow()
     )
@@ -324,7 +359,9 @@ def start_drill(
         details={"group_id": group_id, **data.model_dump(mode="json")},
     )
     session.commit()
-    return views.alert_detail(session=session, alert_id=alert.id, include_pii=False)
+    return views.alert_detail(
+        session=session, alert_id=alert.id, include_pii=principal.sees_people(group_id)
+    )
 
 
 # ------------------------------------------------------------- alerts
@@ -335,11 +372,13 @@ def post_signals(
     signals: list[SignalIn],
     session: SessionDep,
     settings: SettingsDep,
-    _: CoordinatorDep,
+    principal: CoordinatorDep,
     request: Request,
 ) -> EvaluationOut:
     """Evaluate signals (e.g. a level raised by hand, or another system's feed) against
-    every group's rules now, exactly as the scheduled job does with risk and feed data."""
+    every group's rules now, exactly as the scheduled job does with risk and feed data.
+    Not for keys bound to groups (the signals reach every group)."""
+    principal.check_unbound("post signals (they reach every group's rules)")
     now = utcnow()
     sigs = [Signal(**{**s.model_dump(), "observed_at": s.observed_at or now}) for s in signals]
     summary = evaluate_signals(session=session, settings=settings, signals=sigs, now=now)
@@ -378,9 +417,12 @@ def list_alerts(
 @router.get("/alerts/{alert_id}")
 def get_alert(alert_id: IdPath, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Per recipient: channel, status history, provider id, acknowledgement, escalation.
-    Names and phone numbers only for responder and admin keys."""
+    Names and phone numbers for responder and admin keys and keys bound to the alert's group."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"no alert with id {alert_id}")
     return views.alert_detail(
-        session=session, alert_id=alert_id, include_pii=principal.has("responder")
+        session=session, alert_id=alert_id, include_pii=principal.sees_people(alert.group_id)
     )
 
 
@@ -389,10 +431,14 @@ def cancel(
     alert_id: IdPath,
     session: SessionDep,
     settings: SettingsDep,
-    _: CoordinatorDep,
+    principal: CoordinatorDep,
     request: Request,
 ) -> dict[str, Any]:
     """Send a CAP Cancel (and a DIBATALKAN message) for an alert sent in error."""
+    target = session.get(Alert, alert_id)
+    if target is None:
+        raise NotFound(f"no alert with id {alert_id}")
+    principal.check_group(target.group_id)
     alert = cancel_alert(session=session, settings=settings, alert_id=alert_id, now=utcnow())
     audit.record(
         session=session,
@@ -402,4 +448,6 @@ def cancel(
         details={"cancel_alert_id": alert.id},
     )
     session.commit()
-    return views.alert_detail(session=session, alert_id=alert.id, include_pii=False)
+    return views.alert_detail(
+        session=session, alert_id=alert.id, include_pii=principal.sees_people(alert.group_id)
+    )

@@ -15,6 +15,7 @@ from service.communities.schemas import (
     CommunityUpdate,
     FieldMapping,
 )
+from service.communities.search import CommunityPage, search_communities
 from service.errors import InvalidInput
 from service.ops import audit
 
@@ -53,6 +54,41 @@ def import_communities(
         details=report.model_dump(include={"features", "created", "updated", "unchanged"}),
     )
     return report
+
+
+@router.get(
+    "",
+    summary="Find communities by name or Kemendagri code (desa, kecamatan, kab/kota)",
+    response_model=CommunityPage,
+)
+def list_communities(
+    session: SessionDep,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            pattern=r"^[^\x00]+$",
+            description="part of a name (desa, kecamatan or kab/kota; case-insensitive) "
+            "or the start of a Kemendagri code",
+        ),
+    ] = None,
+    regency_code: Annotated[
+        str | None, Query(max_length=32, pattern=r"^[^\x00]+$", description="only this kab/kota")
+    ] = None,
+    district_code: Annotated[
+        str | None, Query(max_length=32, pattern=r"^[^\x00]+$", description="only this kecamatan")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> CommunityPage:
+    return search_communities(
+        session=session,
+        q=q,
+        regency_code=regency_code,
+        district_code=district_code,
+        limit=limit,
+        offset=offset,
+    )
 
 
 CodePath = Annotated[

@@ -13,6 +13,7 @@ from service.hazards.schemas import (
     HazardImportReport,
     HazardLayerCreate,
     HazardLayerPublic,
+    HazardLayerUpdate,
     HazardType,
     Role,
 )
@@ -86,3 +87,29 @@ def list_layers(
 @router.get("/{layer_id}", summary="One layer version", response_model=HazardLayerPublic)
 def get_layer(layer_id: IdPath, session: SessionDep) -> HazardLayerPublic:
     return service.get_layer(session=session, layer_id=layer_id)
+
+
+@router.patch(
+    "/{layer_id}",
+    summary="Pin a hazard layer to a population raster (applies at its next recompute)",
+    response_model=HazardLayerPublic,
+)
+def update_layer(
+    layer_id: IdPath,
+    changes: HazardLayerUpdate,
+    _: CoordinatorDep,
+    session: SessionDep,
+    request: Request,
+) -> HazardLayerPublic:
+    updated = service.pin_population(
+        session=session, layer_id=layer_id, population_layer_id=changes.population_layer_id
+    )
+    audit.record(
+        session=session,
+        actor=request,
+        action="hazard_layers.pin_population",
+        target=f"hazard_layer:{layer_id}",
+        details={"population_layer_id": updated.population_layer_id},
+    )
+    session.commit()
+    return updated

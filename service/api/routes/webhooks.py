@@ -11,7 +11,15 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import IdPath, OptionalIdQuery, ResponderDep, SessionDep, SettingsDep
+from service.api.deps import (
+    CoordinatorDep,
+    IdPath,
+    OptionalIdQuery,
+    ResponderDep,
+    SessionDep,
+    SettingsDep,
+)
+from service.auth.service import Principal
 from service.db import utcnow
 from service.errors import Forbidden, InvalidInput, NotFound
 from service.messaging import queries
@@ -136,26 +144,51 @@ async def whatsapp_events(request: Request) -> dict[str, Any]:
 # -- the outbox, read-only ----------------------------------------------------------------------
 
 
-# Deliveries and inbound messages carry members' phone numbers: responder and admin only.
+# Deliveries and inbound messages carry members' phone numbers: responder and admin, and
+# coordinator keys bound to groups (their groups' members only).
+def _delivery_groups(principal: Principal) -> frozenset[int] | None:
+    """None: every delivery; else the groups whose members' deliveries the key may read."""
+    if principal.has("responder"):
+        return None
+    if not principal.bound:
+        raise Forbidden(
+            f"role {principal.role!r} may not read deliveries; it needs 'responder' or a "
+            "coordinator key bound to groups"
+        )
+    return principal.group_ids or frozenset()
+
+
 @router.get("/api/v1/messaging/deliveries", tags=["messaging"])
 def list_deliveries(
     session: SessionDep,
-    _: ResponderDep,
+    principal: CoordinatorDep,
     alert_id: OptionalIdQuery = None,
     status: str | None = None,
     phone: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """Deliveries, newest first, each with its status history (console messages included)."""
+    """Deliveries, newest first, each with its status history (console messages included).
+    Responder and admin keys see all; a coordinator key bound to groups sees its groups'
+    members' deliveries only."""
     return queries.list_deliveries(
-        session=session, alert_id=alert_id, status=status, phone=phone, limit=limit, offset=offset
+        session=session,
+        alert_id=alert_id,
+        status=status,
+        phone=phone,
+        limit=limit,
+        offset=offset,
+        group_ids=_delivery_groups(principal),
     )
 
 
 @router.get("/api/v1/messaging/deliveries/{delivery_id}", tags=["messaging"])
-def get_delivery(delivery_id: IdPath, session: SessionDep, _: ResponderDep) -> dict[str, Any]:
-    found = queries.get_delivery(session=session, delivery_id=delivery_id)
+def get_delivery(
+    delivery_id: IdPath, session: SessionDep, principal: CoordinatorDep
+) -> dict[str, Any]:
+    found = queries.get_delivery(
+        session=session, delivery_id=delivery_id, group_ids=_delivery_groups(principal)
+    )
     if found is None:
         raise NotFound(f"no delivery {delivery_id}")
     return found
