@@ -1,7 +1,7 @@
 """job leases: attempts, heartbeat and worker on the jobs table
 
-Revision ID: 0007_job_leases
-Revises: 0006
+Revision ID: 0009_job_leases
+Revises: 0008_replies
 Create Date: 2026-12-06
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_job_leases"
-down_revision: str | None = "0006"
+revision: str = "0009_job_leases"
+down_revision: str | None = "0008_replies"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
