@@ -180,7 +180,9 @@ class Heartbeat:
         self.session_factory, self.job_id, self.attempt = session_factory, job.id, job.attempts
         self.interval = settings.lease_s / 4
         self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"job-{job.id}-heartbeat")
+        self.thread = threading.Thread(
+            target=self._run, name=f"job-{job.id}-heartbeat", daemon=True
+        )
 
     def __enter__(self) -> Heartbeat:
         self.thread.start()
