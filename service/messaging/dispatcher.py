@@ -19,6 +19,7 @@ resent. See docs/messaging.md for the whole argument.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import socket
@@ -160,6 +161,7 @@ class Dispatcher:
             for name in providers
         }
         self._last_sweep = 0.0
+        self.request_tags = itertools.count()  # see window.Window
 
     @classmethod
     def from_settings(

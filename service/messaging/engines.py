@@ -92,17 +92,24 @@ class _Window:
         replies: list[Reply | None] = [None] * len(requests)
         waiting = list(enumerate(requests))
         waiting.reverse()  # pop() from the end keeps input order
+        call = object()  # tags (call, index): replies left from any other caller are dropped
+        pending = 0
         with self.lock:
-            while waiting or self.in_flight():
+            while waiting or pending:
                 if start_by is not None and time.monotonic() >= start_by:
                     for index, _ in waiting:
                         replies[index] = TransportFailure(False, False, NOT_STARTED)
                     waiting.clear()
                 while waiting and self.free() > 0:
                     index, request = waiting.pop()
-                    self.start(index, request)
+                    self.start((call, index), request)
+                    pending += 1
                 for tag, reply in self.poll(0.05):
-                    replies[tag] = reply  # type: ignore[call-overload]
+                    if isinstance(tag, tuple) and tag[0] is call:
+                        replies[tag[1]] = reply
+                        pending -= 1
+                if not waiting and pending and not self.in_flight():
+                    break  # cannot happen unless an engine lost a request
         assert all(r is not None for r in replies)
         return replies  # type: ignore[return-value]
 

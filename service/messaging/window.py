@@ -19,7 +19,6 @@ from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass
 from functools import partial
-from itertools import count
 from typing import TYPE_CHECKING
 
 from service.messaging.engines import NOT_STARTED
@@ -58,7 +57,10 @@ class Window:
         self.chunk = max(1, min(s.dispatch_batch, self.capacity) // 2)
         self.queue: deque[_Item] = deque()
         self.flight: dict[Hashable, _Item] = {}
-        self.tags = count()
+        # Tags are unique for the dispatcher's life: a pass that ended on an error (the
+        # database went away) may leave requests in the engine, whose late replies must
+        # never be taken for another pass's rows. Those rows stay `sending` and are reaped.
+        self.tags = dispatcher.request_tags
         self.done: list[Outcome] = []
         self.first_done = 0.0
         self.kept: list[Outcome] = []  # when not recording: every outcome, for the caller
@@ -214,7 +216,9 @@ class Window:
             failure = TransportFailure(True, False, f"engine failed: {exc!r}"[:500])
             replies = [(tag, failure) for tag in list(self.flight)]
         for tag, reply in replies:
-            self._on_reply(self.flight.pop(tag), reply)
+            item = self.flight.pop(tag, None)
+            if item is not None:  # else a request left behind by an earlier, failed pass
+                self._on_reply(item, reply)
 
     def _on_reply(self, item: _Item, reply: Reply) -> None:
         from service.messaging.dispatcher import lookup_result, send_result

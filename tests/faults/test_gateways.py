@@ -99,3 +99,39 @@ def test_failing_and_slow_gateway_loses_and_doubles_nothing(
     assert not rows(
         session_factory, "SELECT id FROM message_deliveries WHERE claim_token IS NOT NULL"
     )
+
+
+def test_a_pass_that_failed_mid_window_never_mixes_up_replies(
+    session_factory: Any, fakes: Fakes
+) -> None:
+    """The database fails while requests are in flight: the pass ends, its requests stay in
+    the engine, and their late replies are not taken for the next pass's rows."""
+    numbers = phones(60)
+    fakes.faults(fakes.twilio_gateway, latency_s=0.3, seed=2)
+    settings = fakes.alert_settings(
+        http_timeout_s=2.0, sending_lease_s=3.0, dispatch_batch=20, dispatch_concurrency=16
+    )
+    enqueue_fanout(session_factory, numbers)
+    d = Dispatcher.from_settings(session_factory=session_factory, settings=settings)
+    real_record = d.record
+    failed = []
+
+    def failing_once(outcomes: Any) -> None:
+        if not failed and d.engine.in_flight() > 0:  # requests of this pass still out
+            failed.append(d.engine.in_flight())
+            raise RuntimeError("the database went away")
+        real_record(outcomes)
+
+    d.record = failing_once  # type: ignore[method-assign]
+    try:
+        with pytest.raises(RuntimeError, match="went away"):
+            for _ in range(20):
+                d.run_once()
+        assert failed and d.engine.in_flight() > 0  # their replies are still coming
+        drain_all(session_factory, [d], timeout=60)
+    finally:
+        d.close()
+    assert_exactly_once(session_factory, fakes, numbers)
+    sid_of = {m.id: m.to for m in fakes.twilio_gateway.accepted}
+    got = rows(session_factory, "SELECT phone, provider_message_id FROM message_deliveries")
+    assert all(sid_of[sid] == phone for phone, sid in got)  # each row has its own message
