@@ -147,6 +147,19 @@ class FeedSettings(BaseSettings):
     retry_backoff_s: float = Field(1.0, ge=0, description="first retry wait; doubles each time")
     max_poll_seconds: float = Field(120.0, gt=0, description="whole-download deadline per request")
     max_cap_alerts_per_poll: int = Field(50, ge=1, description="CAP index: alerts fetched per poll")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="feed hosts allowed although they resolve to private, loopback, link-local "
+        "or metadata addresses: comma-separated `host` or `host:port` (e.g. 127.0.0.1:8081)",
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     # Cross-source matching of earthquake reports (BMKG, USGS, GDACS) into one event.
     match_time_s: float = Field(90.0, gt=0)
     match_distance_km: float = Field(100.0, gt=0)
@@ -158,6 +171,9 @@ class FeedSettings(BaseSettings):
         4.0, ge=1, description="grid extends to where MMI falls to this"
     )
     intensity_max_radius_km: float = Field(400.0, gt=0)
+    # GeoJSON of mapped faults (BMKG fault_indo_world.geojson): event type and rupture strike.
+    # Empty: event type from depth alone, worst-case rupture orientation.
+    faults_path: str = ""
 
 
 class AlertSettings(BaseSettings):

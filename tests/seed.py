@@ -131,6 +131,7 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
         "hazard": HAZARDS[:2],
         "/static/app/{name}:name": ["app.js", "app.css", "i18n.js"],
         "/static/vendor/{name}:name": ["maplibre-gl.js", "maplibre-gl.css"],
+        "/map/areas/{level}.geojson:level": ["district", "regency"],
         "z": [12],
         "x": [x],
         "y": [y],
