@@ -2,9 +2,10 @@
 
 Up to `DISPATCH_CONCURRENCY` requests are in flight per dispatcher. As each reply arrives its
 outcome joins the next write (at most `RECORD_EVERY_S` later, or once a batch has gathered)
-and the next claimed row is started in its slot; when fewer than half a window of claimed rows
-wait, more are claimed (rate tokens first, as before). A slow provider answer therefore holds
-one slot until it returns or times out, never the rows claimed with it.
+and the next row is started in its slot; once half a window of slots (or a batch) is free,
+that many rows are claimed (rate tokens first, as before) and started at once. A slow
+provider answer therefore holds one slot until it returns or times out, never the rows
+claimed with it.
 
 The exactly-once rules are the batch's: every row is claimed and committed before any HTTP;
 an uncertain row is looked up before it is sent; nothing starts later than 3/4 of the lease
@@ -111,10 +112,11 @@ class Window:
 
     def _refill(self) -> None:
         now_mono = time.monotonic()
-        if now_mono >= self.claim_until or len(self.queue) >= self.capacity:
+        if now_mono >= self.claim_until:
             return
-        want = min(self.d.settings.dispatch_batch, 2 * self.capacity - len(self.queue))
-        want -= len(self.flight)
+        # Only as many as can start at once: a row is sent right after its rate token was
+        # taken, so the provider never sees tokens saved up and spent in one burst.
+        want = min(self.d.settings.dispatch_batch, self.engine.free() - len(self.queue))
         if want < self.chunk:
             return
         now = self.d.clock()
@@ -207,8 +209,8 @@ class Window:
         return request
 
     def _collect(self) -> None:
-        if not self.flight:
-            return
+        if not self.flight and not self.engine.in_flight():
+            return  # (requests a failed pass left behind are collected too, freeing slots)
         try:
             replies = self.engine.poll(0.05)
         except Exception as exc:  # the engine broke: any request in flight may have arrived
