@@ -70,6 +70,10 @@ class ApiSettings(BaseSettings):
     write_rate_per_minute: int = Field(
         120, ge=1, description="writes per minute allowed per API key and per client address"
     )
+    max_body_mb: float = Field(
+        10.0, gt=0, description="request bodies on paths other than uploads (JSON, forms)"
+    )
+    max_webhook_mb: float = Field(1.0, gt=0, description="provider webhook bodies")
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -100,6 +104,53 @@ class StorageSettings(BaseSettings):
     model_config = _config("SIAGA_STORAGE_")
 
     data_dir: Path = Field(Path(".var/data"), description="where raster files are kept")
+    upload_dir: Path | None = Field(
+        None,
+        description="where uploads are staged while they are imported (a local folder); "
+        "default: siaga-uploads in the system temp folder",
+    )
+
+
+class ImportSettings(BaseSettings):
+    """Checks on imported boundaries and hazard zones (docs/imports.md)."""
+
+    model_config = _config("SIAGA_IMPORT_")
+
+    extent: Annotated[tuple[float, float, float, float] | None, NoDecode] = Field(
+        (90.0, -15.0, 145.0, 10.0),
+        validation_alias=AliasChoices("SIAGA_EXTENT", "SIAGA_IMPORT_EXTENT", "extent"),
+        description="service extent 'west,south,east,north' in degrees; every imported "
+        "community and zone must lie inside it; 'none' turns the check off",
+    )
+    max_vertices: int = Field(100_000, ge=4, description="vertices allowed per feature")
+    simplify: bool = Field(
+        False, description="simplify features over the vertex limit instead of refusing them"
+    )
+
+    @field_validator("extent", mode="before")
+    @classmethod
+    def _parse_extent(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip().strip("[]()")
+            if text.lower() in ("", "none", "off", "false"):
+                return None
+            return tuple(float(part) for part in text.split(","))
+        return value
+
+    @field_validator("extent")
+    @classmethod
+    def _check_extent(
+        cls, value: tuple[float, float, float, float] | None
+    ) -> tuple[float, float, float, float] | None:
+        if value is None:
+            return None
+        west, south, east, north = value
+        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+            raise ValueError(
+                "give west,south,east,north in degrees with west < east and south < north "
+                "(e.g. 90,-15,145,10), or 'none'"
+            )
+        return value
 
 
 class RiskSettings(BaseSettings):
@@ -226,7 +277,18 @@ class AlertSettings(BaseSettings):
     ack_minutes_waspada: float = Field(60.0, gt=0)
     ack_minutes_siaga: float = Field(30.0, gt=0)
     ack_minutes_awas: float = Field(15.0, gt=0)
-    evaluate_interval_seconds: float = Field(60.0, gt=0)
+    evaluate_interval_seconds: float = Field(
+        60.0, gt=0, description="the safety net; events wake the evaluation at once"
+    )
+    recompute_wait_s: float = Field(
+        30.0,
+        ge=0,
+        description="a worker's risk recompute of new shaking waits this long at most for the "
+        "rule evaluation the shaking woke (0: no wait)",
+    )
+    evaluate_threads: int = Field(
+        8, ge=1, le=32, description="rules evaluated at once in an event-driven evaluation"
+    )
     escalate_interval_seconds: float = Field(60.0, gt=0)
     event_window_hours: float = Field(6.0, gt=0, description="feed events this young are signals")
 
@@ -280,6 +342,7 @@ class Settings(BaseModel):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    imports: ImportSettings = Field(default_factory=ImportSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     feeds: FeedSettings = Field(default_factory=FeedSettings)
@@ -330,6 +393,7 @@ _CONCERNS: dict[str, type[BaseSettings]] = {
     "database": DatabaseSettings,
     "api": ApiSettings,
     "storage": StorageSettings,
+    "imports": ImportSettings,
     "risk": RiskSettings,
     "jobs": JobSettings,
     "feeds": FeedSettings,

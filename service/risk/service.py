@@ -30,6 +30,7 @@ from service.hazards.models import HazardLayer, HazardZone
 from service.risk import cache, exposure, rasters, scoring
 from service.risk.models import RiskLayerState, RiskScore
 from service.settings import Settings, load_settings
+from service.wakeup import SIGNALS, notify
 
 log = logging.getLogger(__name__)
 
@@ -552,6 +553,7 @@ def _compute_and_store(
     )
     if records:
         session.execute(insert(RiskScore), records)
+        notify(session, SIGNALS, f"layer:{layer.id}")  # risk-level rules hear it at commit
     exposed = [float(rec["exposure"]["population_exposed"]) for rec in records]  # type: ignore[index]
     duration = time.perf_counter() - started
     summary = {

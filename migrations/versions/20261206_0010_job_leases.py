@@ -1,7 +1,7 @@
 """job leases: attempts, heartbeat and worker on the jobs table
 
-Revision ID: 0009_job_leases
-Revises: 0008_replies
+Revision ID: 0010_job_leases
+Revises: 0009_warnings
 Create Date: 2026-12-06
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_job_leases"
-down_revision: str | None = "0008_replies"
+revision: str = "0010_job_leases"
+down_revision: str | None = "0009_warnings"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
