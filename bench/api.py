@@ -1,22 +1,21 @@
-"""Benchmark: OGC API items?limit=100 over 10,000 synthetic polygons, one uvicorn worker.
+"""Benchmark: Siaga against tipg on the same table, items?limit=100 and z10 vector tiles.
 
-    python bench/api.py [--count 10000] [--seconds 10] [--concurrency 8]
+    .venv/bin/pip install -e '.[bench]'        # tipg, exactextract, rasterstats
+    apt-get install wrk                         # the load generator (else an httpx fallback)
+    .venv/bin/python bench/api.py [--count 10000] [--seconds 10] [--clients 16] [--no-tipg]
 
 Creates a scratch database on the server named by DATABASE_URL (default: the embedded one),
 migrates it, loads synthetic community polygons (33-vertex rings, like small desa outlines),
-serves the app with uvicorn in a child process, hammers it with httpx and prints
-requests per second next to the tipg figure measured on the same kind of machine.
-The scratch database is dropped at the end.
+starts Siaga and tipg (one uvicorn worker each) over that same table, loads each with the same
+requests (wrk, 16 connections) and prints requests per second, p50 and p99, and the ratios
+against the targets. The scratch database is dropped at the end.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import random
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -29,11 +28,9 @@ from sqlalchemy import create_engine, make_url, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import api_peer  # noqa: E402
 from service.migrate import upgrade  # noqa: E402
 from service.settings import DEFAULT_DATABASE_URL, DatabaseSettings  # noqa: E402
-
-# ../shared/REFERENCE.md section 8: tipg 1.6, items?limit=100 of 10,000 polygons, one worker.
-TIPG_REFERENCE = (120.0, 165.0)
 
 LOAD_SQL = """
 INSERT INTO communities (code, name, level, province_code, province_name, regency_code,
@@ -59,40 +56,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cpu_seconds(pids: list[int]) -> dict[int, float]:
-    """user+system CPU time per process (Linux /proc), to report cost per request
-    independently of what else the machine is doing."""
-    out = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        out[pid] = (int(fields[11]) + int(fields[12])) / tick
-    return out
-
-
-def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU used between two samples by the processes present in both."""
-    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
-
-
-def backend_pids(url: str, name: str) -> list[int]:
-    eng = create_engine(url)
-    with eng.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT pid FROM pg_stat_activity WHERE datname = :n "
-                "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
-            ),
-            {"n": name},
-        )
-        pids = [int(r[0]) for r in rows]
-    eng.dispose()
-    return pids
-
-
 def wait_ready(url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -105,26 +68,65 @@ def wait_ready(url: str, timeout: float = 30.0) -> None:
     raise RuntimeError(f"server at {url} did not come up")
 
 
-async def hammer(urls: list[str], seconds: float, concurrency: int) -> tuple[int, list[float], int]:
-    latencies: list[float] = []
-    errors = 0
-    stop = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+def start_siaga(url: str, port: int, clients: int) -> subprocess.Popen[bytes]:
+    # A pool as large as the client's concurrency: otherwise overflow connections are
+    # opened and closed on every request and the benchmark measures PostgreSQL forks.
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SIAGA_LOG_LEVEL": "WARNING",
+        "SIAGA_DB_POOL_SIZE": str(max(5, clients)),
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "service.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
 
-        async def worker(seed: int) -> None:
-            nonlocal errors
-            rnd = random.Random(seed)
-            while time.monotonic() < stop:
-                t0 = time.perf_counter()
-                r = await client.get(rnd.choice(urls))
-                await r.aread()
-                latencies.append(time.perf_counter() - t0)
-                if r.status_code != 200:
-                    errors += 1
 
-        await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    return len(latencies), latencies, errors
+def scenarios(count: int) -> dict[str, dict[str, list[str]]]:
+    """Per scenario, the paths each server answers it with (the same data, the same work)."""
+    offsets = range(0, max(count - 100, 1), 100)
+    cols = min(count, 100)
+    rows = max(1, (count + cols - 1) // cols)
+    tiles = api_peer.tiles_z10(110, -8 + 0.05 * rows, 110 + 0.05 * cols, -8)
+    return {
+        "items limit=100 (random offset)": {
+            "siaga": [f"/ogc/collections/communities/items?limit=100&offset={o}" for o in offsets],
+            "tipg": [
+                f"/collections/public.communities/items?limit=100&offset={o}" for o in offsets
+            ],
+        },
+        "tiles z10 (every tile over the data)": {
+            "siaga": [f"/tiles/risk/10/{x}/{y}.pbf" for x, y in tiles],
+            "tipg": [
+                f"/collections/public.communities/tiles/WebMercatorQuad/10/{x}/{y}"
+                for x, y in tiles
+            ],
+        },
+    }
+
+
+# Targets (issue 14): against tipg in the same run, 16 clients, this 2-core machine.
+TARGETS = {
+    "items limit=100 (random offset)": (2.0, 100.0),
+    "tiles z10 (every tile over the data)": (1.5, 100.0),
+}
 
 
 def run(args: argparse.Namespace) -> None:
@@ -136,7 +138,7 @@ def run(args: argparse.Namespace) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = base.set(database=name).render_as_string(hide_password=False)
-    server: subprocess.Popen[bytes] | None = None
+    servers: dict[str, subprocess.Popen[bytes]] = {}
     try:
         with create_engine(url).begin() as conn:
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
@@ -150,78 +152,43 @@ def run(args: argparse.Namespace) -> None:
         engine.dispose()
         print(f"loaded {args.count} polygons in {time.perf_counter() - t0:.1f} s")
 
-        port = free_port()
-        # A pool as large as the client's concurrency: otherwise overflow connections are
-        # opened and closed on every request and the benchmark measures PostgreSQL forks.
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "SIAGA_LOG_LEVEL": "WARNING",
-            "SIAGA_DB_POOL_SIZE": str(max(5, args.concurrency)),
-        }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "service.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-        root = f"http://127.0.0.1:{port}/ogc"
-        items = f"{root}/collections/communities/items"
-        wait_ready(f"{root}/conformance")
-        first = httpx.get(f"{items}?limit=100", timeout=30)
-        body = first.json()
-        assert body["numberReturned"] == min(100, args.count), body.get("numberReturned")
-        print(
-            f"one page: {len(first.content) / 1024:.0f} KiB, numberMatched={body['numberMatched']}"
-        )
+        bases = {"siaga": f"http://127.0.0.1:{free_port()}"}
+        servers["siaga"] = start_siaga(url, int(bases["siaga"].rsplit(":", 1)[1]), args.clients)
+        wait_ready(bases["siaga"] + "/ogc/conformance")
+        if args.tipg and api_peer.tipg_installed():
+            bases["tipg"] = f"http://127.0.0.1:{free_port()}"
+            servers["tipg"] = api_peer.start_tipg(url, int(bases["tipg"].rsplit(":", 1)[1]))
+            wait_ready(bases["tipg"] + "/conformance", timeout=60)
+        elif args.tipg:
+            print("tipg is not installed: pip install -e '.[bench]' to compare with it")
 
-        scenarios = {
-            "items?limit=100 (first page)": [f"{items}?limit=100"],
-            "items?limit=100&offset=random": [
-                f"{items}?limit=100&offset={o}" for o in range(0, max(args.count - 100, 1), 100)
-            ],
-            "items?limit=100&bbox=(1/4 of the area)": [f"{items}?limit=100&bbox=110,-8,112.5,-5.5"],
-            "collections (extents from the data)": [f"{root}/collections"],
-        }
-        for label, urls in scenarios.items():
-            asyncio.run(hammer(urls, 1.0, args.concurrency))  # warm-up
-            pg = backend_pids(url, name)
-            app0, pg0 = cpu_seconds([server.pid]), cpu_seconds(pg)
-            n, lat, errors = asyncio.run(hammer(urls, args.seconds, args.concurrency))
-            app_ms = cpu_delta(app0, cpu_seconds([server.pid])) / max(n, 1) * 1000
-            pg_ms = cpu_delta(pg0, cpu_seconds(pg)) / max(n, 1) * 1000
-            lat.sort()
-            p95 = lat[int(0.95 * (len(lat) - 1))] * 1000
+        print(f"{args.clients} clients, {args.seconds:g} s per run, one uvicorn worker each")
+        results: dict[str, dict[str, api_peer.LoadResult]] = {}
+        for label, paths in scenarios(args.count).items():
+            for server, base_url in bases.items():
+                r = api_peer.load(base_url, paths[server], args.seconds, args.clients)
+                results.setdefault(label, {})[server] = r
+                print(
+                    f"{label:38s} {server:5s} {r.rps:7.1f} req/s  p50 {r.p50_ms:6.1f} ms  "
+                    f"p99 {r.p99_ms:6.1f} ms  errors {r.errors}  [{r.tool}]"
+                )
+        for label, by_server in results.items():
+            if "tipg" not in by_server:
+                continue
+            ratio = by_server["siaga"].rps / max(by_server["tipg"].rps, 1e-9)
+            want_ratio, want_p99 = TARGETS[label]
+            p99 = by_server["siaga"].p99_ms
+            ok = ratio >= want_ratio and p99 <= want_p99
             print(
-                f"{label:42s} {n / args.seconds:7.1f} req/s  "
-                f"p50 {statistics.median(lat) * 1000:6.1f} ms  p95 {p95:6.1f} ms  errors {errors}  "
-                f"CPU/request: app {app_ms:.1f} ms, postgres {pg_ms:.1f} ms"
+                f"{label:38s} siaga/tipg {ratio:4.2f}x (target >= {want_ratio:g}x), "
+                f"p99 {p99:.0f} ms (target <= {want_p99:g} ms): {'met' if ok else 'NOT met'}"
             )
-        lo, hi = TIPG_REFERENCE
-        print(f"{'tipg 1.6 reference (REFERENCE.md sec. 8)':42s} {lo:.0f}-{hi:.0f} req/s")
         load = os.getloadavg()[0]
-        print(
-            f"machine: {os.cpu_count()} CPUs, load average {load:.1f} during the run "
-            "(the client shares the machine; CPU/request is the figure that does not depend on it)"
-        )
+        print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f} at the end of the run")
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=10)
+        for proc in servers.values():
+            proc.terminate()
+            proc.wait(timeout=10)
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
@@ -231,7 +198,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--no-tipg", dest="tipg", action="store_false", help="measure Siaga alone")
     run(parser.parse_args())
 
 

@@ -7,12 +7,16 @@ Standard library only: it runs before the virtualenv exists. It installs Postgre
 PostGIS from the OS packages when they are absent, creates `.venv` with the package and its
 test extras, and, when DATABASE_URL is unset, runs a private PostgreSQL cluster under
 `.var/pg` (loopback only, its own port) with the PostGIS extension: the embedded default.
+That cluster asks for a password (SCRAM-SHA-256; generated into `.var/pg-password`, mode 0600,
+and handed on in DATABASE_URL) and runs with fsync on, except under `test`.
+SIAGA_STATE_DIR moves `.var` (the cluster and its password) and SIAGA_PG_PORT the port.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -20,13 +24,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
-STATE = ROOT / ".var"
-PG_DIR = STATE / "pg"
-PG_DATA = PG_DIR / "data"
-PG_RUN = PG_DIR / "run"
+STATE = Path(os.environ.get("SIAGA_STATE_DIR") or ROOT / ".var")
 PG_PORT = int(os.environ.get("SIAGA_PG_PORT", "55432"))
 PG_DB = "siaga"
 APT_PACKAGES = ["postgresql", "postgresql-postgis"]
@@ -121,79 +123,192 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def ensure_private_cluster() -> str:
-    """Start the embedded PostgreSQL under .var/pg and return its URL."""
-    bindir = _pg_bindir()
-    if bindir is None:
-        sys.exit("PostgreSQL server binaries not found after install")
-    t0 = time.monotonic()
-    PG_DIR.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        shutil.chown(STATE, "postgres", "postgres")
-        shutil.chown(PG_DIR, "postgres", "postgres")
-    if not (PG_DATA / "PG_VERSION").exists():
-        log(f"initialising private cluster in {PG_DATA}")
+class Cluster:
+    """The embedded PostgreSQL under `<state>/pg`, password-protected (SCRAM-SHA-256).
+
+    The generated password is kept in `<state>/pg-password` (mode 0600; `.var/` is ignored
+    by git) and handed on inside DATABASE_URL. A cluster made by an older checkout with
+    `trust` authentication is given the password and switched to SCRAM when it is next used.
+    """
+
+    def __init__(self, state: Path = STATE, port: int = PG_PORT) -> None:
+        self.state, self.port = state, port
+        self.dir = state / "pg"
+        self.data, self.run_dir = self.dir / "data", self.dir / "run"
+        self.password_file = state / "pg-password"
+
+    # -- the password -----------------------------------------------------------------------
+
+    def password(self) -> str:
+        """The cluster's password, generated (0600) on first use."""
+        if self.password_file.exists():
+            self.password_file.chmod(0o600)
+            return self.password_file.read_text().strip()
+        self.state.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(24)
+        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secret + "\n")
+        return secret
+
+    def url(self) -> str:
+        secret = quote(self.password(), safe="")
+        return f"postgresql+psycopg://postgres:{secret}@127.0.0.1:{self.port}/{PG_DB}"
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def _psql(self, bindir: Path, sql: str, *, db: str = "postgres", trust: bool = False) -> str:
+        env = {**os.environ, "PGCONNECT_TIMEOUT": "5"}
+        if not trust:
+            env["PGPASSWORD"] = self.password()
+        cmd = [str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
+        done = subprocess.run(
+            [*cmd, "-qtA", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        return done.stdout.strip()
+
+    def _pg_ctl(self, bindir: Path, action: str) -> None:
+        opts = f"-k {self.run_dir} -p {self.port} -c listen_addresses=127.0.0.1"
+        log_file = str(self.dir / "server.log")
+        cmd = [str(bindir / "pg_ctl"), "-D", str(self.data), "-l", log_file, "-o", opts]
         subprocess.run(
-            _as_postgres(
-                [
-                    str(bindir / "initdb"),
-                    "-D",
-                    str(PG_DATA),
-                    "-U",
-                    "postgres",
-                    "-A",
-                    "trust",
-                    "-E",
-                    "UTF8",
-                    "--locale=C.UTF-8",
-                ]
-            ),
+            _as_postgres([*cmd, "-w", action]),
             check=True,
             stdout=subprocess.DEVNULL,
         )
-    PG_RUN.mkdir(exist_ok=True)
-    if os.geteuid() == 0:
-        shutil.chown(PG_RUN, "postgres", "postgres")
-    if not _port_open(PG_PORT):
-        opts = f"-k {PG_RUN} -p {PG_PORT} -c listen_addresses=127.0.0.1 -c fsync=off"
-        subprocess.run(
-            _as_postgres(
-                [
-                    str(bindir / "pg_ctl"),
-                    "-D",
-                    str(PG_DATA),
-                    "-l",
-                    str(PG_DIR / "server.log"),
-                    "-o",
-                    opts,
-                    "-w",
-                    "start",
-                ]
-            ),
-            check=True,
-            stdout=subprocess.DEVNULL,
+
+    def owns_port(self) -> bool:
+        """Whether the server on our port is this cluster (not another one we must not touch)."""
+        pid_file = self.data / "postmaster.pid"
+        try:
+            lines = pid_file.read_text().splitlines()
+            os.kill(int(lines[0]), 0)
+            return int(lines[3]) == self.port
+        except (OSError, ValueError, IndexError):
+            return False
+
+    def _initdb(self, bindir: Path) -> None:
+        log(f"initialising private cluster in {self.data}")
+        pwfile = self.dir / ".initdb-pw"
+        pwfile.write_text(self.password() + "\n")
+        pwfile.chmod(0o600)
+        if os.geteuid() == 0:
+            shutil.chown(pwfile, "postgres", "postgres")
+        try:
+            subprocess.run(
+                _as_postgres(
+                    [
+                        str(bindir / "initdb"),
+                        "-D",
+                        str(self.data),
+                        "-U",
+                        "postgres",
+                        "--auth=scram-sha-256",
+                        f"--pwfile={pwfile}",
+                        "-E",
+                        "UTF8",
+                        "--locale=C.UTF-8",
+                    ]
+                ),
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def _hba_trusts(self) -> bool:
+        hba = self.data / "pg_hba.conf"
+        return any(
+            line.split()[-1] == "trust"
+            for line in hba.read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
         )
-    psql = [str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "-qtA"]
-    exists = subprocess.run(
-        [*psql, "-d", "postgres", "-c", f"SELECT 1 FROM pg_database WHERE datname='{PG_DB}'"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    if not exists:
-        subprocess.run([*psql, "-d", "postgres", "-c", f"CREATE DATABASE {PG_DB}"], check=True)
-    subprocess.run([*psql, "-d", PG_DB, "-c", "CREATE EXTENSION IF NOT EXISTS postgis"], check=True)
-    log(f"private PostGIS on 127.0.0.1:{PG_PORT} ready in {time.monotonic() - t0:.1f}s")
-    return f"postgresql+psycopg://postgres@127.0.0.1:{PG_PORT}/{PG_DB}"
+
+    def _migrate_from_trust(self, bindir: Path) -> None:
+        """An older checkout's cluster: set the password, switch pg_hba to SCRAM, reload."""
+        log("private cluster trusts every local user: setting a password, switching to SCRAM")
+        sql = (
+            "SET password_encryption = 'scram-sha-256'; "
+            f"ALTER ROLE postgres PASSWORD '{self.password()}'"
+        )
+        self._psql(bindir, sql, trust=True)
+        hba = self.data / "pg_hba.conf"
+        lines = []
+        for line in hba.read_text().splitlines():
+            fields = line.split()
+            if fields and not line.lstrip().startswith("#") and fields[-1] == "trust":
+                line = line[: line.rindex("trust")] + "scram-sha-256"
+            lines.append(line)
+        hba.write_text("\n".join(lines) + "\n")
+        self._psql(bindir, "SELECT pg_reload_conf()")
+
+    def _durability(self, bindir: Path, *, fsync: bool) -> None:
+        """fsync on for `run` (a power cut must not corrupt the database); `test` may turn
+        it off for speed. Set with ALTER SYSTEM + reload: no restart needed."""
+        current = self._psql(bindir, "SELECT setting, source FROM pg_settings WHERE name='fsync'")
+        setting, _, source = current.partition("|")
+        if setting == ("on" if fsync else "off"):
+            return
+        if source == "command line":  # started by an older checkout with -c fsync=off
+            log("restarting the private cluster without the command-line fsync=off")
+            self._pg_ctl(bindir, "restart")
+        self._psql(bindir, f"ALTER SYSTEM SET fsync = {'on' if fsync else 'off'}")
+        self._psql(bindir, "SELECT pg_reload_conf()")
+        if fsync:  # what was written while fsync was off reaches the disk now
+            self._psql(bindir, "CHECKPOINT")
+            os.sync()
+        log(f"private cluster: fsync {'on' if fsync else 'off'}")
+
+    def ensure(self, *, fsync: bool = True) -> str:
+        """Initialise (once), start (if down), secure and return the cluster's URL."""
+        bindir = _pg_bindir()
+        if bindir is None:
+            sys.exit("PostgreSQL server binaries not found after install")
+        t0 = time.monotonic()
+        if _port_open(self.port) and not self.owns_port():
+            log(
+                f"127.0.0.1:{self.port} is served by another PostgreSQL (not {self.data}): "
+                "using it as it is, without a password; set SIAGA_PG_PORT to run our own"
+            )
+            return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{PG_DB}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.password()  # made by the invoking user, readable by it alone
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        if not (self.data / "PG_VERSION").exists():
+            self._initdb(bindir)
+        self.run_dir.mkdir(exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.run_dir, "postgres", "postgres")
+        if not _port_open(self.port):
+            self._pg_ctl(bindir, "start")
+        if self._hba_trusts():
+            self._migrate_from_trust(bindir)
+        self._durability(bindir, fsync=fsync)
+        exists = self._psql(bindir, f"SELECT 1 FROM pg_database WHERE datname='{PG_DB}'")
+        if not exists:
+            self._psql(bindir, f"CREATE DATABASE {PG_DB}")
+        self._psql(bindir, "CREATE EXTENSION IF NOT EXISTS postgis", db=PG_DB)
+        log(f"private PostGIS on 127.0.0.1:{self.port} ready in {time.monotonic() - t0:.1f}s")
+        return self.url()
 
 
-def prepare(*, for_tests: bool) -> dict[str, str]:
+def ensure_private_cluster(*, fsync: bool = True) -> str:
+    """Start the embedded PostgreSQL under .var/pg and return its URL (password included)."""
+    return Cluster().ensure(fsync=fsync)
+
+
+def prepare(*, for_tests: bool, fsync: bool = True) -> dict[str, str]:
     t0 = time.monotonic()
     ensure_os_packages(for_tests=for_tests)
     ensure_venv()
     env = dict(os.environ)
     if not env.get("DATABASE_URL"):
-        env["DATABASE_URL"] = ensure_private_cluster()
+        env["DATABASE_URL"] = ensure_private_cluster(fsync=fsync)
     env["PATH"] = f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     log(f"setup took {time.monotonic() - t0:.1f}s")
     return env
@@ -229,7 +344,7 @@ def run(extra: list[str]) -> int:
 
 
 def test(extra: list[str]) -> int:
-    env = prepare(for_tests=True)
+    env = prepare(for_tests=True, fsync=False)  # tests trade durability for speed
     cmd = [str(_venv_python()), "-m", "pytest", *extra]
     return subprocess.run(cmd, env=env, cwd=ROOT).returncode
 

@@ -24,6 +24,7 @@ from affine import Affine
 from rasterio.features import rasterize
 from shapely.geometry import Point, Polygon, box
 
+from service.geochecks import GeometryLimits
 from service.settings import Settings
 
 SEED = 2018  # the Palu earthquake and tsunami year; any fixed seed keeps the demo stable
@@ -217,7 +218,11 @@ def load_demo(settings: Settings | None = None) -> DemoReport:
         folder = Path(tmp)
         boundaries = folder / "demo_palu_kelurahan.geojson"
         communities.to_file(boundaries, driver="GeoJSON")
-        result = import_communities(session_factory=rt.session_factory, path=boundaries)
+        result = import_communities(
+            session_factory=rt.session_factory,
+            path=boundaries,
+            limits=GeometryLimits.of(rt.settings.imports),
+        )
         report.communities = {
             "created": result.created,
             "updated": result.updated,
@@ -275,6 +280,7 @@ def load_demo(settings: Settings | None = None) -> DemoReport:
                 data_dir=rt.settings.storage.data_dir,
                 paths=[files[name]],
                 spec=specs[name],
+                limits=GeometryLimits.of(rt.settings.imports),
             )
             report.layers_added.append(name)
         # The real public feeds, registered disabled: the demo never depends on reaching them.

@@ -12,7 +12,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,27 @@ class UpstreamError(SiagaError):
     title = "Upstream error"
 
 
+class ServiceUnavailable(SiagaError):
+    """A dependency of the service (the database) is down; the client may retry."""
+
+    title = "Service unavailable"
+
+
+# Database failures that are not the request's fault: the server is down or restarting, the
+# connection broke, the pool is exhausted, a statement was cancelled. They answer 503 with
+# Retry-After on every route; the driver's text (host, port, user) is logged, never sent.
+DATABASE_DOWN: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout)
+RETRY_AFTER_S = 5
+
+
+def database_unavailable() -> JSONResponse:
+    return problem(
+        503,
+        ServiceUnavailable.title,
+        f"the database is unavailable; try again in {RETRY_AFTER_S} seconds",
+    )
+
+
 STATUS_MAP: dict[type[SiagaError], int] = {
     InvalidInput: 400,
     InvalidFile: 400,
@@ -79,6 +101,7 @@ STATUS_MAP: dict[type[SiagaError], int] = {
     Conflict: 409,
     RateLimited: 429,
     UpstreamError: 502,
+    ServiceUnavailable: 503,
 }
 
 
@@ -92,6 +115,8 @@ def status_for(exc: SiagaError) -> int:
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -138,6 +163,13 @@ def register_error_handlers(app: FastAPI) -> None:
         # that passed validation but not the column type: the client's to fix, not a crash.
         log.warning("data error from request values: %s", str(exc.orig)[:200])
         return problem(400, "Invalid input", "a value in the request is out of range or malformed")
+
+    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.error("database unavailable: %s", str(exc).splitlines()[0][:300] if str(exc) else "")
+        return database_unavailable()
+
+    for cls in DATABASE_DOWN:
+        app.add_exception_handler(cls, _database_down)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

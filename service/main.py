@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -11,8 +12,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
 from service import __version__
-from service.api import cap, tiles, web
+from service.api import cap, docs, tiles, web
 from service.api.ogc import routes as ogc
+from service.api.preauth import AuthBeforeBodyMiddleware
 from service.api.routes import (
     alerts,
     communities,
@@ -24,11 +26,13 @@ from service.api.routes import (
     risk,
     webhooks,
 )
+from service.api.uploads import clean_stale_uploads, upload_root
 from service.db import make_engine, make_session_factory
 from service.errors import register_error_handlers
 from service.logging import configure_logging
+from service.ops.bodylimit import BodyLimitMiddleware
 from service.ops.metrics import Metrics
-from service.ops.middleware import RateLimitMiddleware, RequestContextMiddleware
+from service.ops.middleware import RateLimitMiddleware, RequestContextMiddleware, is_webhook_path
 from service.settings import Settings, load_settings
 
 ROUTERS = [
@@ -45,7 +49,45 @@ ROUTERS = [
     tiles.router,
     cap.router,
     web.router,
+    docs.router,
 ]
+
+
+# Routes that take file uploads: their bodies may reach SIAGA_API_MAX_UPLOAD_MB.
+UPLOAD_PATHS = re.compile(
+    r"^/api/v1/(communities/import|hazard-layers|groups/[^/]+/members/import)/?$"
+)
+MB = 1024 * 1024
+
+
+def body_limits(settings: Settings) -> Callable[[str], tuple[int, str]]:
+    """Path -> (max body bytes, what to do instead), for `BodyLimitMiddleware`."""
+    api = settings.api
+    webhook = (
+        int(api.max_webhook_mb * MB),
+        f"the webhook body is larger than the limit of {api.max_webhook_mb:g} MB "
+        "(SIAGA_API_MAX_WEBHOOK_MB)",
+    )
+    upload = (
+        int(api.max_upload_mb * MB) + MB,  # the files plus the multipart framing and fields
+        f"the upload is larger than the upload limit of {api.max_upload_mb:g} MB "
+        "(SIAGA_API_MAX_UPLOAD_MB); import it with the `siaga` CLI on the server, or compress "
+        "it (zip a Shapefile)",
+    )
+    other = (
+        int(api.max_body_mb * MB),
+        f"the request body is larger than the limit of {api.max_body_mb:g} MB "
+        "(SIAGA_API_MAX_BODY_MB); send a smaller request",
+    )
+
+    def limit_for(path: str) -> tuple[int, str]:
+        if is_webhook_path(path):
+            return webhook
+        if UPLOAD_PATHS.match(path):
+            return upload
+        return other
+
+    return limit_for
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -55,6 +97,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
+        # Staging folders of processes that died mid-upload (SIGKILL, power cut).
+        clean_stale_uploads(upload_root(settings.storage.upload_dir))
         app.state.engine = engine or make_engine(settings.database)
         app.state.session_factory = make_session_factory(app.state.engine, settings)
         timeout = httpx.Timeout(
@@ -71,11 +115,19 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         version=__version__,
         description="Early warning and risk mapping for community groups in Indonesia.",
         lifespan=lifespan,
+        # Served by service/api/docs.py from installed files, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = None  # set by the lifespan
     app.state.metrics = Metrics(lambda: app.state.engine)
     # Added innermost first: CORS wraps everything so that 429s and 500s carry its headers.
+    # Order, outermost first: CORS, RequestContext, RateLimit (before any key lookup, so keys
+    # cannot be guessed unthrottled), AuthBeforeBody (401/403 before a body is read),
+    # BodyLimit (413 on Content-Length at once, or while streaming), the app.
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limits(settings))
+    app.add_middleware(AuthBeforeBodyMiddleware)
     app.add_middleware(RateLimitMiddleware, limit_per_minute=settings.api.write_rate_per_minute)
     app.add_middleware(RequestContextMiddleware)
     if settings.api.cors_origins:

@@ -70,6 +70,10 @@ class ApiSettings(BaseSettings):
     write_rate_per_minute: int = Field(
         120, ge=1, description="writes per minute allowed per API key and per client address"
     )
+    max_body_mb: float = Field(
+        10.0, gt=0, description="request bodies on paths other than uploads (JSON, forms)"
+    )
+    max_webhook_mb: float = Field(1.0, gt=0, description="provider webhook bodies")
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -100,6 +104,53 @@ class StorageSettings(BaseSettings):
     model_config = _config("SIAGA_STORAGE_")
 
     data_dir: Path = Field(Path(".var/data"), description="where raster files are kept")
+    upload_dir: Path | None = Field(
+        None,
+        description="where uploads are staged while they are imported (a local folder); "
+        "default: siaga-uploads in the system temp folder",
+    )
+
+
+class ImportSettings(BaseSettings):
+    """Checks on imported boundaries and hazard zones (docs/imports.md)."""
+
+    model_config = _config("SIAGA_IMPORT_")
+
+    extent: Annotated[tuple[float, float, float, float] | None, NoDecode] = Field(
+        (90.0, -15.0, 145.0, 10.0),
+        validation_alias=AliasChoices("SIAGA_EXTENT", "SIAGA_IMPORT_EXTENT", "extent"),
+        description="service extent 'west,south,east,north' in degrees; every imported "
+        "community and zone must lie inside it; 'none' turns the check off",
+    )
+    max_vertices: int = Field(100_000, ge=4, description="vertices allowed per feature")
+    simplify: bool = Field(
+        False, description="simplify features over the vertex limit instead of refusing them"
+    )
+
+    @field_validator("extent", mode="before")
+    @classmethod
+    def _parse_extent(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip().strip("[]()")
+            if text.lower() in ("", "none", "off", "false"):
+                return None
+            return tuple(float(part) for part in text.split(","))
+        return value
+
+    @field_validator("extent")
+    @classmethod
+    def _check_extent(
+        cls, value: tuple[float, float, float, float] | None
+    ) -> tuple[float, float, float, float] | None:
+        if value is None:
+            return None
+        west, south, east, north = value
+        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+            raise ValueError(
+                "give west,south,east,north in degrees with west < east and south < north "
+                "(e.g. 90,-15,145,10), or 'none'"
+            )
+        return value
 
 
 class RiskSettings(BaseSettings):
@@ -132,6 +183,19 @@ class FeedSettings(BaseSettings):
     retry_backoff_s: float = Field(1.0, ge=0, description="first retry wait; doubles each time")
     max_poll_seconds: float = Field(120.0, gt=0, description="whole-download deadline per request")
     max_cap_alerts_per_poll: int = Field(50, ge=1, description="CAP index: alerts fetched per poll")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="feed hosts allowed although they resolve to private, loopback, link-local "
+        "or metadata addresses: comma-separated `host` or `host:port` (e.g. 127.0.0.1:8081)",
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     # Cross-source matching of earthquake reports (BMKG, USGS, GDACS) into one event.
     match_time_s: float = Field(90.0, gt=0)
     match_distance_km: float = Field(100.0, gt=0)
@@ -143,6 +207,9 @@ class FeedSettings(BaseSettings):
         4.0, ge=1, description="grid extends to where MMI falls to this"
     )
     intensity_max_radius_km: float = Field(400.0, gt=0)
+    # GeoJSON of mapped faults (BMKG fault_indo_world.geojson): event type and rupture strike.
+    # Empty: event type from depth alone, worst-case rupture orientation.
+    faults_path: str = ""
 
 
 class AlertSettings(BaseSettings):
@@ -249,6 +316,7 @@ class Settings(BaseModel):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    imports: ImportSettings = Field(default_factory=ImportSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     feeds: FeedSettings = Field(default_factory=FeedSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
@@ -298,6 +366,7 @@ _CONCERNS: dict[str, type[BaseSettings]] = {
     "database": DatabaseSettings,
     "api": ApiSettings,
     "storage": StorageSettings,
+    "imports": ImportSettings,
     "risk": RiskSettings,
     "feeds": FeedSettings,
     "alerts": AlertSettings,

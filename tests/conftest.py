@@ -122,7 +122,9 @@ def settings(database_url: str, data_dir: Path) -> Settings:
         database=DatabaseSettings(url=database_url),
         api=ApiSettings(max_upload_mb=5),
         storage=StorageSettings(data_dir=data_dir),
-        feeds=FeedSettings(connect_timeout_s=2, read_timeout_s=3, retries=1),
+        feeds=FeedSettings(
+            connect_timeout_s=2, read_timeout_s=3, retries=1, allowed_hosts=["127.0.0.1"]
+        ),
         alerts=AlertSettings(),
     )
 

@@ -131,6 +131,8 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
         "hazard": HAZARDS[:2],
         "/static/app/{name}:name": ["app.js", "app.css", "i18n.js"],
         "/static/vendor/{name}:name": ["maplibre-gl.js", "maplibre-gl.css"],
+        "/static/docs/{name}:name": ["swagger-ui.css", "favicon.png"],
+        "/map/areas/{level}.geojson:level": ["district", "regency"],
         "z": [12],
         "x": [x],
         "y": [y],

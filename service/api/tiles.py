@@ -1,25 +1,44 @@
-"""Vector tiles of current risk levels: `GET /tiles/risk/{z}/{x}/{y}.pbf` (ST_AsMVT)."""
+"""Vector tiles of current risk levels: `GET /tiles/risk/{z}/{x}/{y}.pbf` (ST_AsMVT), and
+their TileJSON at `GET /tiles/risk.json`.
+
+Tiles carry an ETag derived from the score version (the newest score id and the layers'
+last computations), so a client revalidating after `Cache-Control: max-age` gets a 304 until
+scores change; they are gzipped when the client accepts it.
+"""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import text
 
-from service.api.deps import SessionDep
+from service.api.deps import SessionDep, SettingsDep
 from service.errors import InvalidInput
+from service.hazards.models import HAZARD_TYPES
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 MAX_ZOOM = 22
+CACHE_CONTROL = "public, max-age=60"
+# gzip level: tiles are small; 5 is within a few per cent of 9 at a fraction of the CPU.
+GZIP_LEVEL = 5
+_MERCATOR_LAT = 85.051129
+
+# What changes when scores change: a new score row (recompute inserts, never updates), or a
+# layer's computation record (a recompute, or a layer deleted with its scores).
+_VERSION_SQL = """(SELECT concat_ws('/', (SELECT max(id) FROM risk_scores),
+   (SELECT concat_ws('/', count(*), max(computed_at)) FROM risk_layer_states)))"""
+_VERSION = text(f"SELECT {_VERSION_SQL}")
 
 # One feature per community in the tile: its highest current score (for the given hazard, or
 # any). Communities not scored yet are kept with a null level, so the map shows them as
 # "belum dinilai" instead of leaving a hole; the lateral lookup runs per community in the
 # tile only, on the current-score index.
-_TILE_SQL = text("""
+_TILE_SQL = text(f"""
 WITH bounds AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
 mvt AS (
   SELECT c.code, c.name, top.hazard, top.level, top.score,
@@ -36,12 +55,42 @@ mvt AS (
   ) top ON true
   WHERE c.geom && ST_Transform(bounds.env, 4326)
 )
-SELECT ST_AsMVT(mvt, 'risk', 4096, 'geom') FROM mvt WHERE geom IS NOT NULL
+SELECT {_VERSION_SQL}, (SELECT ST_AsMVT(mvt, 'risk', 4096, 'geom') FROM mvt WHERE geom IS NOT NULL)
 """)
+_BOUNDS_SQL = text(
+    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+    "FROM (SELECT ST_Extent(geom) AS e FROM communities) x"
+)
+
+
+def check_hazard(hazard: str | None) -> None:
+    if hazard is not None and hazard not in HAZARD_TYPES:
+        raise InvalidInput(
+            f"hazard={hazard!r} is unknown; use one of: {', '.join(HAZARD_TYPES)}",
+            parameter="hazard",
+            allowed=list(HAZARD_TYPES),
+        )
+
+
+def _etag(version: str | None, hazard: str | None, gzipped: bool) -> str:
+    digest = hashlib.sha256(f"{version}|{hazard}".encode()).hexdigest()[:20]
+    return f'"{digest}{"-gz" if gzipped else ""}"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+def _wants_gzip(request: Request) -> bool:
+    return "gzip" in request.headers.get("accept-encoding", "").lower()
 
 
 @router.get("/risk/{z}/{x}/{y}.pbf", response_class=Response)
 def risk_tile(
+    request: Request,
     session: SessionDep,
     z: int,
     x: int,
@@ -56,9 +105,57 @@ def risk_tile(
         raise InvalidInput(
             f"tile {z}/{x}/{y} does not exist: x and y must be in 0..{n - 1} at zoom {z}"
         )
-    data = session.execute(_TILE_SQL, {"z": z, "x": x, "y": y, "hazard": hazard}).scalar()
-    return Response(
-        content=bytes(data or b""),
-        media_type=MVT_MEDIA_TYPE,
-        headers={"Cache-Control": "public, max-age=60"},
-    )
+    check_hazard(hazard)
+    gz = _wants_gzip(request)
+    headers = {"Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match:
+        etag = _etag(session.execute(_VERSION).scalar(), hazard, gz)
+        if _matches(if_none_match, etag):
+            return Response(status_code=304, headers=headers | {"ETag": etag})
+    version, data = session.execute(_TILE_SQL, {"z": z, "x": x, "y": y, "hazard": hazard}).one()
+    body = bytes(data or b"")
+    headers["ETag"] = _etag(version, hazard, gz)
+    if gz and body:
+        body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+        headers["Content-Encoding"] = "gzip"
+    return Response(content=body, media_type=MVT_MEDIA_TYPE, headers=headers)
+
+
+@router.get("/risk.json")
+def risk_tilejson(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    hazard: Annotated[str | None, Query(description="flood, earthquake, volcano, ...")] = None,
+) -> dict[str, object]:
+    """TileJSON 3.0 of the risk tiles: URL template, zooms, bounds of the communities, and
+    the `risk` layer's fields."""
+    check_hazard(hazard)
+    base = (settings.api.public_url or str(request.base_url)).rstrip("/")
+    url = f"{base}/tiles/risk/{{z}}/{{x}}/{{y}}.pbf" + (f"?hazard={hazard}" if hazard else "")
+    row = session.execute(_BOUNDS_SQL).one()
+    if row[0] is None:
+        bounds = [-180.0, -_MERCATOR_LAT, 180.0, _MERCATOR_LAT]
+    else:
+        bounds = [round(float(v), 6) for v in row]
+    centre = [round((bounds[0] + bounds[2]) / 2, 6), round((bounds[1] + bounds[3]) / 2, 6), 8]
+    fields = {
+        "code": "Kemendagri code",
+        "name": "community name",
+        "hazard": "hazard of the highest current score (null: not scored)",
+        "level": "rendah, sedang or tinggi (null: belum dinilai)",
+        "score": "R = H x V / C, 0..1",
+    }
+    return {
+        "tilejson": "3.0.0",
+        "name": "Siaga risk" + (f" ({hazard})" if hazard else ""),
+        "description": "Highest current risk score per community.",
+        "scheme": "xyz",
+        "tiles": [url],
+        "minzoom": 0,
+        "maxzoom": MAX_ZOOM,
+        "bounds": bounds,
+        "center": centre,
+        "vector_layers": [{"id": "risk", "fields": fields, "minzoom": 0, "maxzoom": MAX_ZOOM}],
+    }

@@ -1,10 +1,18 @@
-"""Multipart uploads: stage files in a private temp folder under the size limit; check form keys."""
+"""Multipart uploads: stage files in a private temp folder under the size limit; check form keys.
+
+Staging folders live in one known folder (`SIAGA_STORAGE_UPLOAD_DIR`, default
+`<system temp>/siaga-uploads`) and are named after the process that made them, so a process
+that starts up removes what dead processes left behind (`clean_stale_uploads`).
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +23,49 @@ from fastapi import Request, UploadFile
 from service.errors import InvalidInput, PayloadTooLarge
 
 CHUNK = 1 << 20
+PREFIX = "siaga-upload-"
+# A folder older than this is removed at start-up even if its process seems alive
+# (its pid may have been reused).
+STALE_AFTER_S = 24 * 3600
+
+log = logging.getLogger(__name__)
+
+
+def upload_root(configured: Path | None) -> Path:
+    return configured or Path(tempfile.gettempdir()) / "siaga-uploads"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def clean_stale_uploads(root: Path, *, now: float | None = None) -> list[str]:
+    """Remove staging folders whose process is gone (or that are older than a day)."""
+    now = time.time() if now is None else now
+    removed: list[str] = []
+    if not root.is_dir():
+        return removed
+    for entry in root.iterdir():
+        if not entry.name.startswith(PREFIX):
+            continue
+        pid_text = entry.name.removeprefix(PREFIX).split("-", 1)[0]
+        try:
+            pid = int(pid_text)
+            age = now - entry.stat().st_mtime
+        except (ValueError, OSError):
+            continue
+        if pid != os.getpid() and (not _pid_alive(pid) or age > STALE_AFTER_S):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+    if removed:
+        log.warning("removed %d upload folder(s) left by stopped processes", len(removed))
+    return removed
 
 
 def safe_filename(name: str | None, index: int) -> str:
@@ -24,7 +75,9 @@ def safe_filename(name: str | None, index: int) -> str:
 
 
 @contextmanager
-def staged_uploads(files: Iterable[UploadFile], *, max_mb: float) -> Iterator[list[Path]]:
+def staged_uploads(
+    files: Iterable[UploadFile], *, max_mb: float, root: Path | None = None
+) -> Iterator[list[Path]]:
     """Copy the uploads (keeping their names, so sidecars like .prj pair up) into a temp folder."""
     limit = int(max_mb * 1024 * 1024)
     uploads = list(files)
@@ -35,7 +88,9 @@ def staged_uploads(files: Iterable[UploadFile], *, max_mb: float) -> Iterator[li
         total += upload.size or 0
         if total > limit:
             raise _too_large(name, max_mb)
-    folder = Path(tempfile.mkdtemp(prefix="siaga-upload-"))
+    base = upload_root(root)
+    base.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=base))
     try:
         paths: list[Path] = []
         total = 0

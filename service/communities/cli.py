@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from service.clitools import parse_pairs, user_errors
+from service.geochecks import GeometryLimits
 
 app = typer.Typer(
     help="communities (desa/kelurahan boundaries and indicators)", no_args_is_help=True
@@ -60,7 +61,10 @@ def import_file(
         mapping = FieldMapping(layer=layer, **{k: v for k, v in options.items() if v})
         with open_runtime() as rt:
             report = import_communities(
-                session_factory=rt.session_factory, path=path, mapping=mapping
+                session_factory=rt.session_factory,
+                path=path,
+                mapping=mapping,
+                limits=GeometryLimits.of(rt.settings.imports),
             )
     if json_output:
         typer.echo(report.model_dump_json())
@@ -71,3 +75,28 @@ def import_file(
     )
     if report.repaired:
         console.print(f"repaired invalid geometry: {', '.join(report.repaired)}")
+
+
+@app.command("delete")
+def delete(
+    code: str = typer.Argument(..., help="the community's Kemendagri code"),
+    yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation"),
+) -> None:
+    """Delete one community with its risk scores (audited)."""
+    from service.communities.service import delete_community
+    from service.ops.audit import Actor, record
+    from service.runtime import open_runtime
+
+    if not yes:
+        typer.confirm(f"delete community {code} and its risk scores?", abort=True)
+    with user_errors(), open_runtime() as rt, rt.session_factory() as session:
+        details = delete_community(session=session, code=code)
+        record(
+            session=session,
+            actor=Actor.cli(),
+            action="communities.delete",
+            target=f"community:{code}",
+            details=details,
+        )
+        session.commit()
+    console.print(f"deleted community {code} ({details['name']})")

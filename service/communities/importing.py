@@ -23,6 +23,7 @@ from service.communities.schemas import (
     FieldMapping,
 )
 from service.errors import InvalidFile
+from service.geochecks import GeometryLimits, checked_wgs84, limit_vertices
 from service.geoio import (
     area_km2,
     attributes,
@@ -31,7 +32,6 @@ from service.geoio import (
     find_column,
     listing,
     read_vector,
-    to_wgs84,
 )
 
 # Kemendagri codes: 72 / 72.71 / 72.71.01 / 72.71.01.1001
@@ -51,6 +51,7 @@ class CommunityRows:
     geoms: np.ndarray  # shapely MultiPolygons in EPSG:4326
     area_km2: np.ndarray
     repaired: list[str]  # codes whose geometry was repaired
+    simplified: list[str]  # codes simplified to the vertex limit
     fields: dict[str, str]  # column -> source field
 
     @property
@@ -181,8 +182,11 @@ def _check_lengths(frame: pd.DataFrame, fields: dict[str, str], label: str) -> N
             )
 
 
-def read_communities(path: Path, *, mapping: FieldMapping, label: str) -> CommunityRows:
-    frame = to_wgs84(read_vector(path, label=label, layer=mapping.layer), label=label)
+def read_communities(
+    path: Path, *, mapping: FieldMapping, label: str, limits: GeometryLimits | None = None
+) -> CommunityRows:
+    limits = limits or GeometryLimits()
+    frame = read_vector(path, label=label, layer=mapping.layer)
     fields = _resolve_fields(frame, mapping, label)
 
     codes = [_code_text(v) for v in frame[fields["code"]].tolist()]
@@ -207,6 +211,8 @@ def read_communities(path: Path, *, mapping: FieldMapping, label: str) -> Commun
             "each code may appear once per file (merge the parts into one feature)"
         )
 
+    feature_names = [_feature(i, c) for i, c in enumerate(codes)]
+    frame = checked_wgs84(frame, label=label, names=feature_names, limits=limits)
     names = [_text(v) for v in frame[fields["name"]].tolist()]
     unnamed = [_feature(i, codes[i]) for i, n in enumerate(names) if n is None]
     if unnamed:
@@ -241,15 +247,17 @@ def read_communities(path: Path, *, mapping: FieldMapping, label: str) -> Commun
     derived = {k for v in values for k in v} - {"code", "name", "properties", *columns}
     columns = (*columns, *sorted(derived))
 
-    cleaned = clean_polygons(
-        frame.geometry, label=label, feature_names=[_feature(i, c) for i, c in enumerate(codes)]
+    cleaned = clean_polygons(frame.geometry, label=label, feature_names=feature_names)
+    geoms, simplified = limit_vertices(
+        cleaned.geoms, label=label, names=feature_names, limits=limits
     )
     return CommunityRows(
         label=label,
         columns=columns,
         values=values,
-        geoms=cleaned.geoms,
-        area_km2=area_km2(cleaned.geoms),
+        geoms=geoms,
+        area_km2=area_km2(geoms),
         repaired=[str(codes[i]) for i in cleaned.repaired],
+        simplified=[str(codes[i]) for i in simplified],
         fields=fields,
     )

@@ -142,4 +142,7 @@ class CommunityImportReport(BaseModel):
     updated: int
     unchanged: int
     repaired: list[str] = Field(description="codes whose invalid geometry was repaired")
+    simplified: list[str] = Field(
+        default_factory=list, description="codes simplified to the vertex limit"
+    )
     fields: dict[str, str] = Field(description="column -> source field used")

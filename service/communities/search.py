@@ -10,7 +10,7 @@ import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import Select, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from service.communities.models import Community
@@ -105,8 +105,8 @@ def search_communities(
             (Community.name.ilike(pattern, escape="\\"), 3),
             else_=4,
         )
-    query: Select[Any] = select(Community, *_bbox_columns(Community.geom)).where(and_(*where))
-    total = session.scalar(select(func.count()).select_from(Community).where(and_(*where))) or 0
+    query: Select[Any] = select(Community, *_bbox_columns(Community.geom)).where(*where)
+    total = session.scalar(select(func.count()).select_from(Community).where(*where)) or 0
     rows = session.execute(
         query.order_by(rank, Community.name, Community.code).limit(limit).offset(offset)
     ).all()

@@ -18,6 +18,7 @@ from service.communities.schemas import (
 )
 from service.db import transaction
 from service.errors import NotFound
+from service.geochecks import GeometryLimits
 
 
 def import_communities(
@@ -26,10 +27,11 @@ def import_communities(
     path: Path,
     mapping: FieldMapping | None = None,
     label: str | None = None,
+    limits: GeometryLimits | None = None,
 ) -> CommunityImportReport:
     """Validate the whole file first, then upsert every feature by code in one transaction."""
     label = label or path.name
-    rows = read_communities(path, mapping=mapping or FieldMapping(), label=label)
+    rows = read_communities(path, mapping=mapping or FieldMapping(), label=label, limits=limits)
     with transaction(session_factory) as session:
         repository.lock_imports(session)
         counts = repository.upsert(session, rows)
@@ -40,6 +42,7 @@ def import_communities(
         updated=counts.updated,
         unchanged=counts.unchanged,
         repaired=rows.repaired,
+        simplified=rows.simplified,
         fields=rows.fields,
     )
 
@@ -73,3 +76,15 @@ def update_community(
         community = _require(session, code)
         repository.apply_update(session, community, changes.model_dump(exclude_unset=True))
         return _public(session, community, with_geometry=False)
+
+
+def delete_community(*, session: Session, code: str) -> dict[str, object]:
+    """Delete one community; its risk scores and feed exposures go with it (FK cascade).
+
+    The caller records the audit entry and commits.
+    """
+    community = _require(session, code)
+    details: dict[str, object] = {"code": community.code, "name": community.name}
+    session.delete(community)
+    session.flush()
+    return details

@@ -57,7 +57,9 @@ def add(
     with _runtime() as rt:
         try:
             with transaction(rt.session_factory) as s:
-                feed = service.create_feed(session=s, spec=spec)
+                feed = service.create_feed(
+                    session=s, spec=spec, allowed_hosts=rt.settings.feeds.allowed_hosts
+                )
                 feed_id = feed.id
         except SiagaError as exc:
             _fail(exc.detail)
@@ -66,7 +68,7 @@ def add(
 
 @app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-    """List feeds with their health."""
+    """List feeds with their health (URL credentials masked, errors as a short reason)."""
     from service.feeds import service
 
     with _runtime() as rt, rt.session_factory() as s:

@@ -55,7 +55,7 @@ EVENT_FIELDS = (
 SOURCES_WITHOUT_IDS = {"bmkg"}
 SAME_SOURCE_REVISION_S = 20.0
 # A change of these on an earthquake means the shaking estimate must be redone.
-SHAKING_FIELDS = {"magnitude", "depth_km", "lon", "lat"}
+SHAKING_FIELDS = {"magnitude", "depth_km", "lon", "lat", "felt_places"}
 
 
 @dataclass
@@ -220,6 +220,17 @@ def _as_multi(geom: BaseGeometry | None) -> MultiPolygon | None:
     return None
 
 
+def _felt_places(reports: list[EventReport]) -> list[dict[str, Any]]:
+    """BMKG felt reports (Dirasakan) of every BMKG report of the event, whichever is primary
+    (a USGS report's `felt` is a count of DYFI replies, not places)."""
+    places: list[dict[str, Any]] = []
+    for rep in sorted(reports, key=lambda r: r.id or 0):
+        felt = (rep.values.get("properties") or {}).get("felt")
+        if rep.source == "bmkg" and isinstance(felt, list):
+            places.extend(f for f in felt if isinstance(f, dict) and f not in places)
+    return places
+
+
 def _merge(reports: list[EventReport]) -> tuple[dict[str, Any], EventReport, list[dict[str, Any]]]:
     ordered = sorted(
         reports,
@@ -311,6 +322,10 @@ def refresh_event(
         "sources": sorted({rep.source for rep in reports}),
         **{f"{k}": v for k, v in (primary.values.get("properties") or {}).items()},
     }
+    felt_places = _felt_places(reports)
+    if felt_places != (event.properties or {}).get("felt_places", []):
+        changes["felt_places"] = [event.properties.get("felt_places", []), felt_places]
+        event.properties = {**event.properties, "felt_places": felt_places}
     if changes:
         is_new = event.revision == 0
         event.revision = 1 if is_new else event.revision + 1

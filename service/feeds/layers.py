@@ -1,6 +1,6 @@
 """Hazard layers made by feeds: an earthquake's MMI raster, a raster feed's new version.
 
-Files follow the hazard-layer convention (`rasters/<slug>/v<N>.tif` under the data dir,
+Files follow the hazard-layer convention (`layers/<layer id>/v<N>.tif` under the data dir,
 Cloud-Optimized GeoTIFF); a new version never overwrites an older one.
 """
 
@@ -114,30 +114,31 @@ def raster_layer_version(
     (the hazards domain's `pending_file` guard), a file never appears half-written.
     """
     version = next_version(session, name)
-    relpath = storage.raster_relpath(name, version)
     meta = raster_meta(array, transform)
     west, south, east, north = meta["bounds"]
+    layer = HazardLayer(
+        name=name,
+        version=version,
+        role="hazard",
+        hazard=hazard,
+        kind="raster",
+        title=title,
+        source=source,
+        unit=unit,
+        valid_from=valid_from,
+        classification=classification,
+        raster_meta=meta,
+        event_id=event_id,
+        extent=from_shape(box(west, south, east, north), srid=4326),
+        properties=properties or {},
+    )
+    session.add(layer)
+    session.flush()  # the row's id names the file
+    relpath = storage.raster_relpath(layer.id, layer.version)
     with storage.pending_file(
         data_dir, relpath, lambda dest: write_array_cog(array, transform, dest)
     ):
-        layer = HazardLayer(
-            name=name,
-            version=version,
-            role="hazard",
-            hazard=hazard,
-            kind="raster",
-            title=title,
-            source=source,
-            unit=unit,
-            valid_from=valid_from,
-            classification=classification,
-            raster_path=relpath.as_posix(),
-            raster_meta=meta,
-            event_id=event_id,
-            extent=from_shape(box(west, south, east, north), srid=4326),
-            properties=properties or {},
-        )
-        session.add(layer)
+        layer.raster_path = relpath.as_posix()
         session.flush()
         yield layer
 

@@ -9,6 +9,9 @@
   the error text; the ingest transaction rolls back, so earlier events stay as they were.
 * A transaction-scoped PostgreSQL advisory lock per feed is held for the whole poll, so
   two worker processes never poll the same feed at once (the second one skips).
+* Every connection goes through the address guard (service.feeds.guard): http(s) only, no
+  private/loopback/link-local/metadata address unless SIAGA_FEEDS_ALLOWED_HOSTS lists it.
+* A failure is stored as `<reason>: <detail>`; public views show only the reason (REASONS).
 """
 
 from __future__ import annotations
@@ -33,6 +36,13 @@ from tenacity import (
 
 from service.db import advisory_lock_key, try_advisory_xact_lock, utcnow
 from service.feeds.events import IngestResult, expire_events, ingest_reports
+from service.feeds.guard import (
+    AddressRefused,
+    check_request,
+    guarded_transport,
+    mask_url,
+    parse_allowed,
+)
 from service.feeds.models import EventReport, Feed
 from service.feeds.parsers import bmkg, cap, gdacs, shakemap, usgs
 from service.feeds.parsers.common import FeedParseError, Report
@@ -43,9 +53,25 @@ RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
 class FetchError(Exception):
-    def __init__(self, message: str, *, transient: bool) -> None:
+    def __init__(self, message: str, *, transient: bool, reason: str = "fetch_error") -> None:
         super().__init__(message)
         self.transient = transient
+        self.reason = reason
+
+
+def _parse_error(message: str, reason: str) -> FeedParseError:
+    exc = FeedParseError(message)
+    exc.reason = reason  # type: ignore[attr-defined]
+    return exc
+
+
+def reason_of(exc: BaseException) -> str:
+    """The short, classified reason a poll failed (what the public sees)."""
+    if isinstance(exc, FetchError | AddressRefused):
+        return exc.reason
+    if isinstance(exc, FeedParseError | ValueError):
+        return str(getattr(exc, "reason", "parse_error"))
+    return "internal_error"
 
 
 @dataclass
@@ -67,10 +93,21 @@ class FetchResult:
 
 
 def build_client(feeds: FeedSettings, **kwargs: Any) -> httpx.Client:
-    """The client feeds are polled with (callers own and close it)."""
+    """The client feeds are polled with (callers own and close it).
+
+    Its connections go through the address guard; redirects are followed hop by hop, each hop
+    opening a guarded connection. Proxy variables are ignored (a proxy would connect for us,
+    past the guard)."""
     timeout = httpx.Timeout(feeds.read_timeout_s, connect=feeds.connect_timeout_s)
+    allowed = parse_allowed(feeds.allowed_hosts)
+    kwargs.setdefault("transport", guarded_transport(allowed))
     return httpx.Client(
-        timeout=timeout, headers={"User-Agent": feeds.user_agent}, follow_redirects=True, **kwargs
+        timeout=timeout,
+        headers={"User-Agent": feeds.user_agent},
+        follow_redirects=True,
+        trust_env=False,
+        event_hooks={"request": [check_request(allowed)]},
+        **kwargs,
     )
 
 
@@ -80,6 +117,7 @@ def _read_bounded(resp: httpx.Response, *, max_bytes: int, deadline: float, url:
         raise FetchError(
             f"{url} declares {int(declared)} bytes, over the {max_bytes} byte limit",
             transient=False,
+            reason="too_large",
         )
     chunks: list[bytes] = []
     total = 0
@@ -87,11 +125,15 @@ def _read_bounded(resp: httpx.Response, *, max_bytes: int, deadline: float, url:
         total += len(chunk)
         if total > max_bytes:
             raise FetchError(
-                f"{url} sent more than {max_bytes} bytes; download abandoned", transient=False
+                f"{url} sent more than {max_bytes} bytes; download abandoned",
+                transient=False,
+                reason="too_large",
             )
         if time.monotonic() > deadline:
             raise FetchError(
-                f"{url} was still sending after the download deadline; abandoned", transient=False
+                f"{url} was still sending after the download deadline; abandoned",
+                transient=False,
+                reason="too_slow",
             )
         chunks.append(chunk)
     return b"".join(chunks)
@@ -123,13 +165,17 @@ def fetch(
                 if status == 304:
                     return FetchResult(304, b"", "", etag, last_modified, attempt)
                 if status in RETRY_STATUSES:
-                    raise FetchError(f"{url} answered HTTP {status}", transient=True)
+                    raise FetchError(
+                        f"{url} answered HTTP {status}", transient=True, reason=f"http_{status}"
+                    )
                 if status in (204, 404):
                     return FetchResult(
                         status, b"", resp.headers.get("content-type", ""), attempts=attempt
                     )
                 if status >= 400:
-                    raise FetchError(f"{url} answered HTTP {status}", transient=False)
+                    raise FetchError(
+                        f"{url} answered HTTP {status}", transient=False, reason=f"http_{status}"
+                    )
                 body = _read_bounded(resp, max_bytes=max_bytes, deadline=deadline, url=url)
                 return FetchResult(
                     status,
@@ -139,11 +185,18 @@ def fetch(
                     resp.headers.get("last-modified"),
                     attempt,
                 )
+        except (AddressRefused, httpx.UnsupportedProtocol) as exc:
+            raise FetchError(str(exc), transient=False, reason="refused_address") from exc
+        except httpx.TooManyRedirects as exc:
+            raise FetchError(f"{url}: {exc}", transient=False, reason="too_many_redirects") from exc
         except httpx.TimeoutException as exc:
-            raise FetchError(f"{url} timed out ({type(exc).__name__})", transient=True) from exc
+            raise FetchError(
+                f"{url} timed out ({type(exc).__name__})", transient=True, reason="timeout"
+            ) from exc
         except httpx.TransportError as exc:
-            msg = f"{url} failed: {type(exc).__name__}: {exc}"
-            raise FetchError(msg, transient=True) from exc
+            raise FetchError(
+                f"{url} failed: {type(exc).__name__}: {exc}", transient=True, reason="connect_error"
+            ) from exc
 
     try:
         for attempt in _retrying(settings, sleep):
@@ -151,7 +204,9 @@ def fetch(
                 return once(attempt.retry_state.attempt_number)
     except FetchError as exc:
         if attempts > 1 and exc.transient:
-            raise FetchError(f"{exc} (after {attempts} attempts)", transient=True) from exc
+            raise FetchError(
+                f"{exc} (after {attempts} attempts)", transient=True, reason=exc.reason
+            ) from exc
         raise
     raise AssertionError("unreachable: tenacity returns the last attempt's outcome")
 
@@ -179,18 +234,20 @@ def looks_like_html(body: bytes, content_type: str) -> bool:
 class PollOutcome:
     feed_id: int
     status: str  # ok | not_modified | no_events | error | skipped_locked | disabled
-    error: str | None = None
+    error: str | None = None  # the full text (admins); `reason` is what the public sees
+    reason: str | None = None
     ingest: IngestResult = field(default_factory=IngestResult)
     shaking: list[Any] = field(default_factory=list)
     fetched_at: float | None = None  # perf_counter when the response was complete
     done_at: float | None = None  # perf_counter when scores were stored
 
-    def public(self) -> dict[str, Any]:
+    def public(self, *, detail: bool = True) -> dict[str, Any]:
+        """The outcome; without `detail` the error is only its classified reason."""
         i = self.ingest
         return {
             "feed_id": self.feed_id,
             "status": self.status,
-            "error": self.error,
+            "error": self.error if detail else self.reason,
             "new_events": i.new_events,
             "revised_events": i.revised_events,
             "reports_seen": i.reports_seen,
@@ -235,7 +292,11 @@ def _cap_index_reports(
         try:
             got = fetch(client, str(entry.link), settings=settings)
             if got.no_content:
-                raise FetchError(f"{entry.link} answered HTTP {got.status_code}", transient=False)
+                raise FetchError(
+                    f"{entry.link} answered HTTP {got.status_code}",
+                    transient=False,
+                    reason=f"http_{got.status_code}",
+                )
             reports.append(cap.parse_alert(got.body))
         except (FetchError, FeedParseError) as exc:
             errors.append(f"{entry.id}: {exc}")
@@ -250,6 +311,7 @@ def _record(
     status: str,
     error: str | None,
     started: datetime,
+    reason: str | None = None,
     t0: float,
     seen: int = 0,
     etag: str | None = None,
@@ -271,7 +333,7 @@ def _record(
                 feed.etag, feed.last_modified = etag, last_modified
         else:
             feed.consecutive_failures += 1
-            feed.last_error = (error or "unknown error")[:2000]
+            feed.last_error = f"{reason or 'error'}: {error or 'unknown error'}"[:2000]
             feed.last_error_at = utcnow()
 
     if session is not None:
@@ -297,7 +359,7 @@ def poll_feed(
             return PollOutcome(feed_id, "skipped_locked")
         feed = lock_session.get(Feed, feed_id)
         if feed is None:
-            return PollOutcome(feed_id, "error", error="feed not found")
+            return PollOutcome(feed_id, "error", error="feed not found", reason="not_found")
         if not feed.enabled and not force:
             return PollOutcome(feed_id, "disabled")
         kind, url, etag, last_modified = feed.kind, feed.url, feed.etag, feed.last_modified
@@ -323,7 +385,9 @@ def poll_feed(
             if got.no_content:
                 if kind != "gdacs":
                     raise FetchError(
-                        f"{url} answered HTTP {got.status_code} with no data", transient=False
+                        f"{url} answered HTTP {got.status_code} with no data",
+                        transient=False,
+                        reason=f"http_{got.status_code}",
                     )
                 outcome.status = "no_events"  # GDACS's way of saying "nothing matches"
                 _record(
@@ -337,11 +401,14 @@ def poll_feed(
                 )
                 return outcome
             if not got.body.strip():
-                raise FeedParseError(f"{url} answered HTTP {got.status_code} with an empty body")
+                raise _parse_error(
+                    f"{url} answered HTTP {got.status_code} with an empty body", "empty_body"
+                )
             if looks_like_html(got.body, got.content_type) and kind != "raster":
-                raise FeedParseError(
+                raise _parse_error(
                     f"{url} returned an HTML page ({got.content_type or 'no content-type'}), "
-                    f"not {kind} data: the URL may be wrong or the site may be blocking us"
+                    f"not {kind} data: the URL may be wrong or the site may be blocking us",
+                    "html_page",
                 )
             grid = None
             partial: list[str] = []
@@ -375,6 +442,7 @@ def poll_feed(
                     ok=not partial,
                     status="ok" if not partial else "partial",
                     error=error,
+                    reason="cap_alerts_failed",
                     started=started,
                     t0=t0,
                     seen=len(outcome.ingest.new_events),
@@ -384,14 +452,16 @@ def poll_feed(
                 )
             if partial:
                 outcome.status, outcome.error = "partial", error
+                outcome.reason = "cap_alerts_failed"
         except (FetchError, FeedParseError, ValueError) as exc:
-            outcome.status, outcome.error = "error", str(exc)
+            outcome.status, outcome.error, outcome.reason = "error", str(exc), reason_of(exc)
             _record(
                 session_factory,
                 feed_id,
                 ok=False,
                 status="error",
                 error=str(exc),
+                reason=outcome.reason,
                 started=started,
                 t0=t0,
             )
@@ -400,12 +470,14 @@ def poll_feed(
         except Exception as exc:  # a bug or a database error: still recorded on the feed
             log.exception("feed %s poll crashed", feed_id)
             outcome.status, outcome.error = "error", f"internal error: {type(exc).__name__}: {exc}"
+            outcome.reason = "internal_error"
             _record(
                 session_factory,
                 feed_id,
                 ok=False,
                 status="error",
                 error=outcome.error,
+                reason="internal_error",
                 started=started,
                 t0=t0,
             )
@@ -473,7 +545,7 @@ def _ingest_raster(
             transform=transform,
             classification=opts.get("classification") or {},
             title=opts.get("title") or feed.name,
-            source=feed.url,
+            source=mask_url(feed.url),  # layers are public: no credentials
             unit=opts.get("unit"),
             properties={"feed_id": feed_id},
         ) as layer:
@@ -516,5 +588,9 @@ def poll_due_feeds(
             )
         except Exception as exc:  # a bug or DB hiccup on one feed: record it, go on
             log.exception("polling feed %s crashed", feed_id)
-            outcomes.append(PollOutcome(feed_id, "error", error=f"internal error: {exc}"))
+            outcomes.append(
+                PollOutcome(
+                    feed_id, "error", error=f"internal error: {exc}", reason="internal_error"
+                )
+            )
     return outcomes

@@ -47,7 +47,13 @@ class FeedHealth(BaseModel):
     last_poll_at: datetime | None
     last_success_at: datetime | None
     last_status: str | None
-    last_error: str | None
+    last_error: str | None = Field(
+        description="short classified reason of the last failure, e.g. timeout, http_503, "
+        "parse_error, refused_address"
+    )
+    last_error_detail: str | None = Field(
+        None, description="the full error text: admins only (null for everyone else)"
+    )
     last_error_at: datetime | None
     last_duration_ms: float | None
     consecutive_failures: int
@@ -58,7 +64,7 @@ class FeedPublic(BaseModel):
     id: int
     name: str
     kind: str
-    url: str
+    url: str = Field(description="credentials in the URL are masked (`***:***@`) for non-admins")
     poll_interval_s: int
     enabled: bool
     options: dict[str, Any]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from geoalchemy2.shape import to_shape
@@ -10,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.communities.models import Community
-from service.errors import Conflict, NotFound
+from service.errors import Conflict, InvalidInput, NotFound
+from service.feeds.guard import literal_refused, mask_url, parse_allowed
 from service.feeds.models import EventIntensity, EventReport, EventRevision, Feed, HazardEvent
 from service.feeds.schemas import (
     EventPublic,
@@ -63,13 +65,26 @@ PUBLIC_FEEDS: list[dict[str, Any]] = [
 ]
 
 
-def _health(feed: Feed) -> FeedHealth:
+# Failures are stored as "<reason>: <detail>" (service.feeds.polling); the public sees only
+# the reason, never the detail (it can hold response bytes, internal host names, ports).
+_REASON = re.compile(r"^(http_\d{3}|[a-z_]{3,32}): ")
+
+
+def error_reason(text: str | None) -> str | None:
+    if not text:
+        return None
+    m = _REASON.match(text)
+    return m.group(1) if m else "error"
+
+
+def _health(feed: Feed, *, detail: bool) -> FeedHealth:
     return FeedHealth(
         healthy=feed.consecutive_failures == 0,
         last_poll_at=feed.last_poll_at,
         last_success_at=feed.last_success_at,
         last_status=feed.last_status,
-        last_error=feed.last_error,
+        last_error=error_reason(feed.last_error),
+        last_error_detail=feed.last_error if detail else None,
         last_error_at=feed.last_error_at,
         last_duration_ms=feed.last_duration_ms,
         consecutive_failures=feed.consecutive_failures,
@@ -77,16 +92,18 @@ def _health(feed: Feed) -> FeedHealth:
     )
 
 
-def feed_public(feed: Feed) -> FeedPublic:
+def feed_public(feed: Feed, *, detail: bool = False) -> FeedPublic:
+    """The feed as shown; `detail` (admins only) adds the full error text and the URL as
+    stored, credentials included."""
     return FeedPublic(
         id=feed.id,
         name=feed.name,
         kind=feed.kind,
-        url=feed.url,
+        url=feed.url if detail else mask_url(feed.url),
         poll_interval_s=feed.poll_interval_s,
         enabled=feed.enabled,
         options=feed.options or {},
-        health=_health(feed),
+        health=_health(feed, detail=detail),
         created_at=feed.created_at,
         updated_at=feed.updated_at,
     )
@@ -99,7 +116,19 @@ def _get(session: Session, feed_id: int) -> Feed:
     return feed
 
 
-def create_feed(*, session: Session, spec: FeedCreate) -> Feed:
+def check_url(url: str, allowed_hosts: list[str]) -> None:
+    """Refuse at once what the poll would refuse without a network look-up (IP literals,
+    localhost); names that resolve to internal addresses are refused when polled."""
+    problem = literal_refused(url, parse_allowed(allowed_hosts))
+    if problem is not None:
+        raise InvalidInput(problem)
+
+
+def create_feed(
+    *, session: Session, spec: FeedCreate, allowed_hosts: list[str] | None = None
+) -> Feed:
+    if allowed_hosts is not None:
+        check_url(str(spec.url), allowed_hosts)
     if session.scalar(select(Feed.id).where(Feed.name == spec.name)) is not None:
         raise Conflict(f"a feed named {spec.name!r} exists already; pick another name or PATCH it")
     feed = Feed(
@@ -120,9 +149,13 @@ def create_feed(*, session: Session, spec: FeedCreate) -> Feed:
     return feed
 
 
-def update_feed(*, session: Session, feed_id: int, spec: FeedUpdate) -> Feed:
+def update_feed(
+    *, session: Session, feed_id: int, spec: FeedUpdate, allowed_hosts: list[str] | None = None
+) -> Feed:
     feed = _get(session, feed_id)
     changes = spec.model_dump(exclude_unset=True)
+    if allowed_hosts is not None and changes.get("url") is not None:
+        check_url(str(changes["url"]), allowed_hosts)
     new_name = changes.get("name")
     taken = select(Feed.id).where(Feed.name == new_name, Feed.id != feed_id)
     if new_name and session.scalar(taken) is not None:

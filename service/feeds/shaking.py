@@ -1,8 +1,11 @@
 """An earthquake's shaking as a hazard layer, per-community intensity, then a risk recompute.
 
-Without a ShakeMap, the Allen et al. (2012) estimate (service.risk.intensity) is evaluated
-on a grid around the epicentre; a ShakeMap grid.xml, when it arrives, becomes a new version
-of the same layer and is never replaced by a later estimate.
+Without a ShakeMap, the estimate from the event alone (service.risk.intensity: an approximate
+rupture, an equation for the event type, a site term) is evaluated on a grid around the
+epicentre at the default Vs30, and at each community's point with its own Vs30 (property
+`vs30`) when it has one; BMKG felt reports raise the communities they name to at least the
+reported MMI (method `felt_report`). A ShakeMap grid.xml, when it arrives, becomes a new
+version of the same layer, supersedes both and is never replaced by a later estimate.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.communities.models import Community
+from service.feeds import faults, felt
 from service.feeds.layers import MMI_CLASSIFICATION, raster_layer_version
 from service.feeds.models import EventIntensity, HazardEvent
 from service.feeds.parsers.shakemap import ShakeMapGrid
 from service.hazards.models import HazardLayer
-from service.risk import intensity
+from service.risk import intensity, rupture
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,17 +51,46 @@ def layer_name(event_id: int) -> str:
     return f"gempa-event-{event_id}-mmi"
 
 
-def _communities_in(
-    session: Session, bounds: tuple[float, float, float, float]
-) -> list[tuple[int, float, float]]:
+@dataclass
+class Sites:
+    """Communities' representative points, names and Vs30 (NaN: unknown), as arrays."""
+
+    ids: np.ndarray
+    lons: np.ndarray
+    lats: np.ndarray
+    vs30: np.ndarray
+    regencies: list[str | None]
+    districts: list[str | None]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _communities_in(session: Session, bounds: tuple[float, float, float, float]) -> Sites:
     envelope = func.ST_MakeEnvelope(*bounds, 4326)
     point = func.ST_PointOnSurface(Community.geom)
+    vs30 = Community.properties["vs30"].astext
     rows = session.execute(
-        select(Community.id, func.ST_X(point), func.ST_Y(point)).where(
-            func.ST_Intersects(Community.geom, envelope)
-        )
+        select(
+            Community.id,
+            func.ST_X(point),
+            func.ST_Y(point),
+            # a number between 100 and 3000 m/s, else unknown
+            func.nullif(func.substring(vs30, r"^\s*([0-9]+(?:\.[0-9]+)?)\s*$"), "").label("vs"),
+            Community.regency_name,
+            Community.district_name,
+        ).where(func.ST_Intersects(Community.geom, envelope))
     ).all()
-    return [(int(r[0]), float(r[1]), float(r[2])) for r in rows]
+    vs = np.array([float(r[3]) if r[3] is not None else np.nan for r in rows], dtype=np.float64)
+    vs[(vs < 100) | (vs > 3000)] = np.nan
+    return Sites(
+        ids=np.array([int(r[0]) for r in rows], dtype=np.int64),
+        lons=np.array([float(r[1]) for r in rows], dtype=np.float64),
+        lats=np.array([float(r[2]) for r in rows], dtype=np.float64),
+        vs30=vs,
+        regencies=[r[4] for r in rows],
+        districts=[r[5] for r in rows],
+    )
 
 
 def _bounds(array: np.ndarray, transform: Affine) -> tuple[float, float, float, float]:
@@ -95,39 +128,95 @@ def _skipped(event_id: int, t0: float, why: str) -> ShakingResult:
     return ShakingResult(event_id, None, None, 0, False, time.perf_counter() - t0, skipped=why)
 
 
+def site_mmi(
+    sites: Sites,
+    array: np.ndarray,
+    transform: Affine,
+    source: intensity.Source | None,
+    method: str,
+    felt_reports: list[felt.Felt],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mask of the communities inside the grid, their MMI, their method), vectorised.
+
+    A ShakeMap (source None) is sampled; so is an estimate (drawn at the default Vs30) except
+    at communities with a Vs30 of their own, where it is evaluated at their point; then felt
+    reports raise the communities they name."""
+    on_grid = intensity.sample_raster(array, transform, sites.lons, sites.lats)
+    inside = np.isfinite(on_grid)
+    methods = np.full(len(sites), method, dtype=object)
+    if source is None:
+        return inside, on_grid, methods
+    mmi = on_grid.copy()
+    own = np.isfinite(sites.vs30) & inside  # the grid is drawn at the default Vs30
+    if own.any():
+        mmi[own] = intensity.estimate_mmi(source, sites.lons[own], sites.lats[own], sites.vs30[own])
+    if felt_reports:
+        floor = felt.floors(felt_reports, sites.regencies, sites.districts)
+        raised = floor > mmi  # NaN compares False
+        mmi = np.where(raised, floor, mmi)
+        methods[raised] = felt.METHOD
+        inside |= raised
+    return inside, mmi, methods
+
+
 def _store_intensities(
     session: Session,
     event_id: int,
     layer_id: int,
-    method: str,
     epicentre: Point,
-    communities: list[tuple[int, float, float]],
-    array: np.ndarray,
-    transform: Affine,
+    sites: Sites,
+    computed: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> None:
     """MMI at each community's representative point (replacing an earlier estimate)."""
     session.execute(delete(EventIntensity).where(EventIntensity.event_id == event_id))
-    if not communities:
+    if not len(sites):
         return
-    ids = np.array([c[0] for c in communities])
-    lons = np.array([c[1] for c in communities])
-    lats = np.array([c[2] for c in communities])
-    dist = intensity.haversine_km(epicentre.x, epicentre.y, lons, lats)
-    mmi = intensity.sample_raster(array, transform, lons, lats)
+    inside, mmi, methods = computed
+    dist = intensity.haversine_km(epicentre.x, epicentre.y, sites.lons, sites.lats)
     rows = [
         {
             "event_id": event_id,
             "community_id": int(i),
             "mmi": round(float(m), 2),
-            "method": method,
+            "method": str(k),
             "layer_id": layer_id,
             "distance_km": round(float(d), 2),
         }
-        for i, m, d in zip(ids, mmi, dist, strict=True)
-        if np.isfinite(m)
+        for i, m, k, d in zip(
+            sites.ids[inside], mmi[inside], methods[inside], dist[inside], strict=True
+        )
     ]
     if rows:
         session.execute(insert(EventIntensity), rows)
+
+
+def _felt_of(event: HazardEvent) -> list[felt.Felt]:
+    out = []
+    places = (event.properties or {}).get("felt_places")
+    for f in places if isinstance(places, list) else []:
+        try:
+            out.append(felt.Felt(str(f["place"]), int(f["mmi_min"]), int(f["mmi_max"])))
+        except (KeyError, TypeError, ValueError):
+            continue  # a malformed stored entry is ignored, never an error
+    return out
+
+
+def _rupture_properties(src: intensity.Source) -> dict[str, float]:
+    r = rupture.rupture(src.magnitude, src.depth_km, src.event_kind, src.strike_deg)
+    return {
+        "rupture_length_km": round(r.length_km, 1),
+        "rupture_width_km": round(r.width_km, 1),
+        "rupture_top_km": round(r.top_km, 1),
+    }
+
+
+def _source(event: HazardEvent, epicentre: Point, settings: Settings) -> intensity.Source:
+    """The estimate's source: event type and strike from the fault map when one is set."""
+    fault_map = faults.load(settings.feeds.faults_path) if settings.feeds.faults_path else None
+    kind, strike, _ = faults.source_geometry(fault_map, epicentre.x, epicentre.y, event.depth_km)
+    return intensity.Source(
+        float(event.magnitude or 0.0), event.depth_km, epicentre.x, epicentre.y, kind, strike
+    )
 
 
 def update_shaking(
@@ -147,6 +236,7 @@ def update_shaking(
         if event is None or event.type != "earthquake" or event.epicentre is None:
             return _skipped(event_id, t0, "not a located earthquake")
         epicentre = to_shape(event.epicentre)
+        src: intensity.Source | None = None
         if grid is not None:
             array, transform = grid.mmi, grid.transform
             method = "shakemap"
@@ -157,6 +247,7 @@ def update_shaking(
             if _latest_method(session, event_id) == "shakemap":
                 return _skipped(event_id, t0, "ShakeMap present")
             f = settings.feeds
+            src = _source(event, epicentre, settings)
             array, transform = intensity.mmi_grid(
                 magnitude=event.magnitude,
                 depth_km=event.depth_km,
@@ -165,8 +256,10 @@ def update_shaking(
                 cell_deg=f.intensity_cell_deg,
                 min_mmi=f.intensity_min_mmi,
                 max_radius_km=f.intensity_max_radius_km,
+                kind=src.kind,
+                strike_deg=src.strike_deg,
             )
-            method, source = intensity.METHOD, "Allen, Wald & Worden (2012) IPE, Siaga estimate"
+            method, source = intensity.method_of(src), intensity.describe(src)
         communities = _communities_in(session, _bounds(array, transform))
         if not communities and grid is None:
             return _skipped(event_id, t0, "no community within the shaking area")
@@ -183,11 +276,30 @@ def update_shaking(
             event_id=event_id,
             valid_from=event.time,
             unit="MMI",
-            properties={"method": method, "event_revision": event.revision},
+            properties={
+                "method": method,
+                "event_revision": event.revision,
+                **(
+                    {}
+                    if src is None
+                    else {
+                        "event_kind": src.kind,
+                        "strike_deg": src.strike_deg,
+                        "vs30_default": intensity.DEFAULT_VS30,
+                        **_rupture_properties(src),
+                    }
+                ),
+            },
         ) as layer:
-            _store_intensities(
-                session, event_id, layer.id, method, epicentre, communities, array, transform
+            computed = site_mmi(
+                communities,
+                array,
+                transform,
+                src,
+                method,
+                [] if src is None else _felt_of(event),
             )
+            _store_intensities(session, event_id, layer.id, epicentre, communities, computed)
             event.properties = {
                 **(event.properties or {}),
                 "shaking_layer_id": layer.id,

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from service.clitools import parse_pairs, user_errors
+from service.geochecks import GeometryLimits
 
 app = typer.Typer(help="hazard and exposure layers", no_args_is_help=True)
 console = Console()
@@ -79,6 +80,7 @@ def import_layer(
                 data_dir=rt.settings.storage.data_dir,
                 paths=paths,
                 spec=spec,
+                limits=GeometryLimits.of(rt.settings.imports),
             )
     if json_output:
         typer.echo(report.model_dump_json())
@@ -161,3 +163,30 @@ def schemes() -> None:
             f"[bold]{scheme.name}[/bold] ({scheme.type}, {scheme.hazard}): {scheme.description}"
         )
         console.print(f"  {describe(scheme)}")
+
+
+@app.command("delete")
+def delete(
+    layer_id: int = typer.Argument(..., help="the layer version's id (`siaga hazards list`)"),
+    yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation"),
+) -> None:
+    """Delete one layer version with its zones, scores and raster file (audited)."""
+    from service.hazards import storage
+    from service.hazards.service import delete_layer
+    from service.ops.audit import Actor, record
+    from service.runtime import open_runtime
+
+    if not yes:
+        typer.confirm(f"delete hazard layer {layer_id} with its zones and scores?", abort=True)
+    with user_errors(), open_runtime() as rt, rt.session_factory() as session:
+        details = delete_layer(session=session, layer_id=layer_id)
+        record(
+            session=session,
+            actor=Actor.cli(),
+            action="hazard_layers.delete",
+            target=f"hazard_layer:{layer_id}",
+            details=details,
+        )
+        session.commit()
+        storage.remove_file(rt.settings.storage.data_dir, details["raster_path"])
+    console.print(f"deleted layer {details['name']} v{details['version']} (id {layer_id})")

@@ -22,6 +22,7 @@ from rasterio.errors import RasterioIOError
 from rasterio.warp import transform_bounds
 
 from service.errors import InvalidFile
+from service.geochecks import GeometryLimits, checked_wgs84, limit_vertices
 from service.geoio import (
     RASTER_SUFFIXES,
     VECTOR_SUFFIXES,
@@ -33,7 +34,6 @@ from service.geoio import (
     gdal_reason,
     listing,
     read_vector,
-    to_wgs84,
     zip_members,
 )
 from service.hazards.schemes import Scheme, categorise, class_index
@@ -89,6 +89,7 @@ class ZoneRows:
     properties: list[dict[str, object]]
     geoms: np.ndarray
     repaired: list[int]  # 1-based feature numbers
+    simplified: list[int]  # 1-based feature numbers simplified to the vertex limit
     skipped: int  # threshold zones below the first class
     class_field: str
     intensity_field: str | None
@@ -142,11 +143,13 @@ def read_zones(
     class_map: Mapping[str, str] | None = None,
     intensity_field: str | None = None,
     layer: str | None = None,
+    limits: GeometryLimits | None = None,
 ) -> ZoneRows:
-    frame = to_wgs84(read_vector(path, label=label, layer=layer), label=label)
+    frame = read_vector(path, label=label, layer=layer)
+    names = [f"feature {i + 1}" for i in range(len(frame))]
+    frame = checked_wgs84(frame, label=label, names=names, limits=limits or GeometryLimits())
     field_name = _class_field(frame, scheme, class_field, label)
     raw = frame[field_name].tolist()
-    names = [f"feature {i + 1}" for i in range(len(frame))]
     keep = np.ones(len(frame), dtype=bool)
     intensity: np.ndarray | None = None
 
@@ -199,6 +202,9 @@ def read_zones(
             )
 
     cleaned = clean_polygons(frame.geometry, label=label, feature_names=names)
+    all_geoms, simplified = limit_vertices(
+        cleaned.geoms, label=label, names=names, limits=limits or GeometryLimits()
+    )
     extra = [str(c) for c in frame.columns if c != frame.geometry.name]
     props = attributes(frame, extra)
     kept = np.flatnonzero(keep)
@@ -208,7 +214,7 @@ def read_zones(
         intensities = list(severities)
     else:
         intensities = [None if math.isnan(v) else float(v) for v in intensity[keep]]
-    geoms = cleaned.geoms[keep]
+    geoms = all_geoms[keep]
     minx, miny, maxx, maxy = (float(v) for v in frame.geometry[keep].total_bounds)
     return ZoneRows(
         classes=classes,
@@ -217,6 +223,7 @@ def read_zones(
         properties=properties,
         geoms=geoms,
         repaired=[i + 1 for i in cleaned.repaired],
+        simplified=[i + 1 for i in simplified],
         skipped=int((~keep).sum()),
         class_field=field_name,
         intensity_field=intensity_field,

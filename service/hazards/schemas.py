@@ -133,4 +133,7 @@ class HazardImportReport(BaseModel):
     file: str
     features: int | None = Field(None, description="zones stored")
     repaired: list[int] = Field(default_factory=list, description="feature numbers repaired")
+    simplified: list[int] = Field(
+        default_factory=list, description="feature numbers simplified to the vertex limit"
+    )
     skipped_below_threshold: int = 0

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import advisory_lock_key, transaction
 from service.errors import InvalidInput, NotFound
+from service.geochecks import GeometryLimits
 from service.hazards import population, storage
 from service.hazards.importing import (
     guess_kind,
@@ -74,6 +75,7 @@ def import_hazard_layer(
     paths: Sequence[Path],
     spec: HazardLayerCreate,
     label: str | None = None,
+    limits: GeometryLimits | None = None,
 ) -> HazardImportReport:
     """Validate the file(s), then store a new version of layer `spec.name` in one transaction."""
     path = primary_file(paths, label=label or ", ".join(p.name for p in paths))
@@ -94,6 +96,7 @@ def import_hazard_layer(
             class_map=spec.class_map,
             intensity_field=spec.intensity_field,
             layer=spec.layer,
+            limits=limits,
         )
         classification = {
             **scheme.to_dict(),
@@ -133,6 +136,7 @@ def import_hazard_layer(
             file=label,
             features=len(zones.classes),
             repaired=zones.repaired,
+            simplified=zones.simplified,
             skipped_below_threshold=zones.skipped,
         )
 
@@ -145,16 +149,21 @@ def import_hazard_layer(
     classification = scheme.to_dict() if scheme else {}
     with session_factory() as session:
         session.begin()
-        version = _next_version(session, spec.name)
-        relpath = storage.raster_relpath(spec.name, version)
+        layer = _new_layer(
+            spec,
+            kind=kind,
+            version=_next_version(session, spec.name),
+            classification=classification,
+        )
+        layer.raster_meta = {**info.meta, "format": "COG", "source_file": label}
+        layer.extent = from_shape(box(*info.bounds_4326), srid=4326)
+        population.pin(session, layer, spec.population_layer_id)
+        session.add(layer)
+        session.flush()  # the row's id names the file
+        relpath = storage.raster_relpath(layer.id, layer.version)
         # The commit happens inside the file's guard: a failed commit removes the file again.
         with storage.pending_file(data_dir, relpath, lambda dest: write_cog(info.source, dest)):
-            layer = _new_layer(spec, kind=kind, version=version, classification=classification)
             layer.raster_path = relpath.as_posix()
-            layer.raster_meta = {**info.meta, "format": "COG", "source_file": label}
-            layer.extent = from_shape(box(*info.bounds_4326), srid=4326)
-            population.pin(session, layer, spec.population_layer_id)
-            session.add(layer)
             session.flush()
             public = _public(session, layer)
             session.commit()
@@ -229,6 +238,26 @@ def get_layer(*, session: Session, layer_id: int) -> HazardLayerPublic:
     if layer is None:
         raise NotFound(f"no hazard layer with id {layer_id}; list them at /api/v1/hazard-layers")
     return _public(session, layer)
+
+
+def delete_layer(*, session: Session, layer_id: int) -> dict[str, Any]:
+    """Delete one layer version with its zones and scores (FK cascade).
+
+    The caller records the audit entry, commits, then removes the raster file with
+    `storage.remove_file(data_dir, details["raster_path"])`.
+    """
+    layer = session.get(HazardLayer, layer_id)
+    if layer is None:
+        raise NotFound(f"no hazard layer with id {layer_id}; list them at /api/v1/hazard-layers")
+    details: dict[str, Any] = {
+        "name": layer.name,
+        "version": layer.version,
+        "kind": layer.kind,
+        "raster_path": layer.raster_path,
+    }
+    session.delete(layer)
+    session.flush()
+    return details
 
 
 def pin_population(

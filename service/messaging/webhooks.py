@@ -12,16 +12,32 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from service.messaging import inbound
+from service.messaging.payloads import (
+    MetaError,
+    MetaMessage,
+    MetaStatus,
+    MetaValue,
+    MetaWebhook,
+    TwilioInbound,
+    TwilioStatus,
+    problems,
+    scrub,
+)
 from service.messaging.providers import meta_whatsapp, twilio
 from service.messaging.status import record_provider_status
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
 
 
 def twilio_signature(url: str, params: Iterable[tuple[str, str]], auth_token: str) -> str:
@@ -72,42 +88,53 @@ def meta_valid(raw_body: bytes, app_secret: str, header: str | None) -> bool:
 # -- Twilio payloads --------------------------------------------------------------------------
 
 
+def _fit(model: type[M], data: Any, what: str) -> M | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        log.warning(
+            "signed %s payload does not fit, acknowledged and ignored: %s", what, problems(exc)
+        )
+        return None
+
+
 def handle_twilio_status(
     session: Session, params: dict[str, str], *, delivery_hint: int | None, now: datetime
 ) -> str:
-    sid = params.get("MessageSid") or params.get("SmsSid")
-    status = params.get("MessageStatus") or params.get("SmsStatus")
-    if not sid or not status:
+    form = _fit(TwilioStatus, scrub(params), "Twilio status")
+    if form is None:
+        return "invalid"
+    if not form.sid or not form.status:
         return "ignored"
     return record_provider_status(
         session,
         provider="twilio",
-        provider_message_id=sid,
-        provider_status=status,
+        provider_message_id=form.sid,
+        provider_status=form.status,
         occurred_at=now,
-        error_code=params.get("ErrorCode") or None,
-        error_message=params.get("ErrorMessage") or None,
+        error_code=form.ErrorCode or None,
+        error_message=form.ErrorMessage or None,
         delivery_id_hint=delivery_hint,
         fallback_codes=twilio.ASYNC_FALLBACK_CODES,
     )
 
 
 def handle_twilio_inbound(session: Session, params: dict[str, str], *, now: datetime) -> str:
-    sid = params.get("MessageSid") or params.get("SmsMessageSid") or params.get("SmsSid")
-    sender = params.get("From")
-    if not sid or not sender:
-        return "ignored"
-    channel, phone = inbound.normalise_sender(sender)
+    clean = scrub(params)
+    form = _fit(TwilioInbound, clean, "Twilio inbound")
+    if form is None or form.sid is None:
+        return "invalid"
+    channel, phone = inbound.normalise_sender(form.From)
     return inbound.receive(
         session,
         provider="twilio",
-        provider_message_id=sid,
+        provider_message_id=form.sid,
         channel=channel,
         phone=phone,
-        text_=params.get("Body", ""),
-        button_payload=params.get("ButtonPayload") or None,
+        text_=form.Body,
+        button_payload=form.ButtonPayload or None,
         received_at=now,
-        raw=params,
+        raw=clean,
     )
 
 
@@ -117,85 +144,73 @@ def handle_twilio_inbound(session: Session, params: dict[str, str], *, now: date
 def _epoch(value: Any, default: datetime) -> datetime:
     try:
         return datetime.fromtimestamp(int(value), UTC)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, OSError):
         return default
 
 
-def _inbound_text(message: dict[str, Any]) -> tuple[str, str | None]:
-    kind = message.get("type")
-    if kind == "text":
-        return str((message.get("text") or {}).get("body", "")), None
-    if kind == "button":
-        b = message.get("button") or {}
-        return str(b.get("text", "")), b.get("payload")
-    if kind == "interactive":
-        i = message.get("interactive") or {}
-        reply = i.get("button_reply") or i.get("list_reply") or {}
-        return str(reply.get("title", "")), reply.get("id")
-    if kind in ("image", "video", "document") and isinstance(message.get(kind), dict):
-        return str(message[kind].get("caption", "")), None
-    if kind == "location":
-        loc = message.get("location") or {}
-        return (
-            f"lokasi {loc.get('latitude')},{loc.get('longitude')} {loc.get('name') or ''}".strip(),
-            None,
-        )
-    return "", None
+def _meta_status(session: Session, item: Any, now: datetime) -> str:
+    st = _fit(MetaStatus, item, "Meta status")
+    if st is None:
+        return "invalid"
+    err = (st.errors or [MetaError()])[0]
+    return record_provider_status(
+        session,
+        provider="meta",
+        provider_message_id=st.id,
+        provider_status=st.status,
+        occurred_at=_epoch(st.timestamp, now),
+        error_code=str(err.code)[:32] if err.code is not None else None,
+        error_message=err.title or err.message,
+        idempotency_key_hint=st.biz_opaque_callback_data,
+        fallback_codes=meta_whatsapp.ASYNC_FALLBACK_CODES,
+    )
 
 
-def handle_meta(session: Session, payload: dict[str, Any], *, now: datetime) -> dict[str, int]:
-    """Every status and message in a webhook batch; returns counts by outcome."""
+def _meta_message(session: Session, item: Any, now: datetime) -> str:
+    clean = scrub(item)
+    msg = _fit(MetaMessage, clean, "Meta message")
+    if msg is None:
+        return "invalid"
+    body, button = msg.text_and_button()
+    return inbound.receive(
+        session,
+        provider="meta",
+        provider_message_id=msg.id,
+        channel="whatsapp",
+        phone=inbound.normalise_sender(msg.from_)[1],
+        text_=body,
+        button_payload=button,
+        received_at=_epoch(msg.timestamp, now),
+        raw=clean,
+    )
+
+
+def handle_meta(session: Session, payload: Any, *, now: datetime) -> dict[str, int]:
+    """Every status and message in a webhook batch; returns counts by outcome.
+
+    A payload whose envelope does not fit counts as one `invalid`; an item that does not fit
+    counts as `invalid` and its neighbours are still handled."""
     counts: dict[str, int] = {}
 
     def bump(key: str) -> None:
         counts[key] = counts.get(key, 0) + 1
 
-    entries = payload.get("entry") if isinstance(payload, dict) else None
-    for entry in entries or []:
-        for change in (entry or {}).get("changes") or []:
-            value = (change or {}).get("value") or {}
-            for st in value.get("statuses") or []:
-                if not st.get("id") or not st.get("status"):
-                    bump("ignored")
-                    continue
-                err = (st.get("errors") or [{}])[0]
-                bump(
-                    record_provider_status(
-                        session,
-                        provider="meta",
-                        provider_message_id=str(st["id"]),
-                        provider_status=str(st["status"]),
-                        occurred_at=_epoch(st.get("timestamp"), now),
-                        error_code=str(err["code"]) if err.get("code") is not None else None,
-                        error_message=err.get("title") or err.get("message"),
-                        idempotency_key_hint=st.get("biz_opaque_callback_data"),
-                        fallback_codes=meta_whatsapp.ASYNC_FALLBACK_CODES,
-                    )
-                )
-            for msg in value.get("messages") or []:
-                if not msg.get("id") or not msg.get("from"):
-                    bump("ignored")
-                    continue
-                body, button = _inbound_text(msg)
-                bump(
-                    inbound.receive(
-                        session,
-                        provider="meta",
-                        provider_message_id=str(msg["id"]),
-                        channel="whatsapp",
-                        phone=inbound.normalise_sender(str(msg["from"]))[1],
-                        text_=body,
-                        button_payload=button,
-                        received_at=_epoch(msg.get("timestamp"), now),
-                        raw=msg,
-                    )
-                )
+    hook = _fit(MetaWebhook, payload, "Meta webhook")
+    if hook is None:
+        return {"invalid": 1}
+    for entry in hook.entry:
+        for change in entry.changes or []:
+            value = change.value or MetaValue()
+            for st in value.statuses or []:
+                bump(_meta_status(session, st, now))
+            for msg in value.messages or []:
+                bump(_meta_message(session, msg, now))
     return counts
 
 
-def parse_json(raw: bytes) -> dict[str, Any] | None:
+def parse_json(raw: bytes) -> Any:
+    """The body as JSON, or None when it is not JSON at all (or nested beyond reason)."""
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    return data if isinstance(data, dict) else None

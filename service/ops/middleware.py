@@ -1,6 +1,7 @@
 """Request middleware (pure ASGI): request ids, access logs, latency, rate limits, audit.
 
-Order, outermost first: CORS, RequestContext (id, log, metrics, fallback audit, 500s), RateLimit.
+Order, outermost first: CORS, RequestContext (id, log, metrics, fallback audit, 500s and
+503s), RateLimit, AuthBeforeBody (service.api.preauth), BodyLimit (service.ops.bodylimit).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import PROBLEM_MEDIA_TYPE
-from service.logging import request_id_var
+from service.errors import DATABASE_DOWN, PROBLEM_MEDIA_TYPE, RETRY_AFTER_S
+from service.logging import redact, request_id_var
 from service.ops import ratelimit
 from service.ops.audit import Actor
 from service.ops.models import AuditEntry
@@ -99,6 +100,25 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except DATABASE_DOWN as exc:
+            # Raised outside a route (another middleware's query): still a 503, no driver text.
+            log.error("database unavailable in %s %s: %s", scope["method"], scope["path"], exc)
+            status = 503
+            if not started:
+                body = _problem_body(
+                    503,
+                    "Service unavailable",
+                    f"the database is unavailable; try again in {RETRY_AFTER_S} seconds",
+                )
+                await _send_problem(
+                    send,
+                    503,
+                    body,
+                    [
+                        (b"retry-after", str(RETRY_AFTER_S).encode()),
+                        (b"x-request-id", request_id.encode()),
+                    ],
+                )
         except Exception:
             log.exception("unhandled error in %s %s", scope["method"], scope["path"])
             status = 500
@@ -164,7 +184,7 @@ class RequestContextMiddleware:
             "details": {
                 "route": route,
                 "status": status,
-                "query": scope.get("query_string", b"").decode("latin-1")[:500],
+                "query": redact(scope.get("query_string", b"").decode("latin-1"))[:500],
             },
             "request_id": request_id,
             "client_ip": actor.client_ip,

@@ -37,6 +37,7 @@ def feed_settings(settings: Settings) -> Settings:
         max_body_mb=3,
         max_poll_seconds=3,
         max_cap_alerts_per_poll=5,
+        allowed_hosts=["127.0.0.1"],  # the fake feed servers listen on loopback
     )
     return settings.model_copy(update={"feeds": feeds})
 

@@ -31,6 +31,7 @@ def test_writes_need_a_coordinator_key(
         "last_success_at": None,
         "last_status": None,
         "last_error": None,
+        "last_error_detail": None,
         "last_error_at": None,
         "last_duration_ms": None,
         "consecutive_failures": 0,
@@ -115,6 +116,7 @@ def test_cli_seed_add_list_poll(
     database_url: str, monkeypatch: pytest.MonkeyPatch, shared_data: Path, clean_db: object
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("SIAGA_FEEDS_ALLOWED_HOSTS", "127.0.0.1")  # the fake feed server
     runner = CliRunner()
     r = runner.invoke(cli_app, ["feeds", "seed"])
     assert r.exit_code == 0, r.output

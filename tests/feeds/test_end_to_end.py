@@ -224,6 +224,7 @@ def test_the_worker_process_polls_due_feeds(
             **os.environ,
             "DATABASE_URL": database_url,
             "SIAGA_FEEDS_TICK_SECONDS": "0.5",
+            "SIAGA_FEEDS_ALLOWED_HOSTS": "127.0.0.1",
             "SIAGA_STORAGE_DATA_DIR": str(tmp_path),
         }
         worker = subprocess.Popen(

@@ -464,7 +464,8 @@ def test_raster_feed_adds_a_layer_version(
     write_array_cog(rain, Affine(0.1, 0, 106.0, 0, -0.1, -6.0), tif)
     route = Route(tif.read_bytes(), content_type="image/tiff")
     options = {"layer_name": "curah-hujan-24j", "hazard": "flood", "unit": "mm"}
-    feed_id = add_feed("rain", "raster", feed_server.set("/rain.tif", route), options=options)
+    url = feed_server.set("/rain.tif", route).replace("http://", "http://bpbd:s3cret@")
+    feed_id = add_feed("rain", "raster", url, options=options)
     assert _poll(session_factory, feed_settings, feed_id).status == "ok"
     route.body = tif.read_bytes()  # a newer accumulation: same URL, next version
     assert _poll(session_factory, feed_settings, feed_id).status == "ok"
@@ -475,6 +476,7 @@ def test_raster_feed_adds_a_layer_version(
         ("curah-hujan-24j", 2, "flood", "mm"),
     ]
     newest = layers[1]
+    assert "s3cret" not in str(newest.source) and "***:***@127.0.0.1" in str(newest.source)
     assert newest.raster_meta is not None and newest.raster_path is not None
     assert newest.raster_meta["width"] == 30 and newest.raster_meta["stats"]["max"] == 599
     assert (feed_settings.storage.data_dir / newest.raster_path).is_file()
@@ -551,7 +553,12 @@ def test_two_worker_processes_never_poll_one_feed_at_once(
     body = (shared_data / "feeds/bmkg/autogempa_2021-10-05.json").read_bytes()
     # Slow enough that the two processes' polls overlap.
     feed_id = add_feed("bmkg", "bmkg", feed_server.set("/slow.json", Route(body, delay_s=2.0)))
-    env = {**os.environ, "DATABASE_URL": database_url, "SIAGA_FEEDS_READ_TIMEOUT_S": "10"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SIAGA_FEEDS_READ_TIMEOUT_S": "10",
+        "SIAGA_FEEDS_ALLOWED_HOSTS": "127.0.0.1",
+    }
     cmd = [sys.executable, "-m", "service", "feeds", "poll", str(feed_id)]
     procs = [
         subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -110,7 +110,7 @@ def test_geotiff_in_utm_becomes_cog_with_metadata(
     )
     layer = report.layer
     meta = layer.raster_meta or {}
-    assert layer.raster_path == "rasters/banjir-palu-2024/v1.tif"
+    assert layer.raster_path == f"layers/{layer.id}/v1.tif"
     assert meta["crs"] == "EPSG:32750" and (meta["width"], meta["height"]) == (4, 3)
     assert meta["nodata"] == -9999.0 and meta["dtype"] == "float32"
     assert meta["stats"]["valid_count"] == 11 and meta["stats"]["sum"] == pytest.approx(66.0)
@@ -222,7 +222,7 @@ def test_cli_hazard_import(
 
 
 def test_pending_file_is_removed_when_the_block_fails(tmp_path: Path) -> None:
-    rel = Path("rasters/x/v1.tif")
+    rel = Path("layers/1/v1.tif")
     with (
         pytest.raises(RuntimeError),
         pending_file(tmp_path, rel, lambda p: p.write_bytes(b"cog")) as final,

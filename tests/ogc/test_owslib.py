@@ -45,3 +45,19 @@ def test_owslib_smoke(clean_db: Engine, live_server: LiveServer) -> None:
         api.collection_item("communities", "99.99.99.9999")
     with pytest.raises(RuntimeError):
         api.collection_items("communities", colour="blue")
+
+
+def test_owslib_queryables_and_filter(clean_db: Engine, live_server: LiveServer) -> None:
+    insert_communities(clean_db, 30)
+    api = Features(f"{live_server.url}/ogc")
+    queryables = api.collection_queryables("communities")
+    assert queryables["type"] == "object"
+    assert queryables["properties"]["population"]["type"] == "integer"
+    assert queryables["properties"]["level"]["type"] == "string"
+    assert (
+        "components" not in api.collection_queryables("risk")["properties"]
+    )  # JSON: not queryable
+    page = api.collection_items(
+        "communities", filter="population BETWEEN 1010 AND 1012", sortby=("population", "desc")
+    )
+    assert [f["id"] for f in page["features"]] == [community_code(i) for i in (12, 11, 10)]

@@ -154,3 +154,47 @@ def test_cli_recompute(merapi: dict, database_url: str, data_dir: Path, session_
     assert "9 communities" in out.stderr
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(RiskScore)) == 9
+
+
+def test_tiles_tilejson_gzip_etag_and_bad_hazard(
+    client, merapi: dict, session_factory, settings: Settings
+) -> None:
+    import gzip
+
+    from sqlalchemy import update
+
+    from service.communities.models import Community
+
+    recompute_layer(session_factory=session_factory, layer_id=merapi["krb_id"], settings=settings)
+    tj = client.get("/tiles/risk.json", params={"hazard": "volcano"})
+    assert tj.status_code == 200
+    doc = tj.json()
+    assert doc["tilejson"] == "3.0.0" and doc["minzoom"] == 0 and doc["maxzoom"] == 22
+    assert doc["tiles"][0].endswith("/tiles/risk/{z}/{x}/{y}.pbf?hazard=volcano")
+    minx, miny, maxx, maxy = doc["bounds"]
+    assert 110 < minx < maxx < 111 and -8 < miny < maxy < -7  # around Merapi
+    assert doc["vector_layers"][0]["id"] == "risk"
+    assert set(doc["vector_layers"][0]["fields"]) == {"code", "name", "hazard", "level", "score"}
+    for url in ("/tiles/risk.json", "/tiles/risk/10/826/533.pbf"):
+        bad = client.get(url, params={"hazard": "meteor"})
+        assert bad.status_code == 400 and "volcano" in bad.json()["allowed"]
+
+    url = "/tiles/risk/10/826/533.pbf"
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.headers["vary"] == "Accept-Encoding"
+    with client.stream("GET", url, headers={"Accept-Encoding": "gzip"}) as zipped:
+        raw = b"".join(zipped.iter_raw())
+        assert zipped.headers["content-encoding"] == "gzip"
+        etag = zipped.headers["etag"]
+    assert gzip.decompress(raw) == plain.content
+    assert etag != plain.headers["etag"]
+    assert plain.headers["cache-control"].startswith("public, max-age=")
+
+    again = client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["etag"] == etag and again.content == b""
+    # A recompute with other inputs gives new scores: the old ETag no longer matches.
+    with session_factory() as s, s.begin():
+        s.execute(update(Community).values(has_early_warning=True))
+    assert jobs.recompute_stale(session_factory, settings)["counts"] == {"succeeded": 1}
+    fresh = client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": etag})
+    assert fresh.status_code == 200 and fresh.headers["etag"] != etag

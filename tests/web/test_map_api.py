@@ -55,6 +55,8 @@ def test_search_by_name_code_kecamatan_and_kabupaten(
     client: TestClient, session_factory: sessionmaker[Session]
 ) -> None:
     _seed(session_factory)
+    everyone = client.get("/api/v1/communities").json()
+    assert everyone["total"] == 6 and len(everyone["items"]) == 6
     r = client.get("/api/v1/communities", params={"q": "harjo"})
     assert r.status_code == 200
     page = r.json()

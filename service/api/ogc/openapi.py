@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from service import __version__
+from service.api.ogc.oas_parameters import parameters
 from service.api.ogc.registry import Collection
 
 OPENAPI_MEDIA_TYPE = "application/vnd.oai.openapi+json;version=3.0"
@@ -176,104 +177,11 @@ def _schemas() -> dict[str, Any]:
     }
 
 
-def _parameters(default_limit: int, max_limit: int) -> dict[str, Any]:
-    crs84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-    return {
-        "f": {
-            "name": "f",
-            "in": "query",
-            "required": False,
-            "description": "Output format; only JSON is offered.",
-            "schema": {"type": "string", "enum": ["json"]},
-        },
-        "limit": {
-            "name": "limit",
-            "in": "query",
-            "required": False,
-            "description": (
-                "How many features a page holds at most. Values above the maximum are "
-                "clamped to it."
-            ),
-            "style": "form",
-            "explode": False,
-            "schema": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": max_limit,
-                "default": default_limit,
-            },
-        },
-        "offset": {
-            "name": "offset",
-            "in": "query",
-            "required": False,
-            "description": "How many features to skip (the next links carry it).",
-            "schema": {"type": "integer", "minimum": 0, "default": 0},
-        },
-        "bbox": {
-            "name": "bbox",
-            "in": "query",
-            "required": False,
-            "description": (
-                "Only features whose geometry intersects the box minLon,minLat,maxLon,maxLat "
-                "(CRS84). Six numbers (with heights) are accepted; heights are ignored."
-            ),
-            "style": "form",
-            "explode": False,
-            "schema": {
-                "type": "array",
-                "minItems": 4,
-                "maxItems": 6,
-                "items": {"type": "number"},
-            },
-        },
-        "bbox-crs": {
-            "name": "bbox-crs",
-            "in": "query",
-            "required": False,
-            "description": "CRS of bbox; only CRS84 is supported.",
-            "schema": {"type": "string", "format": "uri", "enum": [crs84]},
-        },
-        "crs": {
-            "name": "crs",
-            "in": "query",
-            "required": False,
-            "description": "CRS of the returned geometries; only CRS84 is supported.",
-            "schema": {"type": "string", "format": "uri", "enum": [crs84]},
-        },
-        "datetime": {
-            "name": "datetime",
-            "in": "query",
-            "required": False,
-            "description": (
-                "An RFC 3339 instant or interval (start/end, either end may be '..'), e.g. "
-                "2024-01-01T00:00:00Z/.. ; features whose time intersects it, and features "
-                "without time, are selected. Only collections with time honour it."
-            ),
-            "style": "form",
-            "explode": False,
-            "schema": {"type": "string"},
-        },
-        "collectionId": {
-            "name": "collectionId",
-            "in": "path",
-            "required": True,
-            "description": "local identifier of a collection",
-            "schema": {"type": "string"},
-        },
-        "featureId": {
-            "name": "featureId",
-            "in": "path",
-            "required": True,
-            "description": "local identifier of a feature",
-            "schema": {"type": "string"},
-        },
-    }
-
-
 def _responses() -> dict[str, Any]:
+    text = {"schema": {"type": "string"}}
+
     def json_body(schema: str, media: str = "application/json") -> dict[str, Any]:
-        return {media: {"schema": _ref(_REF_SCHEMA, schema)}}
+        return {media: {"schema": _ref(_REF_SCHEMA, schema)}, "text/html": text}
 
     return {
         "LandingPage": {"description": "The landing page", "content": json_body("landingPage")},
@@ -291,11 +199,19 @@ def _responses() -> dict[str, Any]:
         },
         "Features": {
             "description": "A page of features",
-            "content": json_body("featureCollectionGeoJSON", "application/geo+json"),
+            "content": json_body("featureCollectionGeoJSON", "application/geo+json")
+            | {"text/csv": text},
         },
         "Feature": {
             "description": "One feature",
             "content": json_body("featureGeoJSON", "application/geo+json"),
+        },
+        "Queryables": {
+            "description": "The queryable properties as a JSON Schema",
+            "content": {
+                "application/schema+json": {"schema": {"type": "object"}},
+                "text/html": text,
+            },
         },
         "InvalidParameter": {
             "description": "A query parameter is unknown or has an invalid value",
@@ -379,10 +295,24 @@ def build_openapi(
     }
     tags = [{"name": "Capabilities", "description": "About the API and its collections"}]
     for coll in collections:
-        common = [_ref(_REF_PARAM, name) for name in ("limit", "offset", "bbox", "bbox-crs", "crs")]
+        names = [
+            "limit",
+            "offset",
+            "bbox",
+            "bbox-crs",
+            "crs",
+            "filter",
+            "filter-lang",
+            "filter-crs",
+            "sortby",
+            "properties",
+            "skipGeometry",
+        ]
+        common = [_ref(_REF_PARAM, name) for name in names]
         if coll.has_time:
             common.append(_ref(_REF_PARAM, "datetime"))
-        common += [_filter_param(coll, flt.name) for flt in coll.filters] + [f]
+        common += [_filter_param(coll, flt.name) for flt in coll.filters]
+        common.append(_ref(_REF_PARAM, "fItems"))
         op_suffix = coll.id.replace("-", "_")
         paths[f"/collections/{coll.id}/items"] = _op(
             f"getFeatures_{op_suffix}",
@@ -396,7 +326,19 @@ def build_openapi(
             f"getFeature_{op_suffix}",
             f"One feature of {coll.title}",
             "Feature",
-            [_ref(_REF_PARAM, "featureId"), _ref(_REF_PARAM, "crs"), f],
+            [
+                _ref(_REF_PARAM, "featureId"),
+                *[_ref(_REF_PARAM, n) for n in ("crs", "properties", "skipGeometry")],
+                f,
+            ],
+            tag=coll.id,
+            errors=("400", "404"),
+        )
+        paths[f"/collections/{coll.id}/queryables"] = _op(
+            f"getQueryables_{op_suffix}",
+            f"Queryables of {coll.title} (JSON Schema)",
+            "Queryables",
+            [f],
             tag=coll.id,
             errors=("400", "404"),
         )
@@ -413,7 +355,7 @@ def build_openapi(
         "tags": tags,
         "paths": paths,
         "components": {
-            "parameters": _parameters(default_limit, max_limit),
+            "parameters": parameters(default_limit, max_limit),
             "schemas": _schemas(),
             "responses": _responses(),
         },

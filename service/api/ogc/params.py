@@ -10,18 +10,12 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
+from service.api.ogc.crs import Crs, check_bbox_in
 from service.api.ogc.registry import Filter
 from service.errors import InvalidInput
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-# Spellings of CRS84 clients send: the URI (http or https) and the safe CURIE.
-_CRS84_SPELLINGS = {
-    CRS84,
-    "https://www.opengis.net/def/crs/OGC/1.3/CRS84",
-    "[OGC:CRS84]",
-    "OGC:CRS84",
-}
 JSON_FORMATS = {"json", "geojson", "application/json", "application/geo+json"}
+_FORMAT_NAMES = {"html": "html", "text/html": "html", "csv": "csv", "text/csv": "csv"}
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -49,10 +43,28 @@ def reject_unknown(params: QueryParams, allowed: set[str] | frozenset[str]) -> N
         )
 
 
-def check_format(params: QueryParams) -> None:
+def pick_format(
+    params: QueryParams, accept: str | None = None, *, offered: tuple[str, ...] = ("json", "html")
+) -> str:
+    """`json`, `html` or `csv`: from `f`, else a browser's Accept (HTML without JSON)."""
     f = single(params, "f")
-    if f is not None and f.lower() not in JSON_FORMATS:
-        raise InvalidInput(f"format f={f!r} is not offered; use f=json (or leave f out)")
+    if f is not None:
+        name = "json" if f.lower() in JSON_FORMATS else _FORMAT_NAMES.get(f.lower())
+        if name not in offered:
+            raise InvalidInput(
+                f"format f={f!r} is not offered here; use one of: {', '.join(offered)}",
+                parameter="f",
+                allowed=list(offered),
+            )
+        return name
+    accept = (accept or "").lower()
+    if "html" in offered and "text/html" in accept and "json" not in accept:
+        return "html"
+    return "json"
+
+
+def check_format(params: QueryParams) -> None:
+    pick_format(params, offered=("json",))
 
 
 def parse_limit(raw: str | None, *, default: int, maximum: int) -> int:
@@ -82,18 +94,24 @@ def parse_offset(raw: str | None) -> int:
     return value
 
 
-def check_crs(raw: str | None, *, name: str) -> None:
-    """Only CRS84 is offered (coordinates are stored and served as lon,lat)."""
-    if raw is not None and raw.strip() not in _CRS84_SPELLINGS:
-        raise InvalidInput(
-            f"{name}={raw!r} is not supported; only {CRS84} (longitude, latitude) is offered"
-        )
-
-
-def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
-    """`minLon,minLat,maxLon,maxLat` (or 6 numbers with heights, which are ignored)."""
+def parse_bbox(raw: str | None, crs: Crs | None = None) -> tuple[float, float, float, float] | None:
+    """`minLon,minLat,maxLon,maxLat` (or 6 numbers with heights, which are ignored); in
+    another `bbox-crs`, four numbers in that CRS's axis order, returned as x/y."""
     if raw is None:
         return None
+    if crs is not None and not crs.is_default:
+        parts = raw.split(",")
+        try:
+            nums = [float(p) for p in parts]
+        except ValueError:
+            raise InvalidInput(
+                f"bbox={raw!r} holds something that is not a number", parameter="bbox"
+            ) from None
+        if len(nums) == 6:
+            nums = [nums[0], nums[1], nums[3], nums[4]]
+        if len(nums) != 4:
+            raise InvalidInput(f"bbox={raw!r} has {len(parts)} numbers; give 4", parameter="bbox")
+        return check_bbox_in((nums[0], nums[1], nums[2], nums[3]), crs, raw)
     parts = raw.split(",")
     hint = "give bbox=minLon,minLat,maxLon,maxLat in degrees, e.g. bbox=106.7,-6.4,106.9,-6.1"
     if len(parts) not in (4, 6):

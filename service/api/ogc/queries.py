@@ -32,18 +32,36 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, FromClause
 from sqlalchemy.types import JSON, BigInteger, SmallInteger
 
+from service.api.ogc.crs import DEFAULT, Crs
 from service.api.ogc.params import Interval
 from service.api.ogc.registry import Collection
 
 # json_build_object takes at most 100 arguments: 50 key/value pairs.
 _PAIRS_PER_OBJECT = 50
+# Compiled feature SQL kept per collection (one per CRS, property selection, geometry or not).
+_MEMO_SQL_MAX = 32
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How features are rendered: in which CRS, which properties (None = all), geometry or not."""
+
+    crs: Crs = DEFAULT
+    properties: tuple[str, ...] | None = None
+    skip_geometry: bool = False
 
 
 @dataclass(frozen=True)
 class ItemsQuery:
     bbox: tuple[float, float, float, float] | None = None
+    bbox_crs: Crs = DEFAULT
     interval: Interval | None = None
     filters: dict[str, list[Any]] | None = None
+    # Conditions already built from a CQL2 filter (bound parameters only).
+    where: tuple[ColumnElement[bool], ...] = ()
+    # (source column, descending) in order; the id breaks ties.
+    sort: tuple[tuple[str, bool], ...] = ()
+    shape: Shape = Shape()
     limit: int = 10
     offset: int = 0
 
@@ -63,8 +81,12 @@ def _json_value(col: ColumnElement[Any]) -> ColumnElement[Any]:
     return col
 
 
-def _properties_expr(coll: Collection, src: FromClause) -> ColumnElement[Any]:
-    pairs = [(name, _json_value(src.c[column])) for name, column in coll.property_columns().items()]
+def _properties_expr(
+    coll: Collection, src: FromClause, keep: tuple[str, ...] | None
+) -> ColumnElement[Any]:
+    columns = coll.property_columns()
+    names = list(columns) if keep is None else [n for n in columns if n in keep]
+    pairs = [(name, _json_value(src.c[columns[name]])) for name in names]
     if not pairs:
         return func.json_build_object()
     chunks = [pairs[i : i + _PAIRS_PER_OBJECT] for i in range(0, len(pairs), _PAIRS_PER_OBJECT)]
@@ -80,32 +102,49 @@ def _properties_expr(coll: Collection, src: FromClause) -> ColumnElement[Any]:
     return cast(merged, JSON)
 
 
-def feature_expr(coll: Collection, src: FromClause) -> ColumnElement[str]:
-    """One GeoJSON Feature as text, as a SQL fragment rendered once per collection.
+def feature_expr(coll: Collection, src: FromClause, shape: Shape = Shape()) -> ColumnElement[str]:
+    """One GeoJSON Feature as text, as a SQL fragment rendered once per collection and shape.
 
     The expression has some fifty literals; building and cache-keying it on every request
     cost milliseconds of Python, so it is compiled once and reused as a literal column.
+    Its only literals are the collection's own names (never request values).
     """
-    sql = coll.memo.get("feature_sql")
+    key = ("feature_sql", shape)
+    sql = coll.memo.get(key)
     if sql is None:
-        compiled = _feature_clause(coll, src).compile(
+        compiled = _feature_clause(coll, src, shape).compile(
             dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
         )
-        sql = coll.memo["feature_sql"] = str(compiled)
+        sql = str(compiled)
+        if len(coll.memo) < _MEMO_SQL_MAX:
+            coll.memo[key] = sql
     return literal_column(sql, String)
 
 
-def _feature_clause(coll: Collection, src: FromClause) -> ColumnElement[str]:
-    geom = src.c[coll.geometry_column]
+def geometry_in(geom: ColumnElement[Any], crs: Crs) -> ColumnElement[Any]:
+    """The stored (EPSG:4326, lon/lat) geometry in `crs`, axes in that CRS's order."""
+    if crs.srid != 4326:
+        return func.ST_Transform(geom, crs.srid)
+    return func.ST_FlipCoordinates(geom) if crs.lat_first else geom
+
+
+def _feature_clause(coll: Collection, src: FromClause, shape: Shape) -> ColumnElement[str]:
+    geom = geometry_in(src.c[coll.geometry_column], shape.crs)
+    precision = min(coll.precision, shape.crs.precision)
+    geometry: ColumnElement[Any] = (
+        literal_column("NULL::json")
+        if shape.skip_geometry
+        else cast(func.ST_AsGeoJSON(geom, precision), JSON)
+    )
     feature = func.json_build_object(
         literal("type"),
         literal("Feature"),
         literal("id"),
         src.c[coll.id_column],
         literal("geometry"),
-        cast(func.ST_AsGeoJSON(geom, coll.precision), JSON),
+        geometry,
         literal("properties"),
-        _properties_expr(coll, src),
+        _properties_expr(coll, src, shape.properties),
     )
     return cast(feature, String)
 
@@ -115,12 +154,15 @@ def _envelope(minx: float, miny: float, maxx: float, maxy: float) -> ColumnEleme
 
 
 def _conditions(coll: Collection, src: FromClause, q: ItemsQuery) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = []
+    conds: list[ColumnElement[bool]] = list(q.where)
     if q.bbox is not None:
         geom = src.c[coll.geometry_column]
         minx, miny, maxx, maxy = q.bbox
         hit: ColumnElement[bool]
-        if minx <= maxx:
+        if q.bbox_crs.srid != 4326:
+            box = func.ST_MakeEnvelope(minx, miny, maxx, maxy, q.bbox_crs.srid)
+            hit = func.ST_Intersects(geom, func.ST_Transform(box, 4326))
+        elif minx <= maxx:
             hit = func.ST_Intersects(geom, _envelope(minx, miny, maxx, maxy))
         else:  # crosses the antimeridian: two boxes
             hit = or_(
@@ -157,42 +199,78 @@ def _time_condition(coll: Collection, src: FromClause, iv: Interval) -> ColumnEl
     return and_(*parts)
 
 
-def items_page(conn: Connection, coll: Collection, q: ItemsQuery) -> tuple[list[str], int]:
-    """Features of one page as GeoJSON text, and how many match in all."""
+def _page_rows(
+    conn: Connection, coll: Collection, q: ItemsQuery, *render: ColumnElement[Any]
+) -> tuple[list[Any], int]:
+    """Rows of `render` for one page, in order, and how many match in all."""
     src = coll.table()
     conds = _conditions(coll, src, q)
     id_col = src.c[coll.id_column]
+    order: list[ColumnElement[Any]] = [
+        src.c[col].desc() if desc else src.c[col].asc() for col, desc in q.sort
+    ]
+    order.append(id_col)
     # Pick the page's ids first (with the total as a window count), then render only those:
     # rows skipped by OFFSET are never turned into GeoJSON.
+    cols = [id_col.label("page_id"), func.count().over().label("matched")]
+    if q.sort:
+        cols.append(func.row_number().over(order_by=order).label("rn"))
     page = (
-        select(id_col.label("page_id"), func.count().over().label("matched"))
+        select(*cols)
         .select_from(src)
         .where(*conds)
-        .order_by(id_col)
+        .order_by(*order)
         .limit(q.limit)
         .offset(q.offset)
         .cte("page")
     )
     stmt = (
-        select(page.c.matched, feature_expr(coll, src))
+        select(page.c.matched, *render)
         .select_from(page.join(src, id_col == page.c.page_id))
-        .order_by(page.c.page_id)
+        .order_by(page.c.rn if q.sort else page.c.page_id)
     )
     rows = conn.execute(stmt).all()
-    features = [row[1] for row in rows]
     if rows:
         matched = int(rows[0][0])
     else:  # past the end (or nothing matches): the window had no row to carry the count
         count = select(func.count()).select_from(src).where(*conds)
         matched = int(conn.execute(count).scalar_one()) if q.offset else 0
-    return features, matched
+    return [row[1:] for row in rows], matched
+
+
+def items_page(conn: Connection, coll: Collection, q: ItemsQuery) -> tuple[list[str], int]:
+    """Features of one page as GeoJSON text, and how many match in all."""
+    rows, matched = _page_rows(conn, coll, q, feature_expr(coll, coll.table(), q.shape))
+    return [row[0] for row in rows], matched
+
+
+def items_table(
+    conn: Connection, coll: Collection, q: ItemsQuery
+) -> tuple[list[str], list[tuple[Any, ...]], int]:
+    """One page as plain rows for CSV: id, the properties as text, the geometry as WKT."""
+    src = coll.table()
+    columns = coll.property_columns()
+    keep = q.shape.properties
+    names = [n for n in columns if keep is None or n in keep]
+    render: list[ColumnElement[Any]] = [cast(src.c[coll.id_column], String)]
+    render += [cast(_json_value(src.c[columns[n]]), String) for n in names]
+    header = ["id", *names]
+    if not q.shape.skip_geometry:
+        geom = geometry_in(src.c[coll.geometry_column], q.shape.crs)
+        precision = min(coll.precision, q.shape.crs.precision)
+        render.append(func.ST_AsText(geom, precision))
+        header.append("wkt")
+    rows, matched = _page_rows(conn, coll, q, *render)
+    return header, [tuple(r) for r in rows], matched
 
 
 def id_is_integer(coll: Collection) -> bool:
     return isinstance(coll.table().c[coll.id_column].type, Integer | BigInteger | SmallInteger)
 
 
-def one_feature(conn: Connection, coll: Collection, feature_id: str) -> str | None:
+def one_feature(
+    conn: Connection, coll: Collection, feature_id: str, shape: Shape = Shape()
+) -> str | None:
     src = coll.table()
     if "\x00" in feature_id:  # PostgreSQL text cannot hold NUL: no such feature
         return None
@@ -207,7 +285,9 @@ def one_feature(conn: Connection, coll: Collection, feature_id: str) -> str | No
             key = float(feature_id)
         except ValueError:
             return None
-    stmt = select(feature_expr(coll, src)).select_from(src).where(src.c[coll.id_column] == key)
+    stmt = (
+        select(feature_expr(coll, src, shape)).select_from(src).where(src.c[coll.id_column] == key)
+    )
     return conn.execute(stmt).scalars().first()
 
 

@@ -31,7 +31,23 @@ from service.auth.models import ROLES
 FilterType = Literal["string", "integer", "number", "boolean"]
 _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 # Query parameters of the items endpoint itself; a filter may not take these names.
-RESERVED_PARAMS = frozenset({"limit", "offset", "bbox", "bbox-crs", "datetime", "crs", "f"})
+RESERVED_PARAMS = frozenset(
+    {
+        "limit",
+        "offset",
+        "bbox",
+        "bbox-crs",
+        "datetime",
+        "crs",
+        "f",
+        "filter",
+        "filter-lang",
+        "filter-crs",
+        "sortby",
+        "properties",
+        "skipGeometry",
+    }
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,7 +97,7 @@ class Collection:
     precision: int = 7
     _resolved: list[FromClause] = field(default_factory=list, repr=False, compare=False)
     # Per-collection memo of SQL fragments that never change (see queries.feature_sql).
-    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def table(self) -> FromClause:
         """The source as a FromClause (resolving a deferred source once)."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
 
-from service.api.deps import CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
+from service.api.deps import AdminDep, CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
 from service.api.uploads import only_form_fields, staged_uploads
 from service.communities import service
 from service.communities.schemas import (
@@ -17,6 +17,7 @@ from service.communities.schemas import (
 )
 from service.communities.search import CommunityPage, search_communities
 from service.errors import InvalidInput
+from service.geochecks import GeometryLimits
 from service.ops import audit
 
 router = APIRouter(prefix="/api/v1/communities", tags=["communities"])
@@ -38,13 +39,19 @@ def import_communities(
     file: Annotated[list[UploadFile], File(description="the boundary file (one layer)")],
     mapping: Annotated[FieldMapping, Form()],
 ) -> CommunityImportReport:
-    with staged_uploads(file, max_mb=settings.api.max_upload_mb) as paths:
+    with staged_uploads(
+        file, max_mb=settings.api.max_upload_mb, root=settings.storage.upload_dir
+    ) as paths:
         if len(paths) != 1:
             raise InvalidInput(
                 f"send one file in field 'file' (got {len(paths)}); zip a Shapefile's parts"
             )
         report = service.import_communities(
-            session_factory=session_factory, path=paths[0], mapping=mapping, label=paths[0].name
+            session_factory=session_factory,
+            path=paths[0],
+            mapping=mapping,
+            label=paths[0].name,
+            limits=GeometryLimits.of(settings.imports),
         )
     audit.record_committed(
         session_factory=session_factory,
@@ -130,3 +137,23 @@ def update_community(
         details=changes.model_dump(mode="json", exclude_unset=True),
     )
     return updated
+
+
+@router.delete(
+    "/{code}",
+    summary="Delete a community with its risk scores (admin; audited)",
+    status_code=204,
+)
+def delete_community(
+    code: CodePath, _: AdminDep, session: SessionDep, request: Request
+) -> Response:
+    details = service.delete_community(session=session, code=code)
+    audit.record(
+        session=session,
+        actor=request,
+        action="communities.delete",
+        target=f"community:{code}",
+        details=details,
+    )
+    session.commit()
+    return Response(status_code=204)

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
-from service.api.deps import CoordinatorDep, IdPath, SessionDep, SessionFactoryDep, SettingsDep
+from service.api.deps import (
+    AdminDep,
+    CoordinatorDep,
+    IdPath,
+    SessionDep,
+    SessionFactoryDep,
+    SettingsDep,
+)
 from service.api.uploads import only_form_fields, staged_uploads
-from service.hazards import service
+from service.geochecks import GeometryLimits
+from service.hazards import service, storage
 from service.hazards.schemas import (
     HazardImportReport,
     HazardLayerCreate,
@@ -45,12 +53,15 @@ def import_layer(
     ],
     spec: Annotated[HazardLayerCreate, Form()],
 ) -> HazardImportReport:
-    with staged_uploads(file, max_mb=settings.api.max_upload_mb) as paths:
+    with staged_uploads(
+        file, max_mb=settings.api.max_upload_mb, root=settings.storage.upload_dir
+    ) as paths:
         report = service.import_hazard_layer(
             session_factory=session_factory,
             data_dir=settings.storage.data_dir,
             paths=paths,
             spec=spec,
+            limits=GeometryLimits.of(settings.imports),
         )
     audit.record_committed(
         session_factory=session_factory,
@@ -87,6 +98,27 @@ def list_layers(
 @router.get("/{layer_id}", summary="One layer version", response_model=HazardLayerPublic)
 def get_layer(layer_id: IdPath, session: SessionDep) -> HazardLayerPublic:
     return service.get_layer(session=session, layer_id=layer_id)
+
+
+@router.delete(
+    "/{layer_id}",
+    summary="Delete one layer version with its zones, scores and raster file (admin; audited)",
+    status_code=204,
+)
+def delete_layer(
+    layer_id: IdPath, _: AdminDep, session: SessionDep, settings: SettingsDep, request: Request
+) -> Response:
+    details = service.delete_layer(session=session, layer_id=layer_id)
+    audit.record(
+        session=session,
+        actor=request,
+        action="hazard_layers.delete",
+        target=f"hazard_layer:{layer_id}",
+        details=details,
+    )
+    session.commit()
+    storage.remove_file(settings.storage.data_dir, details["raster_path"])
+    return Response(status_code=204)
 
 
 @router.patch(

@@ -75,7 +75,7 @@ async def twilio_status(request: Request, d: OptionalIdQuery = None) -> Response
     """Twilio StatusCallback: stored monotonically, deduplicated on (MessageSid, status)."""
     settings: Settings = request.app.state.settings
     params = await _twilio_params(request, settings)
-    await run_in_threadpool(
+    outcome = await run_in_threadpool(
         _in_transaction,
         request.app.state.session_factory,
         hooks.handle_twilio_status,
@@ -83,6 +83,8 @@ async def twilio_status(request: Request, d: OptionalIdQuery = None) -> Response
         delivery_hint=d,
         now=utcnow(),
     )
+    if outcome == "invalid":  # signed but malformed: acknowledged (logged) so Twilio stops
+        return Response(status_code=200)
     return Response(status_code=204)
 
 
@@ -123,7 +125,9 @@ def _equal(a: str, b: str) -> bool:
 
 @router.post("/webhooks/whatsapp")
 async def whatsapp_events(request: Request) -> dict[str, Any]:
-    """Meta Cloud API webhook: statuses and inbound messages, signature checked on raw bytes."""
+    """Meta Cloud API webhook: statuses and inbound messages, signature checked on raw bytes.
+
+    A signed body that does not fit the payload model is acknowledged with 200 and logged."""
     settings: Settings = request.app.state.settings
     raw = await _raw_body(request)
     if not hooks.meta_valid(
@@ -133,8 +137,9 @@ async def whatsapp_events(request: Request) -> dict[str, Any]:
             "missing or invalid X-Hub-Signature-256; check SIAGA_ALERTS_META_APP_SECRET"
         )
     payload = hooks.parse_json(raw)
-    if payload is None:
-        raise InvalidInput("the webhook body is not a JSON object")
+    if payload is None:  # signed, so Meta's: a 4xx would only make it retry for days
+        hooks.log.warning("signed Meta webhook body is not JSON; acknowledged and ignored")
+        return {"received": {"invalid": 1}}
     counts = await run_in_threadpool(
         _in_transaction, request.app.state.session_factory, hooks.handle_meta, payload, now=utcnow()
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 from lxml import etree
 
+from service.feeds import felt
 from service.feeds.parsers.common import (
     ZONE_OFFSETS,
     FeedParseError,
@@ -72,37 +73,15 @@ MONTHS = {
     "december": 12,
 }
 
-ROMAN = {
-    "I": 1,
-    "II": 2,
-    "III": 3,
-    "IV": 4,
-    "V": 5,
-    "VI": 6,
-    "VII": 7,
-    "VIII": 8,
-    "IX": 9,
-    "X": 10,
-    "XI": 11,
-    "XII": 12,
-}
-
-_FELT_ITEM = re.compile(r"^\s*([IVX]+)(?:\s*-\s*([IVX]+))?\s+(.+?)\s*$")
-
 
 def parse_felt(text: str | None) -> list[dict[str, Any]]:
-    """'III Pekalongan, II-III Batang' -> [{mmi_min, mmi_max, place}, ...]; '-' -> []."""
-    if not text or text.strip() in {"-", ""}:
-        return []
-    felt = []
-    for part in text.split(","):
-        m = _FELT_ITEM.match(part)
-        if not m or m.group(1) not in ROMAN:
-            continue  # free text BMKG sometimes appends; keep it in raw only
-        low = ROMAN[m.group(1)]
-        high = ROMAN.get(m.group(2) or m.group(1), low)
-        felt.append({"mmi_min": low, "mmi_max": max(low, high), "place": m.group(3)})
-    return felt
+    """'III Pekalongan, II-III Batang' -> [{mmi_min, mmi_max, place}, ...]; '-' -> [].
+
+    See service.feeds.felt.parse: ranges, "III - IV", "dan"-joined places; text that cannot
+    be read is left out here and kept in the raw record."""
+    return [
+        {"mmi_min": f.mmi_min, "mmi_max": f.mmi_max, "place": f.place} for f in felt.parse(text)
+    ]
 
 
 def tsunami_potential(text: str | None) -> bool | None:
@@ -192,7 +171,7 @@ def _record_to_report(rec: dict[str, Any], *, lon_first: bool) -> Report:
 
     magnitude = leading_number(rec.get("Magnitude"), "BMKG Magnitude")
     depth = leading_number(rec.get("Kedalaman"), "BMKG Kedalaman")
-    felt = parse_felt(rec.get("Dirasakan"))
+    felt_places = parse_felt(rec.get("Dirasakan"))
     wilayah = rec.get("Wilayah") or "; ".join(
         str(rec[k])
         for k in ("Wilayah1", "Wilayah2", "Wilayah3", "Wilayah4", "Wilayah5")
@@ -201,7 +180,9 @@ def _record_to_report(rec: dict[str, Any], *, lon_first: bool) -> Report:
     potensi = rec.get("Potensi")
     tsunami = tsunami_potential(potensi)
     title = f"Gempa M{magnitude:g} {wilayah}".strip() if magnitude is not None else wilayah
-    props: dict[str, Any] = {"wilayah": wilayah or None, "potensi": potensi, "felt": felt}
+    props: dict[str, Any] = {"wilayah": wilayah or None, "potensi": potensi, "felt": felt_places}
+    if rec.get("Dirasakan") and str(rec["Dirasakan"]).strip() != "-":
+        props["felt_text"] = str(rec["Dirasakan"])
     if rec.get("Shakemap"):
         props["shakemap_image"] = f"https://data.bmkg.go.id/DataMKG/TEWS/{rec['Shakemap']}"
     return Report(
@@ -214,7 +195,7 @@ def _record_to_report(rec: dict[str, Any], *, lon_first: bool) -> Report:
         lat=lat,
         magnitude=magnitude,
         depth_km=depth,
-        mmi=float(max(f["mmi_max"] for f in felt)) if felt else None,
+        mmi=float(max(f["mmi_max"] for f in felt_places)) if felt_places else None,
         tsunami=tsunami,
         properties=props,
         raw=dict(rec),
