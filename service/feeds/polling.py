@@ -4,7 +4,7 @@
 * Conditional GET with the stored ETag / Last-Modified; 304 = nothing new.
 * The body is streamed and abandoned past `max_body_mb` or `max_poll_seconds` (a body
   that never ends); 5xx, 429, timeouts and dropped connections are retried with
-  exponential backoff; other 4xx are not.
+  exponential backoff and jitter (tenacity); other 4xx are not.
 * HTML, empty bodies, truncated JSON and every parse error leave the feed unhealthy with
   the error text; the ingest transaction rolls back, so earlier events stay as they were.
 * A transaction-scoped PostgreSQL advisory lock per feed is held for the whole poll, so
@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,13 @@ from typing import Any
 import httpx
 from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from service.db import advisory_lock_key, try_advisory_xact_lock, utcnow
 from service.feeds.events import IngestResult, expire_events, ingest_reports
@@ -151,8 +157,8 @@ def fetch(
         headers["If-Modified-Since"] = last_modified
     max_bytes = int(settings.max_body_mb * 1024 * 1024)
     attempts = settings.retries + 1
-    last_error: FetchError | None = None
-    for attempt in range(1, attempts + 1):
+
+    def once(attempt: int) -> FetchResult:
         deadline = time.monotonic() + settings.max_poll_seconds
         try:
             with client.stream("GET", url, headers=headers) as resp:
@@ -180,29 +186,44 @@ def fetch(
                     resp.headers.get("last-modified"),
                     attempt,
                 )
-        except FetchError as exc:
-            last_error = exc
         except (AddressRefused, httpx.UnsupportedProtocol) as exc:
             raise FetchError(str(exc), transient=False, reason="refused_address") from exc
         except httpx.TooManyRedirects as exc:
             raise FetchError(f"{url}: {exc}", transient=False, reason="too_many_redirects") from exc
         except httpx.TimeoutException as exc:
-            last_error = FetchError(
+            raise FetchError(
                 f"{url} timed out ({type(exc).__name__})", transient=True, reason="timeout"
-            )
+            ) from exc
         except httpx.TransportError as exc:
-            last_error = FetchError(
+            raise FetchError(
                 f"{url} failed: {type(exc).__name__}: {exc}", transient=True, reason="connect_error"
-            )
-        if not last_error.transient or attempt == attempts:
-            break
-        sleep(settings.retry_backoff_s * 2 ** (attempt - 1) * (1 + random.random() / 4))
-    assert last_error is not None
-    if attempts > 1 and last_error.transient:
-        raise FetchError(
-            f"{last_error} (after {attempts} attempts)", transient=True, reason=last_error.reason
-        )
-    raise last_error
+            ) from exc
+
+    try:
+        for attempt in _retrying(settings, sleep):
+            with attempt:
+                return once(attempt.retry_state.attempt_number)
+    except FetchError as exc:
+        if attempts > 1 and exc.transient:
+            raise FetchError(
+                f"{exc} (after {attempts} attempts)", transient=True, reason=exc.reason
+            ) from exc
+        raise
+    raise AssertionError("unreachable: tenacity returns the last attempt's outcome")
+
+
+def _retrying(settings: FeedSettings, sleep: Callable[[float], None]) -> Retrying:
+    """Transient failures (FetchError.transient) are retried `settings.retries` times, waiting
+    `retry_backoff_s`, then twice that, ..., each plus up to a quarter of `retry_backoff_s` of
+    jitter; anything else, and the last failure, is raised as it is."""
+    backoff = settings.retry_backoff_s
+    return Retrying(
+        stop=stop_after_attempt(settings.retries + 1),
+        wait=wait_exponential(multiplier=backoff, exp_base=2) + wait_random(0, backoff / 4),
+        retry=retry_if_exception(lambda exc: isinstance(exc, FetchError) and exc.transient),
+        sleep=sleep,
+        reraise=True,
+    )
 
 
 def looks_like_html(body: bytes, content_type: str) -> bool:

@@ -76,6 +76,13 @@ def test_members_pii_only_for_responders(client, group_id, coordinator, auth_hea
         json={"name": "Salah", "phone": "bukan nomor"},
     )
     assert r.status_code == 422 and "not a phone number" in r.json()["detail"]
+    for phone, reason in [("+99912345678", "nomor internasional"), ("+442079460000", "nomor HP")]:
+        r = client.post(
+            f"/api/v1/groups/{group_id}/members",
+            headers=coordinator,
+            json={"name": "Tamu", "phone": phone, "channel": "whatsapp"},
+        )
+        assert r.status_code == 422 and reason in r.json()["detail"], r.text
     r = client.post(
         f"/api/v1/groups/{group_id}/members",
         headers=coordinator,

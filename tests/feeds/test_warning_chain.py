@@ -117,13 +117,14 @@ def _spawn(settings: Settings, twilio_url: str, log: Path) -> subprocess.Popen[b
         "SIAGA_ALERTS_DISPATCH_INTERVAL_S": "30",
     }
     env.pop("SIAGA_ALERTS_EVALUATE_INTERVAL_SECONDS", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "service", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("ab") as out:  # the child has its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "service", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:

@@ -44,13 +44,14 @@ def spawn(database_url: str, fakes: Fakes, log: Path) -> subprocess.Popen[bytes]
         "SIAGA_ALERTS_DISPATCH_BATCH": "40",
         "SIAGA_ALERTS_DISPATCH_INTERVAL_S": "0.1",
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "service", "messaging", "dispatch"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("ab") as out:  # the child has its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "service", "messaging", "dispatch"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def wait_for(predicate: Any, timeout: float, what: str) -> None:

@@ -247,11 +247,11 @@ async def import_members(
     limit = int(settings.api.max_upload_mb * 1024 * 1024)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise InvalidFile("send the CSV as multipart field 'file' (or as a text/csv body)")
-        content = await upload.read()
+        async with request.form() as form:  # closes the spooled upload file on the way out
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise InvalidFile("send the CSV as multipart field 'file' (or as a text/csv body)")
+            content = await upload.read()
     else:
         content = await request.body()
     if len(content) > limit:
