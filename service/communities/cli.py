@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from service.clitools import parse_pairs, user_errors
+from service.clitools import audited_write, parse_pairs, user_errors
 from service.geochecks import GeometryLimits
 
 app = typer.Typer(
@@ -84,19 +84,9 @@ def delete(
 ) -> None:
     """Delete one community with its risk scores (audited)."""
     from service.communities.service import delete_community
-    from service.ops.audit import Actor, record
-    from service.runtime import open_runtime
 
     if not yes:
         typer.confirm(f"delete community {code} and its risk scores?", abort=True)
-    with user_errors(), open_runtime() as rt, rt.session_factory() as session:
-        details = delete_community(session=session, code=code)
-        record(
-            session=session,
-            actor=Actor.cli(),
-            action="communities.delete",
-            target=f"community:{code}",
-            details=details,
-        )
-        session.commit()
+    with audited_write("communities.delete", f"community:{code}") as (_, session, details):
+        details.update(delete_community(session=session, code=code))
     console.print(f"deleted community {code} ({details['name']})")

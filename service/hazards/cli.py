@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from service.clitools import parse_pairs, user_errors
+from service.clitools import audited_write, parse_pairs, user_errors
 from service.geochecks import GeometryLimits
 
 app = typer.Typer(help="hazard and exposure layers", no_args_is_help=True)
@@ -106,19 +106,11 @@ def pin_population(
 ) -> None:
     """Score a hazard layer against this population raster from its next recompute on."""
     from service.hazards.service import pin_population as pin
-    from service.ops import audit
-    from service.ops.audit import Actor
-    from service.runtime import open_runtime
 
-    with user_errors(), open_runtime() as rt, rt.session_factory() as session, session.begin():
+    target = f"hazard_layer:{layer_id}"
+    with audited_write("hazard_layers.pin_population", target) as (_, session, details):
         lay = pin(session=session, layer_id=layer_id, population_layer_id=population_layer_id)
-        audit.record(
-            session=session,
-            actor=Actor.cli(),
-            action="hazard_layers.pin_population",
-            target=f"hazard_layer:{layer_id}",
-            details={"population_layer_id": lay.population_layer_id},
-        )
+        details["population_layer_id"] = lay.population_layer_id
     console.print(
         f"layer {lay.name} v{lay.version} (id {lay.id}) now scored against population layer "
         f"{lay.population_layer_id}; run `siaga risk recompute` to apply"
@@ -173,20 +165,12 @@ def delete(
     """Delete one layer version with its zones, scores and raster file (audited)."""
     from service.hazards import storage
     from service.hazards.service import delete_layer
-    from service.ops.audit import Actor, record
-    from service.runtime import open_runtime
 
     if not yes:
         typer.confirm(f"delete hazard layer {layer_id} with its zones and scores?", abort=True)
-    with user_errors(), open_runtime() as rt, rt.session_factory() as session:
-        details = delete_layer(session=session, layer_id=layer_id)
-        record(
-            session=session,
-            actor=Actor.cli(),
-            action="hazard_layers.delete",
-            target=f"hazard_layer:{layer_id}",
-            details=details,
-        )
-        session.commit()
-        storage.remove_file(rt.settings.storage.data_dir, details["raster_path"])
+    target = f"hazard_layer:{layer_id}"
+    with audited_write("hazard_layers.delete", target) as (rt, session, details):
+        details.update(delete_layer(session=session, layer_id=layer_id))
+        data_dir = rt.settings.storage.data_dir
+    storage.remove_file(data_dir, details["raster_path"])  # once the rows are gone for good
     console.print(f"deleted layer {details['name']} v{details['version']} (id {layer_id})")
