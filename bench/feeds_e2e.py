@@ -25,18 +25,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np
-from affine import Affine
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, box
 from sqlalchemy import create_engine, func, insert, make_url, select, text
 
+from bench.population import add_uniform_population
 from service.communities.models import Community
 from service.db import make_session_factory
-from service.feeds.layers import write_array_cog
 from service.feeds.models import Feed
 from service.feeds.polling import build_client, poll_feed
-from service.hazards.models import HazardLayer
 from service.migrate import upgrade
 from service.risk.models import RiskScore
 from service.settings import DatabaseSettings, FeedSettings, Settings, StorageSettings
@@ -98,31 +95,9 @@ def run(url: str, n: int, magnitude: float) -> None:
         with sf() as s, s.begin():
             s.execute(insert(Community), rows)
         # Population: a uniform 0.005° grid over the communities.
-        res = 0.005
-        width, height = round(side * cell / res), round(side * cell / res)
-        rel = Path("rasters/bench-population/v1.tif")
-        write_array_cog(
-            np.full((height, width), 12.0, np.float32),
-            Affine(res, 0, west, 0, -res, north),
-            data_dir / rel,
+        add_uniform_population(
+            sf, data_dir, (west, north - side * cell, west + side * cell, north), 0.005
         )
-        with sf() as s, s.begin():
-            s.add(
-                HazardLayer(
-                    name="bench-population",
-                    version=1,
-                    role="exposure",
-                    kind="raster",
-                    unit="people",
-                    classification={},
-                    raster_path=rel.as_posix(),
-                    raster_meta={},
-                    properties={},
-                    extent=from_shape(
-                        box(west, north - side * cell, west + side * cell, north), srid=4326
-                    ),
-                )
-            )
         when = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
         quake = {
             "Infogempa": {

@@ -29,16 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 import shapely
-from affine import Affine
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point, box
 from sqlalchemy import create_engine, func, make_url, select, text
 
+from bench.population import add_uniform_population
 from service.db import make_session_factory
-from service.feeds.layers import write_array_cog
 from service.feeds.models import HazardEvent
 from service.feeds.shaking import update_shaking
-from service.hazards.models import HazardLayer
 from service.migrate import upgrade
 from service.risk.models import RiskLayerState, RiskScore
 from service.settings import DatabaseSettings, Settings, StorageSettings
@@ -108,29 +106,7 @@ def load_communities(url: str, geoms: np.ndarray) -> None:
 
 
 def add_population(sf, data_dir: Path, res: float) -> None:
-    west, south, east, north = EXTENT
-    width, height = round((east - west) / res), round((north - south) / res)
-    rel = Path("rasters/bench-population/v1.tif")
-    write_array_cog(
-        np.full((height, width), 12.0, np.float32),
-        Affine(res, 0, west, 0, -res, north),
-        data_dir / rel,
-    )
-    with sf() as s, s.begin():
-        s.add(
-            HazardLayer(
-                name="bench-population",
-                version=1,
-                role="exposure",
-                kind="raster",
-                unit="people",
-                classification={},
-                raster_path=rel.as_posix(),
-                raster_meta={},
-                properties={},
-                extent=from_shape(box(*EXTENT), srid=4326),
-            )
-        )
+    add_uniform_population(sf, data_dir, EXTENT, res)
 
 
 def add_event(sf, k: int, lon: float, lat: float, name: str) -> int:

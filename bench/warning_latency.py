@@ -33,10 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
-from affine import Affine
 from geoalchemy2.shape import from_shape
-from shapely.geometry import box
 from sqlalchemy import create_engine, insert, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,13 +41,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fanout import free_port, stop, wait_http  # noqa: E402
+from bench.population import add_uniform_population  # noqa: E402
 from bench.synthetic_desa import EXTENT, desa_cells  # noqa: E402
 from service.alerts.models import AlertGroup, AlertRule, Member  # noqa: E402
 from service.communities.models import Community  # noqa: E402
 from service.db import make_session_factory  # noqa: E402
-from service.feeds.layers import write_array_cog  # noqa: E402
 from service.feeds.models import Feed  # noqa: E402
-from service.hazards.models import HazardLayer  # noqa: E402
 from service.migrate import upgrade  # noqa: E402
 from service.settings import DatabaseSettings  # noqa: E402
 from tests.fakes.feed_server import FeedServer, Route  # noqa: E402
@@ -150,31 +146,10 @@ def seed(factory: sessionmaker[Session], data_dir: Path, args: argparse.Namespac
         for start in range(0, len(members), 20_000):
             s.execute(insert(Member), members[start : start + 20_000])
     # Population: a uniform national raster (0.01°, 12 people a cell).
-    west, south, east, north = EXTENT
-    res = 0.01
-    shape = (round((north - south) / res), round((east - west) / res))
-    rel = Path("rasters/bench-penduduk/v1.tif")
-    write_array_cog(
-        np.full(shape, 12.0, np.float32), Affine(res, 0, west, 0, -res, north), data_dir / rel
-    )
-    with factory() as s, s.begin():
-        s.add(
-            HazardLayer(
-                name="bench-penduduk",
-                version=1,
-                role="exposure",
-                kind="raster",
-                unit="people",
-                classification={},
-                raster_path=rel.as_posix(),
-                raster_meta={"crs": "EPSG:4326", "width": shape[1], "height": shape[0]},
-                properties={},
-                extent=from_shape(box(*EXTENT), srid=4326),
-            )
-        )
+    add_uniform_population(factory, data_dir, EXTENT, 0.01, name="bench-penduduk")
     print(
         f"seeded {len(cells):,} desa, {len(groups):,} groups x {args.members} members, "
-        f"population raster {shape[1]} x {shape[0]} in {time.perf_counter() - t:.0f} s"
+        f"population raster at 0.01° in {time.perf_counter() - t:.0f} s"
     )
 
 
