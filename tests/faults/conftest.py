@@ -40,14 +40,15 @@ class Procs:
         self.started: list[subprocess.Popen[bytes]] = []
 
     def spawn(self, args: list[str], env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
-        out = (self.tmp_path / log).open("ab")
-        proc = subprocess.Popen(
-            [sys.executable, *args],
-            cwd=ROOT,
-            env={**os.environ, "SIAGA_ENV": "test", "SIAGA_LOG_LEVEL": "INFO", **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        # The child keeps its own copy of the log's descriptor; ours is closed at once.
+        with (self.tmp_path / log).open("ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, *args],
+                cwd=ROOT,
+                env={**os.environ, "SIAGA_ENV": "test", "SIAGA_LOG_LEVEL": "INFO", **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         self.started.append(proc)
         return proc
 
