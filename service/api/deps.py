@@ -34,7 +34,13 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 OptionalIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the session (and its pooled connection) is closed as soon as the route
+# has returned and its response is built, not after the body has been sent (FastAPI's default
+# for dependencies with yield). Otherwise a connection stays checked out while a large body
+# drains to a slow client, a keep-alive client's next request needs a second one, the pool
+# overflows and SQLAlchemy opens and closes a PostgreSQL connection (a fork) per request:
+# that was most of the p99 of /ogc items and tiles under load (docs/ogc.md, "Speed").
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 
 
