@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.auth.service import ANONYMOUS, Principal, authenticate
@@ -13,19 +14,28 @@ from service.errors import Forbidden, Unauthorized
 from service.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in the
+# thread pool, a hand-off to a worker thread and back (GIL and wake-ups) on every request.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_session_factory(request: Request) -> sessionmaker[Session]:
+async def get_session_factory(request: Request) -> sessionmaker[Session]:
     return request.app.state.session_factory
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; routes commit explicitly, anything else rolls back."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; routes commit explicitly, anything else rolls back.
+
+    Making a session does no I/O (it connects on first use), so it is made on the event
+    loop; closing it may (the rollback that returns the connection to the pool), so that
+    runs in a worker thread."""
     factory: sessionmaker[Session] = request.app.state.session_factory
-    with factory() as session:
+    session = factory()
+    try:
         yield session
+    finally:
+        await run_in_threadpool(session.close)
 
 
 # Database ids are bigint: bound them so an out-of-range id is a 400/422, never a 500.
