@@ -53,6 +53,11 @@ def _wrk(base: str, paths: list[str], seconds: float, clients: int) -> LoadResul
         ).stdout
     finally:
         os.unlink(f.name)
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> LoadResult:
+    """Requests per second, p50 and p99 and the non-2xx count from `wrk --latency` output."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     # Anchored to the start of the line: the "+/- Stdev" column (e.g. "86.99%") must not match.
     p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
