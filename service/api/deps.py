@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.auth.service import ANONYMOUS, Principal, authenticate
@@ -29,13 +29,15 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
     Making a session does no I/O (it connects on first use), so it is made on the event
     loop; closing it may (the rollback that returns the connection to the pool), so that
-    runs in a worker thread."""
+    runs in a worker thread, under its own limiter as FastAPI does for the exit of sync
+    dependencies: a session holding a connection must never wait for a thread-pool token
+    that routes blocked on the exhausted pool hold (that would deadlock until pool_timeout)."""
     factory: sessionmaker[Session] = request.app.state.session_factory
     session = factory()
     try:
         yield session
     finally:
-        await run_in_threadpool(session.close)
+        await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
 
 
 # Database ids are bigint: bound them so an out-of-range id is a 400/422, never a 500.
