@@ -17,6 +17,7 @@ that tile the raster. Prints the time of
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -38,27 +39,25 @@ from service.risk.exposure import Grid, coverage_weights, polygon_sums
 
 
 def make_polygons(
-    n_cells: int, n_polys: int, res: float, x0: float, y0: float, seed: int
+    width: int, height: int, n_polys: int, res: float, x0: float, y0: float, seed: int
 ) -> gpd.GeoDataFrame:
     rng = np.random.default_rng(seed)
-    extent = n_cells * res
-    pts = shapely.points(
-        rng.uniform(x0, x0 + extent, n_polys), rng.uniform(y0 - extent, y0, n_polys)
-    )
-    box = shapely.box(x0, y0 - extent, x0 + extent, y0)
+    ex, ey = width * res, height * res
+    pts = shapely.points(rng.uniform(x0, x0 + ex, n_polys), rng.uniform(y0 - ey, y0, n_polys))
+    box = shapely.box(x0, y0 - ey, x0 + ex, y0)
     cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=box))
     cells = shapely.segmentize(shapely.intersection(cells, box), res * 3)
     return gpd.GeoDataFrame({"id": np.arange(len(cells))}, geometry=cells, crs="EPSG:4326")
 
 
-def write_raster(path: Path, n: int, transform: Affine, seed: int) -> None:
+def write_raster(path: Path, width: int, height: int, transform: Affine, seed: int) -> None:
     rng = np.random.default_rng(seed)
     with rasterio.open(
         path,
         "w",
         driver="GTiff",
-        width=n,
-        height=n,
+        width=width,
+        height=height,
         count=1,
         dtype="float32",
         crs="EPSG:4326",
@@ -68,14 +67,22 @@ def write_raster(path: Path, n: int, transform: Affine, seed: int) -> None:
         blockysize=512,
         nodata=-1,
     ) as ds:
-        step = 1024
-        for r in range(0, n, step):
-            h = min(step, n - r)
+        step = 512
+        for r in range(0, height, step):
+            h = min(step, height - r)
             ds.write(
-                rng.gamma(2.0, 10.0, size=(h, n)).astype("float32"),
+                rng.gamma(2.0, 10.0, size=(h, width)).astype("float32"),
                 1,
-                window=rasterio.windows.Window(0, r, n, h),
+                window=rasterio.windows.Window(0, r, width, h),
             )
+
+
+def raster_total(path: Path) -> float:
+    total = 0.0
+    with rasterio.open(path) as ds:
+        for _, win in ds.block_windows(1):
+            total += float(ds.read(1, window=win).sum(dtype=np.float64))
+    return total
 
 
 def siaga_sums(weights, path: Path) -> np.ndarray:
@@ -98,23 +105,31 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=8000, help="raster width = height in cells")
     ap.add_argument("--polygons", type=int, default=10_000)
     ap.add_argument("--skip-rasterstats", action="store_true")
+    ap.add_argument(
+        "--national",
+        action="store_true",
+        help="84,000 polygons on 40,000 x 16,000 cells (Indonesia at ~130 m); Siaga only",
+    )
     args = ap.parse_args()
+    if args.national:
+        national()
+        return
     res, x0, y0 = 0.001, 110.0, -6.0
+    n = args.size
     transform = Affine(res, 0, x0, 0, -res, y0)
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         t = time.perf_counter()
-        gdf = make_polygons(args.size, args.polygons, res, x0, y0, seed=1)
-        write_raster(d / "pop_a.tif", args.size, transform, seed=2)
-        write_raster(d / "pop_b.tif", args.size, transform, seed=3)
+        gdf = make_polygons(n, n, args.polygons, res, x0, y0, seed=1)
+        write_raster(d / "pop_a.tif", n, n, transform, seed=2)
+        write_raster(d / "pop_b.tif", n, n, transform, seed=3)
         gen = time.perf_counter() - t
         verts = shapely.get_num_coordinates(gdf.geometry.values).mean()
         print(
-            f"data: {args.size}x{args.size} cells ({args.size**2 / 1e6:.0f} M), "
-            f"{len(gdf)} polygons "
+            f"data: {n}x{n} cells ({n**2 / 1e6:.0f} M), {len(gdf)} polygons "
             f"(mean {verts:.0f} vertices), generated in {gen:.1f} s"
         )
-        grid = Grid.from_affine(transform, args.size, args.size, "EPSG:4326")
+        grid = Grid.from_affine(transform, n, n, "EPSG:4326")
         geoms = np.asarray(gdf.geometry.values)
 
         tracemalloc.start()
@@ -179,6 +194,57 @@ def main() -> None:
     print(
         f"targets: warm >= 5x faster than exactextract: {'yes' if t_ee / warm >= 5 else 'NO'}; "
         f"cold no slower than exactextract: {'yes' if cold <= t_ee else 'NO'}"
+    )
+
+
+def national(width: int = 40_000, height: int = 16_000, polygons: int = 84_000) -> None:
+    """Cold and warm sums at national scale, checked by conservation (the polygons tile the
+    raster, so their sums must add up to the raster's total); exactextract is not run."""
+    res, x0, y0 = 0.0012, 94.0, 6.5
+    transform = Affine(res, 0, x0, 0, -res, y0)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        t = time.perf_counter()
+        gdf = make_polygons(width, height, polygons, res, x0, y0, seed=1)
+        write_raster(d / "pop_a.tif", width, height, transform, seed=2)
+        write_raster(d / "pop_b.tif", width, height, transform, seed=3)
+        verts = shapely.get_num_coordinates(gdf.geometry.values).mean()
+        print(
+            f"data: {width}x{height} cells ({width * height / 1e6:.0f} M), {len(gdf)} polygons "
+            f"(mean {verts:.0f} vertices), generated in {time.perf_counter() - t:.1f} s"
+        )
+        grid = Grid.from_affine(transform, width, height, "EPSG:4326")
+        geoms = np.asarray(gdf.geometry.values)
+        del gdf
+        rss_before = peak_rss_mb()
+        t = time.perf_counter()
+        weights = coverage_weights(geoms, grid)
+        t_weights = time.perf_counter() - t
+        cold_a = siaga_sums(weights, d / "pop_a.tif")
+        cold = time.perf_counter() - t
+        t = time.perf_counter()
+        warm_b = siaga_sums(weights, d / "pop_b.tif")
+        warm = time.perf_counter() - t
+        rss = peak_rss_mb()
+        total_a, total_b = raster_total(d / "pop_a.tif"), raster_total(d / "pop_b.tif")
+    print()
+    print(f"{'':34}{'seconds':>10}{'target':>10}")
+    print(f"{'Siaga cold (weights + sum)':34}{cold:10.1f}{'<= 120':>10}")
+    print(f"{'  of which weights':34}{t_weights:10.1f}")
+    print(f"{'Siaga warm (new raster, same grid)':34}{warm:10.1f}{'<= 15':>10}")
+    print(
+        f"conservation: cold {cold_a.sum():.9e} vs raster {total_a:.9e} "
+        f"(rel {abs(cold_a.sum() - total_a) / total_a:.1e}), "
+        f"warm {warm_b.sum():.9e} vs {total_b:.9e} "
+        f"(rel {abs(warm_b.sum() - total_b) / total_b:.1e})"
+    )
+    print(
+        f"memory: weights {weights.nbytes() / 1e6:.0f} MB; peak RSS {rss:.0f} MB "
+        f"(before the weights {rss_before:.0f} MB; target <= 4096 MB)"
+    )
+    print(
+        f"targets: cold {'yes' if cold <= 120 else 'NO'}, warm {'yes' if warm <= 15 else 'NO'}, "
+        f"RSS {'yes' if rss <= 4096 else 'NO'}; load average {os.getloadavg()}"
     )
 
 

@@ -25,6 +25,7 @@ from service.api.routes import (
     keys,
     ops,
     risk,
+    shelters,
     webhooks,
 )
 from service.api.uploads import clean_stale_uploads, upload_root
@@ -39,6 +40,7 @@ from service.settings import Settings, load_settings
 ROUTERS = [
     health.router,
     communities.router,
+    shelters.router,
     hazards.router,
     risk.router,
     feeds.router,

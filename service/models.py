@@ -9,6 +9,7 @@ from service.hazards import models as hazards_models
 from service.messaging import models as messaging_models
 from service.ops import models as ops_models
 from service.risk import models as risk_models
+from service.shelters import models as shelters_models
 
 __all__ = [
     "Base",
@@ -20,4 +21,5 @@ __all__ = [
     "messaging_models",
     "ops_models",
     "risk_models",
+    "shelters_models",
 ]

@@ -1,7 +1,14 @@
-"""The worker process: builds the scheduler and registers every domain's jobs in one place.
+"""The worker process: builds the scheduler and registers every domain's jobs in one place,
+and wires the wake-ups that make the warning chain event-driven.
 
 Jobs are plain idempotent functions. Any number of workers may run: a job that must run
 once takes a PostgreSQL advisory lock, outbox rows are claimed with FOR UPDATE SKIP LOCKED.
+
+The chain (docs/architecture.md): a poll that stores an event, its per-community shaking or
+a layer's risk scores NOTIFYs `siaga_signals` at commit; every worker's listener hands the
+payload to its evaluator thread, which evaluates the rules of the communities touched at
+once (service.alerts.jobs.evaluate_touched). The alert's outbox rows NOTIFY `siaga_outbox`,
+which wakes the dispatcher thread. The interval evaluation stays as the safety net.
 """
 
 from __future__ import annotations
@@ -9,28 +16,111 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from service.alerts import jobs as alerts_jobs
+from service.db import utcnow
 from service.feeds import jobs as feeds_jobs
 from service.messaging import jobs as messaging_jobs
+from service.messaging.dispatcher import Dispatcher
 from service.risk import jobs as risk_jobs
 from service.runtime import Runtime, open_runtime
+from service.wakeup import OUTBOX, SIGNALS, Listener
 
 log = logging.getLogger(__name__)
 
 
-def build_scheduler(rt: Runtime) -> BackgroundScheduler:
+def build_scheduler(rt: Runtime, evaluator: Evaluator | None = None) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
     )
-    # Each domain adds its jobs here, in data-flow order.
-    feeds_jobs.register(scheduler, rt)
+    # Each domain adds its jobs here, in data-flow order (the dispatcher has its own thread).
+    # A poll's risk recompute waits for the rule evaluation its shaking woke (bounded): the
+    # two would share this process, and the alert goes first.
+    feeds_jobs.register(scheduler, rt, evaluator.wait_for_rules if evaluator else None)
     risk_jobs.schedule(scheduler, rt)
     alerts_jobs.register(scheduler, rt)
-    messaging_jobs.register(scheduler, rt)
     return scheduler
+
+
+class Evaluator(threading.Thread):
+    """Runs the event-driven evaluation for the payloads the listener collected; payloads
+    that arrive while it evaluates are taken together on the next round."""
+
+    def __init__(self, rt: Runtime, stop: threading.Event) -> None:
+        super().__init__(name="siaga-evaluator", daemon=True)
+        self.rt = rt
+        self.stop_event = stop
+        self.pending: list[str] = []
+        self.lock = threading.Lock()
+        self.has_work = threading.Event()
+        self.idle = threading.Event()  # nothing pending, nothing being evaluated
+        self.idle.set()
+
+    def add(self, payload: str) -> None:
+        with self.lock:
+            if payload not in self.pending:
+                self.pending.append(payload)
+            self.idle.clear()
+        self.has_work.set()
+
+    def wait_for_rules(self) -> None:
+        """Called by a poll between storing shaking and the risk recompute: let the wake-up
+        arrive (it follows the commit by milliseconds), then wait until the evaluation it
+        started is done, at most `SIAGA_ALERTS_RECOMPUTE_WAIT_S`."""
+        limit = self.rt.settings.alerts.recompute_wait_s
+        if limit <= 0:
+            return
+        started = time.monotonic()
+        while self.idle.is_set() and time.monotonic() - started < 0.5:
+            time.sleep(0.01)
+        self.idle.wait(max(0.0, limit - (time.monotonic() - started)))
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            if not self.has_work.wait(1.0):
+                continue
+            self.has_work.clear()
+            with self.lock:
+                payloads, self.pending = self.pending, []
+            try:
+                alerts_jobs.evaluate_touched(self.rt, payloads)
+            except Exception:  # the interval evaluation is the net; keep listening
+                log.exception("event-driven evaluation of %s failed", payloads)
+            with self.lock:
+                if not self.pending:
+                    self.idle.set()
+
+
+def start_chain(
+    rt: Runtime, scheduler: BackgroundScheduler, evaluator: Evaluator, stop: threading.Event
+) -> tuple[Listener, Dispatcher, threading.Thread]:
+    """Start the dispatcher, the evaluator and the listener that wakes them."""
+    dispatcher, dispatch_thread = messaging_jobs.start(rt, stop)
+    evaluator.start()
+    first = [True]
+
+    def handle(channel: str, payload: str) -> None:
+        if channel == SIGNALS:
+            evaluator.add(payload)
+        elif channel == OUTBOX:
+            dispatcher.wake.set()
+
+    def reconnected() -> None:
+        # Anything notified while the listener was away is caught by one evaluation now
+        # (the scheduler already runs one at start).
+        dispatcher.wake.set()
+        if not first[0]:
+            scheduler.modify_job("alerts.evaluate", next_run_time=utcnow())
+        first[0] = False
+
+    listener = Listener(
+        rt.settings.database.url, [SIGNALS, OUTBOX], handle, on_connect=reconnected, stop=stop
+    )
+    listener.start()
+    return listener, dispatcher, dispatch_thread
 
 
 def run_worker() -> None:
@@ -38,9 +128,15 @@ def run_worker() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with open_runtime() as rt:
-        scheduler = build_scheduler(rt)
+        evaluator = Evaluator(rt, stop)
+        scheduler = build_scheduler(rt, evaluator)
         scheduler.start()
+        listener, dispatcher, dispatch_thread = start_chain(rt, scheduler, evaluator, stop)
         log.info("worker started with jobs: %s", [j.id for j in scheduler.get_jobs()])
         stop.wait()
+        dispatcher.wake.set()
         scheduler.shutdown(wait=True)
+        for thread in (listener, evaluator, dispatch_thread):
+            thread.join(timeout=35)
+        dispatcher.close()
         log.info("worker stopped")

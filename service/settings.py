@@ -262,7 +262,18 @@ class AlertSettings(BaseSettings):
     ack_minutes_waspada: float = Field(60.0, gt=0)
     ack_minutes_siaga: float = Field(30.0, gt=0)
     ack_minutes_awas: float = Field(15.0, gt=0)
-    evaluate_interval_seconds: float = Field(60.0, gt=0)
+    evaluate_interval_seconds: float = Field(
+        60.0, gt=0, description="the safety net; events wake the evaluation at once"
+    )
+    recompute_wait_s: float = Field(
+        30.0,
+        ge=0,
+        description="a worker's risk recompute of new shaking waits this long at most for the "
+        "rule evaluation the shaking woke (0: no wait)",
+    )
+    evaluate_threads: int = Field(
+        8, ge=1, le=32, description="rules evaluated at once in an event-driven evaluation"
+    )
     escalate_interval_seconds: float = Field(60.0, gt=0)
     event_window_hours: float = Field(6.0, gt=0, description="feed events this young are signals")
 

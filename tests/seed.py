@@ -129,6 +129,7 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
         # Items are also reached through the links the walk follows; "1" is the first row.
         "feature_id": ["1", codes[0]],
         "hazard": HAZARDS[:2],
+        "level": ["district", "regency"],  # /map/areas/{level}.geojson
         "/static/app/{name}:name": ["app.js", "app.css", "i18n.js"],
         "/static/vendor/{name}:name": ["maplibre-gl.js", "maplibre-gl.css"],
         "/static/docs/{name}:name": ["swagger-ui.css", "favicon.png"],
@@ -151,14 +152,39 @@ def seed_alerts(session: Session, codes: list[str]) -> dict[str, list[Any]]:
     """A group whose tree holds the seeded people, a drill alert to them, a ground report."""
     from datetime import UTC, datetime
 
+    from geoalchemy2.shape import from_shape
+    from shapely import wkt
+    from shapely.geometry import Point
+    from sqlalchemy import select
+
     from service.alerts.models import AlertGroup, Member
     from service.alerts.replies import InboundMessage, handle_inbound
     from service.alerts.schemas import DrillIn
     from service.alerts.service import create_drill
+    from service.communities.models import Community
     from service.settings import Settings
+    from service.shelters.models import Shelter
 
-    group = AlertGroup(name="Destana Uji", community_codes=codes, sender_name="BPBD Sleman")
+    group = AlertGroup(
+        name="Destana Uji",
+        community_codes=codes,
+        sender_name="BPBD Sleman",
+        contact_phone=SEEDED_PHONES[0],  # the posko number: for key holders only
+    )
     session.add(group)
+    community = session.scalar(select(Community).where(Community.code == codes[0]))
+    assert community is not None
+    centre = session.scalar(
+        select(Community.geom.ST_PointOnSurface().ST_AsText()).where(Community.id == community.id)
+    )
+    shelter = Shelter(
+        community_id=community.id,
+        name="Balai Desa",
+        kind="shelter",
+        notes=f"kunci di ketua RT, hubungi {SEEDED_PHONES[2]}",  # masked for the public
+        geom=from_shape(Point(wkt.loads(centre).coords[0]), srid=4326),
+    )
+    session.add(shelter)
     session.flush()
     members: list[Member] = []
     for name, phone in zip(SEEDED_NAMES, SEEDED_PHONES, strict=True):
@@ -195,4 +221,5 @@ def seed_alerts(session: Session, codes: list[str]) -> dict[str, list[Any]]:
         "group_id": [group.id],
         "member_id": [m.id for m in members],
         "alert_id": [alert.id],
+        "shelter_id": [shelter.id],
     }

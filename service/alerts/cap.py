@@ -60,7 +60,13 @@ def cap_time(dt: datetime, timezone: str = "Asia/Jakarta") -> str:
     return dt.astimezone(ZoneInfo(timezone)).replace(microsecond=0).isoformat(timespec="seconds")
 
 
+# A preparedness notice from a hazard map: nothing is happening, something could.
+PREPAREDNESS_CAP = ("Future", "Possible")
+
+
 def response_type(hazard: str, level: int, kind: str) -> str:
+    if kind == "preparedness":
+        return "Prepare"
     if kind == "all_clear":
         return "AllClear"
     if kind == "cancel":
@@ -131,6 +137,8 @@ class CapMessage:
     references: list[tuple[str, str, datetime]] = field(default_factory=list)
     note: str | None = None
     infos: list[CapInfo] = field(default_factory=list)
+    scope: str = "Public"  # Public | Restricted
+    restriction: str | None = None  # who may see it, required when scope is Restricted
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
@@ -147,7 +155,9 @@ def build_cap_xml(msg: CapMessage, *, timezone: str = "Asia/Jakarta") -> bytes:
     _sub(root, "sent", cap_time(msg.sent, timezone))
     _sub(root, "status", msg.status)
     _sub(root, "msgType", msg.msg_type)
-    _sub(root, "scope", "Public")
+    _sub(root, "scope", msg.scope)
+    if msg.restriction:
+        _sub(root, "restriction", msg.restriction)
     if msg.note:
         _sub(root, "note", msg.note)
     if msg.references:

@@ -13,6 +13,7 @@ from service.alerts.cap import (
     EVENT_EN,
     EVENT_ID,
     LEVEL_CAP,
+    PREPAREDNESS_CAP,
     AtomEntry,
     CapArea,
     CapInfo,
@@ -23,8 +24,8 @@ from service.alerts.cap import (
     response_type,
 )
 from service.alerts.models import Alert, AlertGroup
-from service.alerts.service import message_context
-from service.alerts.templates import hazard_name, instruction, level_word, render
+from service.alerts.templates import RISK_WORDS, hazard_name, instruction, level_word
+from service.communities.localtime import place_label
 from service.communities.models import Community
 from service.errors import NotFound
 from service.settings import Settings
@@ -54,9 +55,9 @@ def _texts(alert: Alert, language: str, community: str, sender: str) -> tuple[st
         )
     elif alert.kind == "cancel":
         head = (
-            f"Cancelled: {haz} alert for {community}"
+            f"CANCELLED (DIBATALKAN): {haz} alert for {community}"
             if en
-            else f"Dibatalkan: peringatan {haz} di {community}"
+            else f"DIBATALKAN: peringatan {haz} di {community}"
         )
         desc = (
             f"The earlier {haz} alert for {community} was sent in error."
@@ -64,6 +65,26 @@ def _texts(alert: Alert, language: str, community: str, sender: str) -> tuple[st
             else f"Peringatan {haz} di {community} sebelumnya keliru."
         )
         instr = "No action needed." if en else "Tidak perlu tindakan."
+    elif alert.kind == "preparedness":
+        risk = RISK_WORDS["en" if en else "id"].get(alert.level, "")
+        source = alert.headline or ("hazard map" if en else "peta bahaya")
+        head = (
+            f"Preparedness: {community} in a {risk} {haz} risk area"
+            if en
+            else f"Kesiapsiagaan: {community} rawan {haz} {risk}"
+        )
+        desc = (
+            f"Not a warning: nothing is happening now. {community} lies in a {risk} {haz} "
+            f"risk area according to the map {source}."
+            if en
+            else f"Bukan peringatan: tidak ada kejadian saat ini. {community} termasuk wilayah "
+            f"rawan {haz} {risk} menurut peta {source}."
+        )
+        instr = (
+            "Check evacuation routes and the assembly point, prepare a go-bag."
+            if en
+            else "Periksa jalur evakuasi dan titik kumpul, siapkan tas siaga."
+        )
     else:
         head = f"{haz.capitalize()} {lvl}: {community}" if en else f"{lvl} {haz}: {community}"
         what = f" {alert.headline}." if alert.headline else ""
@@ -72,20 +93,29 @@ def _texts(alert: Alert, language: str, community: str, sender: str) -> tuple[st
             if en
             else f"Peringatan {haz} tingkat {lvl} untuk {community}.{what}"
         )
+        # Public text: what to do, never what group members should reply.
         instr = instruction(alert.hazard, alert.level, language, short=False)
-        instr += (
-            " Group members: reply YA to confirm."
-            if en
-            else " Anggota kelompok: balas YA untuk konfirmasi."
-        )
+    if alert.cancelled_at is not None and alert.kind != "cancel":
+        head = ("CANCELLED (DIBATALKAN): " if en else "DIBATALKAN: ") + head
     return drill + head, f"{drill}{desc} ({sender})", instr
+
+
+def _community_name(session: Session, code: str) -> str:
+    community = session.scalar(select(Community).where(Community.code == code))
+    if community is None:
+        return code
+    return place_label(community.name, community.code, community.level)
 
 
 def cap_message_for(*, session: Session, settings: Settings, alert: Alert) -> CapMessage:
     group = session.get(AlertGroup, alert.group_id)
     assert group is not None
     community = session.scalar(select(Community).where(Community.code == alert.community_code))
-    name = community.name if community is not None else alert.community_code
+    name = (
+        place_label(community.name, community.code, community.level)
+        if community is not None
+        else alert.community_code
+    )
     geom = to_shape(community.geom) if community is not None else None
     sender = group.sender_name or settings.alerts.sender_name
     references: list[tuple[str, str, datetime]] = []
@@ -103,6 +133,9 @@ def cap_message_for(*, session: Session, settings: Settings, alert: Alert) -> Ca
         references = [(settings.alerts.cap_sender, a.identifier, a.sent_at) for a in earlier]
     if alert.kind in ("all_clear", "cancel"):
         urgency, severity, certainty = PAST
+    elif alert.kind == "preparedness":
+        urgency, certainty = PREPAREDNESS_CAP
+        severity = "Moderate" if alert.level >= 2 else "Minor"
     else:
         urgency, severity, certainty = LEVEL_CAP.get(alert.level, LEVEL_CAP[1])
     area = CapArea(
@@ -142,6 +175,7 @@ def cap_message_for(*, session: Session, settings: Settings, alert: Alert) -> Ca
         note = "LATIHAN (exercise): bukan kejadian nyata / not a real event"
     elif alert.kind == "cancel":
         note = "Dibatalkan: dikirim karena kekeliruan / cancelled: sent in error"
+    restricted = alert.kind == "preparedness"
     return CapMessage(
         identifier=alert.identifier,
         sender=settings.alerts.cap_sender,
@@ -151,6 +185,14 @@ def cap_message_for(*, session: Session, settings: Settings, alert: Alert) -> Ca
         references=references,
         note=note,
         infos=infos,
+        scope="Restricted" if restricted else "Public",
+        restriction=(
+            f"Untuk anggota kelompok {group.name}: informasi kesiapsiagaan dari peta bahaya, "
+            "bukan peringatan / for the group's members: preparedness from a hazard map, "
+            "not a warning"
+        )
+        if restricted
+        else None,
     )
 
 
@@ -166,6 +208,8 @@ def atom_index(*, session: Session, settings: Settings, base_url: str, now: date
     """The public index of unexpired alerts, newest first."""
     alerts = session.scalars(
         select(Alert)
+        # Preparedness notices are scope Restricted: for the group, not the public index.
+        .where(Alert.kind != "preparedness")
         .where((Alert.expires_at.is_(None)) | (Alert.expires_at > now))
         .order_by(Alert.sent_at.desc(), Alert.id.desc())
         .limit(ATOM_MAX_ENTRIES)
@@ -174,17 +218,20 @@ def atom_index(*, session: Session, settings: Settings, base_url: str, now: date
     for alert in alerts:
         group = session.get(AlertGroup, alert.group_id)
         assert group is not None
-        ctx = message_context(session=session, settings=settings, alert=alert, group=group)
         severity = (
             PAST[1]
             if alert.kind in ("all_clear", "cancel")
             else LEVEL_CAP.get(alert.level, LEVEL_CAP[1])[1]
         )
+        # The public texts of the CAP document, never the member's message ("Balas YA ...").
+        name = _community_name(session, alert.community_code)
+        sender = group.sender_name or settings.alerts.sender_name
+        head, desc, instr = _texts(alert, "id", name, sender)
         entries.append(
             AtomEntry(
                 identifier=alert.identifier,
-                title=render(ctx, language="id", channel="whatsapp").split(": ", 1)[-1][:160],
-                summary=render(ctx, language="id", channel="whatsapp"),
+                title=head[:160],
+                summary=f"{desc} {instr}",
                 updated=alert.sent_at,
                 link=f"{base_url}/cap/alerts/{alert.id}.xml",
                 msg_type=alert.msg_type,

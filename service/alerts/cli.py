@@ -30,17 +30,30 @@ def create(
     sender_name: str = typer.Option(
         None, help="name shown in every message (default SIAGA_ALERTS_SENDER_NAME)"
     ),
+    contact_phone: str = typer.Option(
+        None, help="the posko or contact number named in every message"
+    ),
 ) -> None:
     """Create a group covering one or more communities."""
+    from pydantic import ValidationError
+
     from service.alerts.groups import create_group
     from service.alerts.schemas import GroupCreate
 
     try:
+        data = GroupCreate(
+            name=name,
+            community_codes=community,
+            sender_name=sender_name,
+            contact_phone=contact_phone,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        console.print(f"[red]{'.'.join(map(str, first['loc']))}: {first['msg']}[/red]")
+        raise typer.Exit(1) from None
+    try:
         with open_runtime() as rt, transaction(rt.session_factory) as session:
-            group = create_group(
-                session=session,
-                data=GroupCreate(name=name, community_codes=community, sender_name=sender_name),
-            )
+            group = create_group(session=session, data=data)
             console.print(f"group {group.id}: {group.name}")
     except SiagaError as exc:
         _fail(exc)

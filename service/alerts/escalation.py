@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from service.alerts.models import Alert, AlertGroup, AlertRecipient, Member
-from service.alerts.service import message_context
+from service.alerts.service import local_number, message_context
 from service.alerts.templates import MessageContext, TemplateError, render, whatsapp_template
 from service.messaging import outbox
 from service.settings import Settings
@@ -63,7 +63,7 @@ def escalate_due(*, session: Session, settings: Settings, now: datetime) -> Esca
                 alert=alert,
                 group=group,
                 kind="backup",
-                member_name=member.name,
+                member_name=f"{member.name} {local_number(member.phone)}",
             )
             body = _render(ctx, backup, settings)
             if body is not None:
@@ -101,7 +101,7 @@ def escalate_due(*, session: Session, settings: Settings, now: datetime) -> Esca
             alert=alert,
             group=group,
             kind="notice",
-            names=tuple(c.name for c in children),
+            names=tuple(f"{c.name} {local_number(c.phone)}" for c in children),
         )
         body = _render(ctx, parent, settings)
         if body is None:

@@ -59,6 +59,7 @@ def create_group(*, session: Session, data: GroupCreate) -> AlertGroup:
         description=data.description,
         community_codes=_check_communities(session, data.community_codes),
         sender_name=data.sender_name,
+        contact_phone=data.contact_phone,
     )
     session.add(group)
     session.flush()

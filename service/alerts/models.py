@@ -27,7 +27,7 @@ from service.db import Base, TimestampMixin
 
 CHANNELS = ("whatsapp", "sms")
 LANGUAGES = ("id", "en")
-ALERT_KINDS = ("alert", "update", "all_clear", "cancel")
+ALERT_KINDS = ("alert", "update", "all_clear", "cancel", "preparedness")
 CAP_STATUSES = ("Actual", "Exercise")
 
 
@@ -46,6 +46,8 @@ class AlertGroup(TimestampMixin, Base):
     community_codes: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False)
     # The name in every message (carriers require the brand); falls back to settings.
     sender_name: Mapped[str | None] = mapped_column(String(40))
+    # The posko or contact number named in every message (E.164), when the group has one.
+    contact_phone: Mapped[str | None] = mapped_column(String(20))
 
 
 class Member(TimestampMixin, Base):
@@ -100,6 +102,11 @@ class AlertRule(TimestampMixin, Base):
     ack_minutes: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
     drill: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # Scores from hazard maps never warn; with this on they send one preparedness notice
+    # per layer version and community (CAP Future/Possible, scope Restricted).
+    map_notice: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default="false"
+    )
 
 
 class AlertWatch(Base):
@@ -151,6 +158,8 @@ class Alert(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ack_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set on every message of a thread when a Cancel is sent for it: shown as DIBATALKAN.
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )

@@ -4,7 +4,7 @@ numbers inside the text are masked)."""
 
 from __future__ import annotations
 
-from sqlalchemy import FromClause, case, func, select
+from sqlalchemy import ColumnElement, FromClause, case, func, select
 
 from service.alerts.models import ALERT_KINDS, Alert, AlertGroup, GroundReport
 from service.alerts.redact import PHONE, PHONE_MASK
@@ -12,6 +12,23 @@ from service.api.ogc.registry import Collection, Filter, register
 from service.communities.models import Community
 
 PHONE_PATTERN = PHONE.pattern
+
+
+def _label() -> ColumnElement[str]:
+    """What the map shows first: DIBATALKAN on a cancelled thread, LATIHAN on a drill."""
+    words = func.concat_ws(
+        " ",
+        case((Alert.cancelled_at.is_not(None), "DIBATALKAN"), else_=None),
+        case((Alert.status == "Exercise", "LATIHAN"), else_=None),
+        func.upper(case({1: "waspada", 2: "siaga", 3: "awas"}, value=Alert.level, else_="")),
+        case(
+            (Alert.kind == "all_clear", "AMAN"),
+            (Alert.kind == "cancel", "pembatalan"),
+            else_=None,
+        ),
+        Alert.hazard,
+    )
+    return func.concat(words, ": ", Community.name)
 
 
 def _alerts_source() -> FromClause:
@@ -33,6 +50,9 @@ def _alerts_source() -> FromClause:
             Alert.group_id.label("group_id"),
             AlertGroup.name.label("group_name"),
             Alert.headline.label("headline"),
+            _label().label("label"),
+            Alert.cancelled_at.is_not(None).label("cancelled"),
+            Alert.cancelled_at.label("cancelled_at"),
             Alert.sent_at.label("sent_at"),
             Alert.expires_at.label("expires_at"),
             Alert.closed_at.label("closed_at"),
@@ -41,6 +61,8 @@ def _alerts_source() -> FromClause:
         )
         .join(Community, Community.code == Alert.community_code)
         .join(AlertGroup, AlertGroup.id == Alert.group_id)
+        # Preparedness notices are CAP scope Restricted: for the group, not this public list.
+        .where(Alert.kind != "preparedness")
         .subquery("ogc_alerts")
     )
 
@@ -91,6 +113,9 @@ register(
             "group_id",
             "group_name",
             "headline",
+            "label",
+            "cancelled",
+            "cancelled_at",
             "sent_at",
             "expires_at",
             "closed_at",
@@ -109,7 +134,7 @@ register(
             Filter(
                 name="kind",
                 column="kind",
-                enum=ALERT_KINDS,
+                enum=tuple(k for k in ALERT_KINDS if k != "preparedness"),
                 description="alert, update, all_clear, cancel",
             ),
             Filter(name="cap_status", column="cap_status", enum=("Actual", "Exercise")),

@@ -28,6 +28,9 @@ class Signal:
     cap_severity: str | None = None
     alert_level: str | None = None
     headline: str | None = None  # e.g. "Gempa M5.6, 84 km BD Kab. Garut"
+    # "feed": an event, observation or forecast (earthquakes, CAP, GDACS, raster feeds);
+    # "map": a score from a hazard map, which describes where danger can be, not that it is.
+    basis: str = "feed"
 
     def value_for(self, trigger: str) -> object:
         return getattr(self, trigger)
@@ -85,6 +88,11 @@ def in_quiet_hours(rule: RuleConfig, now: datetime) -> bool:
     if rule.quiet_start < rule.quiet_end:
         return rule.quiet_start <= local < rule.quiet_end
     return local >= rule.quiet_start or local < rule.quiet_end  # spans midnight
+
+
+def firing(rule: RuleConfig, signals: list[Signal]) -> dict[tuple[str, str], tuple[Signal, int]]:
+    """Per (hazard, community): the strongest signal at or above the rule's threshold."""
+    return _strongest(rule, signals)
 
 
 def _strongest(

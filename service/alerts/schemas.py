@@ -17,11 +17,29 @@ Hazard = Literal[
 ]
 
 
+def _contact(v: str | None) -> str | None:
+    if v is None:
+        return v
+    try:
+        return normalize_phone(v)
+    except PhoneError as exc:
+        raise ValueError(str(exc)) from None
+
+
+CONTACT_DOC = "the posko or contact number named in every message (e.g. +6281234567890)"
+
+
 class GroupCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str | None = None
     community_codes: list[str] = Field(min_length=1, description="Kemendagri codes it covers")
     sender_name: str | None = Field(None, max_length=40)
+    contact_phone: str | None = Field(None, description=CONTACT_DOC)
+
+    @field_validator("contact_phone")
+    @classmethod
+    def _contact_phone(cls, v: str | None) -> str | None:
+        return _contact(v)
 
 
 class GroupUpdate(BaseModel):
@@ -29,6 +47,12 @@ class GroupUpdate(BaseModel):
     description: str | None = None
     community_codes: list[str] | None = Field(None, min_length=1)
     sender_name: str | None = Field(None, max_length=40)
+    contact_phone: str | None = Field(None, description=CONTACT_DOC + "; null removes it")
+
+    @field_validator("contact_phone")
+    @classmethod
+    def _contact_phone(cls, v: str | None) -> str | None:
+        return _contact(v)
 
 
 class GroupPublic(BaseModel):
@@ -40,6 +64,12 @@ class GroupPublic(BaseModel):
     community_codes: list[str]
     sender_name: str | None
     member_count: int = 0
+
+
+class GroupPrivate(GroupPublic):
+    """For responder and admin keys: the group's contact number too."""
+
+    contact_phone: str | None = None
 
 
 # The CSV import's columns that name members by phone; JSON links members by id.
@@ -159,6 +189,11 @@ class RuleCreate(BaseModel):
     ack_minutes: dict[Literal["1", "2", "3"], float] = Field(default_factory=dict)
     drill: bool = False
     enabled: bool = True
+    map_notice: bool = Field(
+        False,
+        description="scores from hazard maps (not feeds) never warn; with this on, send one "
+        "preparedness notice per map version and community instead",
+    )
 
 
 class RuleUpdate(BaseModel):
@@ -175,6 +210,7 @@ class RuleUpdate(BaseModel):
     ack_minutes: dict[Literal["1", "2", "3"], float] | None = None
     drill: bool | None = None
     enabled: bool | None = None
+    map_notice: bool | None = None
 
 
 class RulePublic(BaseModel):
@@ -195,6 +231,7 @@ class RulePublic(BaseModel):
     ack_minutes: dict[str, float]
     drill: bool
     enabled: bool
+    map_notice: bool = False
 
 
 class SignalIn(BaseModel):
@@ -210,6 +247,11 @@ class SignalIn(BaseModel):
     cap_severity: str | None = None
     alert_level: str | None = None
     headline: str | None = Field(None, max_length=120)
+    basis: Literal["feed", "map"] = Field(
+        "feed",
+        description="feed: an event, observation or forecast (may warn); map: a hazard map's "
+        "score (never warns; preparedness notice when the rule asks for one)",
+    )
 
 
 class DrillIn(BaseModel):
@@ -223,6 +265,9 @@ class EvaluationOut(BaseModel):
     held: int
     suppressed: int
     all_clears: list[int]
+    notices_created: list[int] = Field(
+        default_factory=list, description="preparedness notices from hazard maps"
+    )
 
 
 TRIGGER_NAMES = TRIGGERS

@@ -18,19 +18,35 @@ from sqlalchemy.orm import Session
 
 from service.alerts.levels import LEVEL_NAMES
 from service.alerts.models import Alert, AlertGroup, AlertRecipient, AlertRule, AlertWatch, Member
-from service.alerts.rules import Decision, RuleConfig, Signal, WatchState, evaluate
+from service.alerts.rules import (
+    Decision,
+    RuleConfig,
+    Signal,
+    WatchState,
+    evaluate,
+    firing,
+    in_quiet_hours,
+)
 from service.alerts.schemas import DrillIn
 from service.alerts.templates import MessageContext, TemplateError, render, whatsapp_template
+from service.communities.localtime import local_clock, place_label, zone_for
 from service.communities.models import Community
 from service.db import advisory_xact_lock, try_advisory_xact_lock
 from service.errors import Conflict, InvalidInput, NotFound
 from service.messaging import outbox
 from service.messaging.models import Delivery
 from service.settings import Settings
+from service.shelters.service import nearest_shelter
 
 log = logging.getLogger(__name__)
 
-MSG_TYPE = {"alert": "Alert", "update": "Update", "all_clear": "Update", "cancel": "Cancel"}
+MSG_TYPE = {
+    "alert": "Alert",
+    "update": "Update",
+    "all_clear": "Update",
+    "cancel": "Cancel",
+    "preparedness": "Alert",
+}
 
 
 @dataclass
@@ -40,6 +56,7 @@ class EvaluationSummary:
     held: int = 0
     suppressed: int = 0
     skipped_rules: list[int] = field(default_factory=list)  # another worker held the lock
+    notices_created: list[int] = field(default_factory=list)  # preparedness, from maps
 
 
 def rule_config(rule: AlertRule) -> RuleConfig:
@@ -103,36 +120,162 @@ def evaluate_signals(
         .where(AlertRule.enabled.is_(True))
         .order_by(AlertRule.id)
     ).all()
-    by_community: dict[str, list[Signal]] = {}
-    for signal in signals:
-        by_community.setdefault(signal.community_code, []).append(signal)
+    grouped = by_community(signals)
     for rule, group in rules:
         # Two workers may evaluate at once; each rule's state is advanced by one of them.
         if not try_advisory_xact_lock(session, "alerts.rule", rule.id):
             summary.skipped_rules.append(rule.id)
             continue
-        mine = [s for code in group.community_codes for s in by_community.get(code, ())]
-        states = _load_states(session, rule.id)
-        result = evaluate(rule=rule_config(rule), signals=mine, states=states, now=now)
-        for decision in result.decisions:
-            key = (decision.hazard, decision.community_code)
-            if decision.kind == "held":
-                summary.held += 1
-            elif decision.kind == "cooldown":
-                summary.suppressed += 1
-            elif decision.kind in ("alert", "update"):
-                alert, _ = _alert_from_decision(session, settings, group, rule, decision, now)
-                summary.alerts_created.append(alert.id)
-                thread = decision.thread_alert_id if decision.kind == "update" else alert.id
-                result.states[key] = replace(result.states[key], thread_alert_id=thread)
-            elif decision.kind == "all_clear":
-                alert, _ = _alert_from_decision(session, settings, group, rule, decision, now)
-                summary.all_clears.append(alert.id)
-        for key, state in result.states.items():
-            if states.get(key) != state:
-                _save_state(session, rule.id, key, state)
+        evaluate_rule(
+            session=session,
+            settings=settings,
+            rule=rule,
+            group=group,
+            by_community=grouped,
+            now=now,
+            summary=summary,
+        )
     session.flush()
     return summary
+
+
+def _preparedness_notices(
+    session: Session,
+    settings: Settings,
+    group: AlertGroup,
+    rule: AlertRule,
+    maps: list[Signal],
+    now: datetime,
+    summary: EvaluationSummary,
+) -> None:
+    """One preparedness notice per map version and community at or above the threshold.
+
+    Idempotent on the layer version (its source_ref): a recompute never sends it again, a new
+    version of the map does. Held in quiet hours; nothing here is urgent.
+    """
+    config = rule_config(rule)
+    for (hazard, code), (signal, level) in sorted(firing(config, maps).items()):
+        if in_quiet_hours(config, now):
+            summary.held += 1
+            continue
+        alert, created = create_alert(
+            session=session,
+            settings=settings,
+            group=group,
+            rule=rule,
+            hazard=hazard,
+            community_code=code,
+            level=level,
+            kind="preparedness",
+            source_ref=signal.source_ref,
+            status="Exercise" if rule.drill else "Actual",
+            thread=None,
+            headline=signal.headline,
+            trigger=rule.trigger,
+            now=now,
+        )
+        if created:
+            summary.notices_created.append(alert.id)
+
+
+def by_community(signals: list[Signal]) -> dict[str, list[Signal]]:
+    by_community: dict[str, list[Signal]] = {}
+    for signal in signals:
+        by_community.setdefault(signal.community_code, []).append(signal)
+    return by_community
+
+
+def rules_touching(session: Session, codes: set[str]) -> list[int]:
+    """Ids of the enabled rules whose group covers at least one of these communities."""
+    if not codes:
+        return []
+    rows = session.execute(
+        select(AlertRule.id, AlertGroup.community_codes)
+        .join(AlertGroup, AlertGroup.id == AlertRule.group_id)
+        .where(AlertRule.enabled.is_(True))
+        .order_by(AlertRule.id)
+    ).all()
+    return [int(rule_id) for rule_id, group_codes in rows if not codes.isdisjoint(group_codes)]
+
+
+def evaluate_touched_rule(
+    *,
+    session: Session,
+    settings: Settings,
+    rule_id: int,
+    signals: dict[str, list[Signal]],
+    now: datetime,
+) -> EvaluationSummary:
+    """Evaluate one rule over the signals of some events only (an event-driven evaluation);
+    `signals` by community code (`by_community`).
+
+    Waits for the rule's lock (a running interval evaluation may hold it; its snapshot may
+    predate these signals), and judges only the watches these signals name: a watch they do
+    not name is not "below" just because this evaluation did not look at it.
+    """
+    summary = EvaluationSummary()
+    advisory_xact_lock(session, "alerts.rule", rule_id)
+    row = session.execute(
+        select(AlertRule, AlertGroup)
+        .join(AlertGroup, AlertGroup.id == AlertRule.group_id)
+        .where(AlertRule.id == rule_id, AlertRule.enabled.is_(True))
+    ).first()
+    if row is None:
+        return summary
+    evaluate_rule(
+        session=session,
+        settings=settings,
+        rule=row[0],
+        group=row[1],
+        by_community=signals,
+        now=now,
+        summary=summary,
+        partial=True,
+    )
+    session.flush()
+    return summary
+
+
+def evaluate_rule(
+    *,
+    session: Session,
+    settings: Settings,
+    rule: AlertRule,
+    group: AlertGroup,
+    by_community: dict[str, list[Signal]],
+    now: datetime,
+    summary: EvaluationSummary,
+    partial: bool = False,
+) -> None:
+    """One rule over its group's signals: alerts, updates and all-clears, state saved."""
+    mine = [s for code in group.community_codes for s in by_community.get(code, ())]
+    # A hazard map says where danger can be, not that it is here: never a warning.
+    maps = [s for s in mine if s.basis == "map"]
+    mine = [s for s in mine if s.basis != "map"]
+    if rule.map_notice and maps:
+        _preparedness_notices(session, settings, group, rule, maps, now, summary)
+    states = _load_states(session, rule.id)
+    if partial:
+        named = {(s.hazard, s.community_code) for s in mine}
+        states = {k: v for k, v in states.items() if k in named}
+    result = evaluate(rule=rule_config(rule), signals=mine, states=states, now=now)
+    for decision in result.decisions:
+        key = (decision.hazard, decision.community_code)
+        if decision.kind == "held":
+            summary.held += 1
+        elif decision.kind == "cooldown":
+            summary.suppressed += 1
+        elif decision.kind in ("alert", "update"):
+            alert, _ = _alert_from_decision(session, settings, group, rule, decision, now)
+            summary.alerts_created.append(alert.id)
+            thread = decision.thread_alert_id if decision.kind == "update" else alert.id
+            result.states[key] = replace(result.states[key], thread_alert_id=thread)
+        elif decision.kind == "all_clear":
+            alert, _ = _alert_from_decision(session, settings, group, rule, decision, now)
+            summary.all_clears.append(alert.id)
+    for key, state in result.states.items():
+        if states.get(key) != state:
+            _save_state(session, rule.id, key, state)
 
 
 def _alert_from_decision(
@@ -199,7 +342,9 @@ def create_alert(
 ) -> tuple[Alert, bool]:
     """Create the alert once (idempotent on group, hazard, community, source, level, kind,
     status) and enqueue one delivery per member in the same transaction."""
-    key = dedupe_key(group.id, hazard, community_code, source_ref, level, kind, status)
+    # A preparedness notice is sent once per map version and community, whatever its level.
+    key_level = 0 if kind == "preparedness" else level
+    key = dedupe_key(group.id, hazard, community_code, source_ref, key_level, kind, status)
     existing = session.scalar(select(Alert).where(Alert.dedupe_key == key))
     if existing is not None:
         return existing, False
@@ -243,11 +388,24 @@ def create_alert(
             .values(closed_at=now)
         )
         if kind == "cancel":
+            session.execute(
+                update(Alert)
+                .where((Alert.id == first) | (Alert.thread_id == first))
+                .values(cancelled_at=now)
+            )
             alert.closed_at = now
+            alert.cancelled_at = now
     elif kind == "all_clear":
         alert.closed_at = now
     fan_out(session=session, settings=settings, alert=alert, group=group)
     return alert, True
+
+
+def local_number(phone: str | None) -> str | None:
+    """An Indonesian number as people dial it ('+6281234567890' -> '081234567890')."""
+    if not phone:
+        return None
+    return "0" + phone[3:] if phone.startswith("+62") else phone
 
 
 def next_reply_code(session: Session, group_id: int) -> int:
@@ -268,17 +426,35 @@ def message_context(
     member_name: str | None = None,
     names: tuple[str, ...] = (),
 ) -> MessageContext:
-    community = session.scalar(select(Community.name).where(Community.code == alert.community_code))
+    """What a member's message says: place (Desa/Kel., Kec.), local time in the community's
+    zone, the reason, the group's posko number and the nearest assembly point."""
+    kind = kind or alert.kind
+    community = session.scalar(select(Community).where(Community.code == alert.community_code))
+    if community is not None:
+        place = place_label(community.name, community.code, community.level)
+        zone = zone_for(community.code, community.province_code, settings.alerts.timezone)
+    else:
+        place = alert.community_code
+        zone = zone_for(alert.community_code, None, settings.alerts.timezone)
+    shelter = (
+        nearest_shelter(session=session, community_code=alert.community_code)
+        if kind in ("alert", "update", "backup", "preparedness")
+        else None
+    )
     return MessageContext(
-        kind=kind or alert.kind,
+        kind=kind,
         hazard=alert.hazard,
         level=alert.level,
-        community_name=community or alert.community_code,
+        community_name=place,
         sender_name=group.sender_name or settings.alerts.sender_name,
         drill=alert.status == "Exercise",
-        headline=alert.headline if (kind or alert.kind) in ("alert", "update") else None,
+        headline=alert.headline if kind in ("alert", "update", "preparedness") else None,
         member_name=member_name,
         names=names,
+        district_name=community.district_name if community is not None else None,
+        local_time=local_clock(alert.sent_at, zone),
+        contact_phone=local_number(group.contact_phone),
+        shelter_name=shelter.name if shelter is not None else None,
         reply_code=alert.reply_code,
     )
 
@@ -295,7 +471,7 @@ def fan_out(*, session: Session, settings: Settings, alert: Alert, group: AlertG
         .order_by(Member.id)
     ).all()
     ctx = message_context(session=session, settings=settings, alert=alert, group=group)
-    purpose = "all_clear" if alert.kind == "all_clear" else "alert"
+    purpose = {"all_clear": "all_clear", "preparedness": "preparedness"}.get(alert.kind, "alert")
     templates_by_language = {lang: whatsapp_template(ctx, language=lang) for lang in ("id", "en")}
     texts: dict[tuple[str, str], str | TemplateError] = {}
 

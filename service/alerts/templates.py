@@ -9,7 +9,7 @@ refused with TemplateError — never sent as UCS-2 or split without anyone decid
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from service.alerts.levels import AWAS, SIAGA, WASPADA
@@ -18,7 +18,7 @@ from service.alerts.segments import count_segments, to_gsm7
 ACK_CODE = "YA"
 LANGUAGES = ("id", "en")
 CHANNELS = ("sms", "whatsapp")
-KINDS = ("alert", "update", "all_clear", "cancel", "backup", "notice")
+KINDS = ("alert", "update", "all_clear", "cancel", "backup", "notice", "preparedness")
 
 HAZARD_NAMES = {
     "id": {
@@ -173,16 +173,28 @@ class TemplateError(ValueError):
 
 @dataclass(frozen=True)
 class MessageContext:
-    kind: str  # alert | update | all_clear | cancel | backup | notice
+    kind: str  # alert | update | all_clear | cancel | backup | notice | preparedness
     hazard: str
     level: int
-    community_name: str
+    community_name: str  # with its word: "Kel. Kartini", "Desa Sukamaju"
     sender_name: str
     drill: bool = False
-    headline: str | None = None  # what happened, e.g. "Gempa M5.6 84 km BD Garut"
-    member_name: str | None = None  # backup: whom they stand in for
-    names: tuple[str, ...] = ()  # notice: who has not confirmed
+    headline: str | None = None  # the reason, e.g. "Gempa M5.6 84 km BD Garut 10:04 WIB";
+    # for a preparedness notice: the map's title
+    member_name: str | None = None  # backup: whom they stand in for (name and number)
+    names: tuple[str, ...] = ()  # notice: who has not confirmed (names and numbers)
+    district_name: str | None = None  # the kecamatan
+    local_time: str | None = None  # "14:05 WIB": when the alert was sent, community's zone
+    contact_phone: str | None = None  # the group's posko/contact number
+    shelter_name: str | None = None  # the nearest assembly point or shelter
     reply_code: int | None = None  # the alert's code: "Balas YA 12"
+
+
+# Words for a map's risk class (the preparedness notice), by the tier it maps onto.
+RISK_WORDS = {
+    "id": {WASPADA: "sedang", SIAGA: "tinggi", AWAS: "sangat tinggi"},
+    "en": {WASPADA: "medium", SIAGA: "high", AWAS: "very high"},
+}
 
 
 def hazard_name(hazard: str, language: str) -> str:
@@ -200,6 +212,128 @@ def instruction(hazard: str, level: int, language: str, *, short: bool) -> str:
     return pair[1] if short else pair[0]
 
 
+def _acks(ctx: MessageContext, en: bool) -> list[str]:
+    code = f"{ACK_CODE} {ctx.reply_code}" if ctx.reply_code is not None else ACK_CODE
+    if en:
+        return [
+            f"Reply {code} to confirm you received this.",
+            f"Reply {code} to confirm.",
+            f"Reply {code}.",
+        ]
+    return [f"Balas {code} jika sudah terima.", f"Balas {code} utk konfirmasi.", f"Balas {code}."]
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One fixed shortening step: which optional parts an alert text still carries."""
+
+    long_instruction: bool
+    ack: int  # index into _acks: 0 longest
+    district: bool = True
+    reason: bool = True
+    contact: bool = True
+    shelter: bool = True
+    clock: bool = True
+
+
+# Fullest first. Order of what goes: the long instruction, the long reply line, the
+# reason, the kecamatan (desa names repeat across the country: it stays longer), the contact
+# number, the shelter, and last the time.
+ALERT_STEPS = (
+    _Step(True, 0),
+    _Step(False, 0),
+    _Step(False, 1),
+    _Step(False, 2),
+    _Step(False, 2, reason=False),
+    _Step(False, 2, district=False, reason=False),
+    _Step(False, 2, district=False, reason=False, contact=False),
+    _Step(False, 2, district=False, reason=False, contact=False, shelter=False),
+    _Step(False, 2, district=False, reason=False, contact=False, shelter=False, clock=False),
+)
+
+
+def _where(ctx: MessageContext, district: bool) -> str:
+    if district and ctx.district_name:
+        return f"{ctx.community_name}, Kec. {ctx.district_name}"
+    return ctx.community_name
+
+
+def _opening(ctx: MessageContext, en: bool, clock: bool) -> str:
+    drill = ("LATIHAN (DRILL). " if en else "LATIHAN. ") if ctx.drill else ""
+    when = f" {ctx.local_time}" if clock and ctx.local_time else ""
+    return f"{drill}{ctx.sender_name}{when}:"
+
+
+def _extras(ctx: MessageContext, en: bool, step: _Step) -> str:
+    out = ""
+    if step.shelter and ctx.shelter_name:
+        out += f" {'Go to' if en else 'Titik kumpul:'} {ctx.shelter_name}."
+    if step.contact and ctx.contact_phone:
+        out += f" {'Post' if en else 'Posko'} {ctx.contact_phone}."
+    return out
+
+
+def _alert_variants(ctx: MessageContext, language: str) -> list[str]:
+    en = language == "en"
+    haz, lvl = hazard_name(ctx.hazard, language), level_word(ctx.level, language)
+    upd = ("UPDATE: " if en else "PEMBARUAN: ") if ctx.kind == "update" else ""
+    acks = _acks(ctx, en)
+    out = []
+    for step in ALERT_STEPS:
+        where = _where(ctx, step.district)
+        head = f"{haz.upper()} {lvl} in {where}." if en else f"{lvl} {haz.upper()} di {where}."
+        what = f" {ctx.headline}." if step.reason and ctx.headline else ""
+        todo = instruction(ctx.hazard, ctx.level, language, short=not step.long_instruction)
+        out.append(
+            f"{_opening(ctx, en, step.clock)} {upd}{head}{what} {todo}"
+            f"{_extras(ctx, en, step)} {acks[step.ack]}"
+        )
+    return out
+
+
+def _preparedness_variants(ctx: MessageContext, language: str) -> list[str]:
+    """Not a warning: what a hazard map says about the community and what to prepare.
+
+    The fullest text (WhatsApp) first, then a compact one through the same fixed steps as an
+    alert (map title, kecamatan, posko, assembly point, time), then two brief forms.
+    """
+    en = language == "en"
+    haz = hazard_name(ctx.hazard, language)
+    words = RISK_WORDS["en" if en else "id"]
+    risk = words.get(ctx.level, words[SIAGA])
+    full = ALERT_STEPS[0]
+    where = _where(ctx, True)
+    title = ctx.headline or ("hazard" if en else "bahaya")
+    if en:
+        body = (
+            f" PREPAREDNESS INFO, not a warning. {where} is in a {risk} {haz} risk area "
+            f"on the map {title}. Check evacuation routes, prepare a go-bag."
+        )
+    else:
+        body = (
+            f" INFO KESIAPSIAGAAN, bukan peringatan. {where} termasuk wilayah rawan {haz} "
+            f"{risk} menurut peta {title}. Periksa jalur evakuasi, siapkan tas siaga."
+        )
+    out = [f"{_opening(ctx, en, full.clock)}{body}{_extras(ctx, en, full)}"]
+    for step in ALERT_STEPS[3:]:
+        where = _where(ctx, step.district)
+        title = f" {ctx.headline}" if step.reason and ctx.headline else ""
+        if en:
+            body = f" Info, not a warning: {where} is a {risk} {haz} risk area on the map{title}."
+            body += " Check evacuation routes."
+        else:
+            body = f" Info, bukan peringatan: {where} rawan {haz} {risk} menurut peta{title}."
+            body += " Periksa jalur evakuasi."
+        out.append(f"{_opening(ctx, en, step.clock)}{body}{_extras(ctx, en, step)}")
+    last = ALERT_STEPS[-1]
+    if en:
+        tiny = f" Info, not a warning: {ctx.community_name}: {haz} risk area. Check routes."
+    else:
+        tiny = f" Info, bukan peringatan: {ctx.community_name} rawan {haz}. Cek jalur evakuasi."
+    out.append(f"{_opening(ctx, en, last.clock)}{tiny}")
+    return out
+
+
 def _variants(ctx: MessageContext, language: str, channel: str) -> list[str]:
     """Texts from the fullest to the shortest; the first that fits the channel is used."""
     en = language == "en"
@@ -210,28 +344,12 @@ def _variants(ctx: MessageContext, language: str, channel: str) -> list[str]:
     place = ctx.community_name
     long_i = instruction(ctx.hazard, ctx.level, language, short=False)
     short_i = instruction(ctx.hazard, ctx.level, language, short=True)
-    what = f" {ctx.headline}." if ctx.headline else ""
-    ack = f"{ACK_CODE} {ctx.reply_code}" if ctx.reply_code is not None else ACK_CODE
-    if en:
-        acks = [
-            f"Reply {ack} to confirm you received this.",
-            f"Reply {ack} to confirm.",
-            f"Reply {ack}.",
-        ]
-    else:
-        acks = [
-            f"Balas {ack} jika sudah terima.",
-            f"Balas {ack} utk konfirmasi.",
-            f"Balas {ack}.",
-        ]
+    acks = _acks(ctx, en)
 
     if ctx.kind in ("alert", "update"):
-        upd = ("UPDATE: " if en else "PEMBARUAN: ") if ctx.kind == "update" else ""
-        head = f"{haz.upper()} {lvl} in {place}." if en else f"{lvl} {haz.upper()} di {place}."
-        out = [f"{drill}{sender}: {upd}{head}{what} {long_i} {acks[0]}"]
-        out += [f"{drill}{sender}: {upd}{head}{what} {short_i} {a}" for a in acks]
-        out += [f"{drill}{sender}: {upd}{head} {short_i} {a}" for a in acks[1:]]
-        return out
+        return _alert_variants(ctx, language)
+    if ctx.kind == "preparedness":
+        return _preparedness_variants(ctx, language)
     if ctx.kind == "all_clear":
         if en:
             return [
@@ -259,13 +377,14 @@ def _variants(ctx: MessageContext, language: str, channel: str) -> list[str]:
     if ctx.kind == "backup":
         who = ctx.member_name or "?"
         if en:
-            head = f"{who} has not confirmed. You are their backup: {haz.upper()} {lvl} in {place}."
+            head = (
+                f"You are the backup for {who}, who has not confirmed: "
+                f"{haz.upper()} {lvl} in {place}."
+            )
+            brief = f"You are backup for {who}. {haz.upper()} {lvl}: {place}."
         else:
-            head = f"{who} belum konfirmasi. Anda cadangan: {lvl} {haz.upper()} di {place}."
-        if en:
-            brief = f"{who} unconfirmed, you are backup. {haz.upper()} {lvl}: {place}."
-        else:
-            brief = f"{who} belum konfirmasi, Anda cadangan. {lvl} {haz.upper()}: {place}."
+            head = f"Anda cadangan utk {who} yg belum konfirmasi: {lvl} {haz.upper()} di {place}."
+            brief = f"Anda cadangan {who}. {lvl} {haz.upper()}: {place}."
         return (
             [f"{drill}{sender}: {head} {long_i} {acks[0]}"]
             + [f"{drill}{sender}: {head} {short_i} {a}" for a in acks]
@@ -290,6 +409,14 @@ def _variants(ctx: MessageContext, language: str, channel: str) -> list[str]:
                     f"{drill}{sender}: Belum konfirmasi {lvl} {haz} di {place}: "
                     f"{listed}{more}. Mohon hubungi."
                 )
+        # Then without the place: the names and numbers are what a parent acts on.
+        for shown in range(len(names), 0, -1):
+            listed = ", ".join(names[:shown])
+            more = f" (+{len(names) - shown})" if shown < len(names) else ""
+            if en:
+                out.append(f"{drill}{sender}: Unconfirmed ({lvl}): {listed}{more}. Please call.")
+            else:
+                out.append(f"{drill}{sender}: Belum konfirmasi ({lvl}): {listed}{more}. Hubungi.")
         if not out:
             out.append(f"{drill}{sender}: {haz} {lvl} {place}.")
         return out
@@ -305,16 +432,21 @@ def render(
         raise TemplateError(f"unknown channel {channel!r}; use sms or whatsapp")
     if channel == "whatsapp":
         return _variants(ctx, language, channel)[0]
-    gsm_ctx = MessageContext(
-        kind=ctx.kind,
-        hazard=ctx.hazard,
-        level=ctx.level,
+
+    def gsm(value: str | None) -> str | None:
+        return to_gsm7(value).strip() or None if value else None
+
+    gsm_ctx = replace(
+        ctx,
         community_name=to_gsm7(ctx.community_name).strip(),
         sender_name=to_gsm7(ctx.sender_name).strip(),
-        drill=ctx.drill,
-        headline=to_gsm7(ctx.headline).strip() if ctx.headline else None,
-        member_name=to_gsm7(ctx.member_name).strip() if ctx.member_name else None,
+        headline=gsm(ctx.headline),
+        member_name=gsm(ctx.member_name),
         names=tuple(to_gsm7(n).strip() for n in ctx.names),
+        district_name=gsm(ctx.district_name),
+        local_time=gsm(ctx.local_time),
+        contact_phone=gsm(ctx.contact_phone),
+        shelter_name=gsm(ctx.shelter_name),
         reply_code=ctx.reply_code,
     )
     candidates = [to_gsm7(t) for t in _variants(gsm_ctx, language, channel)]

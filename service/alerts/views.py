@@ -36,6 +36,24 @@ def effective_status(delivery: dict[str, Any] | None) -> str | None:
     return str(delivery["status"])
 
 
+def alert_label(alert: Alert) -> str:
+    """A short title that never lets a drill or a cancelled alert look real."""
+    words = []
+    if alert.cancelled_at is not None:
+        words.append("DIBATALKAN")
+    if alert.status == "Exercise":
+        words.append("LATIHAN")
+    if alert.kind == "preparedness":
+        words.append("KESIAPSIAGAAN")
+    elif alert.kind == "all_clear":
+        words.append("AMAN")
+    elif alert.kind == "cancel":
+        words.append("PEMBATALAN")
+    else:
+        words.append((LEVEL_NAMES.get(alert.level) or "").upper())
+    return " ".join(w for w in (*words, alert.hazard) if w) + f": {alert.community_code}"
+
+
 def alert_summary(alert: Alert, counts: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": alert.id,
@@ -56,6 +74,9 @@ def alert_summary(alert: Alert, counts: dict[str, Any]) -> dict[str, Any]:
         "expires_at": alert.expires_at,
         "ack_due_at": alert.ack_due_at,
         "closed_at": alert.closed_at,
+        "cancelled": alert.cancelled_at is not None,
+        "cancelled_at": alert.cancelled_at,
+        "label": alert_label(alert),
         "cap_url": f"/cap/alerts/{alert.id}.xml",
         "counts": counts,
     }

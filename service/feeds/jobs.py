@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from apscheduler.schedulers.base import BaseScheduler
 
@@ -13,12 +14,15 @@ log = logging.getLogger(__name__)
 JOB_ID = "feeds.poll_due"
 
 
-def poll_due(rt: Runtime) -> None:
+def poll_due(rt: Runtime, before_recompute: Callable[[], None] | None = None) -> None:
     """Poll the feeds whose interval has passed; per-feed advisory locks make this safe to
     run in every worker at once."""
     with build_client(rt.settings.feeds) as client:
         outcomes = poll_due_feeds(
-            session_factory=rt.session_factory, settings=rt.settings, client=client
+            session_factory=rt.session_factory,
+            settings=rt.settings,
+            client=client,
+            before_recompute=before_recompute,
         )
     for o in outcomes:
         if o.status == "error":
@@ -32,12 +36,14 @@ def poll_due(rt: Runtime) -> None:
             )
 
 
-def register(scheduler: BaseScheduler, rt: Runtime) -> None:
+def register(
+    scheduler: BaseScheduler, rt: Runtime, before_recompute: Callable[[], None] | None = None
+) -> None:
     scheduler.add_job(
         poll_due,
         "interval",
         seconds=rt.settings.feeds.tick_seconds,
-        args=[rt],
+        args=[rt, before_recompute],
         id=JOB_ID,
         replace_existing=True,
     )

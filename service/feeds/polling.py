@@ -41,6 +41,7 @@ from service.feeds.models import EventReport, Feed
 from service.feeds.parsers import bmkg, cap, gdacs, shakemap, usgs
 from service.feeds.parsers.common import FeedParseError, Report
 from service.settings import FeedSettings, Settings
+from service.wakeup import SIGNALS, notify
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = {429, 500, 502, 503, 504}
@@ -329,8 +330,12 @@ def poll_feed(
     client: httpx.Client,
     feed_id: int,
     force: bool = False,
+    before_recompute: Callable[[], None] | None = None,
 ) -> PollOutcome:
-    """Poll one feed now. Safe to call from any number of processes at once."""
+    """Poll one feed now. Safe to call from any number of processes at once.
+
+    `before_recompute` is called after the per-community shaking is committed and before the
+    risk recompute starts (the worker waits there for the rule evaluation it woke)."""
     from service.feeds import shaking
 
     with session_factory() as lock_session, lock_session.begin():
@@ -414,6 +419,11 @@ def poll_feed(
                     session=s, reports=reports, feed_id=feed_id, tolerances=settings.feeds
                 )
                 expire_events(session=s)
+                # Wake the rule evaluation at commit for events that are signals by their
+                # footprint (CAP, GDACS); earthquakes wake it when their shaking is stored.
+                for event_id in outcome.ingest.new_events + outcome.ingest.revised_events:
+                    if event_id not in outcome.ingest.shaking_changed:
+                        notify(s, SIGNALS, f"event:{event_id}")
                 error = "; ".join(partial)[:2000] if partial else None
                 _record(
                     session_factory,
@@ -461,31 +471,60 @@ def poll_feed(
                 t0=t0,
             )
             return outcome
-        # The events are committed; now what they mean for communities.
-        targets = outcome.ingest.shaking_changed
-        if grid is not None:
-            event_id = _event_of(session_factory, grid.event_id)
-            targets = [t for t in targets if t != event_id]
-            if event_id is not None:
-                outcome.shaking.append(
-                    shaking.update_shaking(
-                        session_factory=session_factory,
-                        settings=settings,
-                        event_id=event_id,
-                        grid=grid,
-                    )
-                )
-        for event_id in targets:
-            try:
-                outcome.shaking.append(
-                    shaking.update_shaking(
-                        session_factory=session_factory, settings=settings, event_id=event_id
-                    )
-                )
-            except Exception:  # one event's estimate must not stop the others
-                log.exception("shaking estimate for event %s failed", event_id)
+        # The events are committed; now what they mean for communities: the per-community
+        # shaking of every event first (each commit wakes the rule evaluation), the slower
+        # risk recompute after, so no alert waits for a score.
+        outcome.shaking = _update_shaking_all(session_factory, settings, outcome, grid)
+        if before_recompute is not None and any(r.layer_id for r in outcome.shaking):
+            before_recompute()
+        for result in outcome.shaking:
+            if result.layer_id is None:
+                continue
+            t = time.perf_counter()
+            result.recomputed = shaking.recompute_risk(session_factory, result.layer_id, settings)
+            result.recompute_seconds = time.perf_counter() - t
+            result.seconds += result.recompute_seconds
         outcome.done_at = time.perf_counter()
         return outcome
+
+
+def _update_shaking_all(
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    outcome: PollOutcome,
+    grid: shakemap.ShakeMapGrid | None,
+) -> list[Any]:
+    """Per-community shaking for every earthquake the poll changed (no risk recompute)."""
+    from service.feeds import shaking
+
+    results = []
+    targets = outcome.ingest.shaking_changed
+    if grid is not None:
+        event_id = _event_of(session_factory, grid.event_id)
+        targets = [t for t in targets if t != event_id]
+        if event_id is not None:
+            results.append(
+                shaking.update_shaking(
+                    session_factory=session_factory,
+                    settings=settings,
+                    event_id=event_id,
+                    grid=grid,
+                    recompute=False,
+                )
+            )
+    for event_id in targets:
+        try:
+            results.append(
+                shaking.update_shaking(
+                    session_factory=session_factory,
+                    settings=settings,
+                    event_id=event_id,
+                    recompute=False,
+                )
+            )
+        except Exception:  # one event's estimate must not stop the others
+            log.exception("shaking estimate for event %s failed", event_id)
+    return results
 
 
 def _event_of(session_factory: sessionmaker[Session], shakemap_id: str) -> int | None:
@@ -548,7 +587,11 @@ def due_feed_ids(session: Session, *, now: datetime | None = None) -> list[int]:
 
 
 def poll_due_feeds(
-    *, session_factory: sessionmaker[Session], settings: Settings, client: httpx.Client
+    *,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    client: httpx.Client,
+    before_recompute: Callable[[], None] | None = None,
 ) -> list[PollOutcome]:
     """The scheduler tick: poll each due feed; one feed's failure never stops the others."""
     with session_factory() as s, s.begin():
@@ -563,6 +606,7 @@ def poll_due_feeds(
                     settings=settings,
                     client=client,
                     feed_id=feed_id,
+                    before_recompute=before_recompute,
                 )
             )
         except Exception as exc:  # a bug or DB hiccup on one feed: record it, go on

@@ -19,8 +19,7 @@ import numpy as np
 from affine import Affine
 from geoalchemy2.shape import to_shape
 from shapely.geometry import Point
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.communities.models import Community
@@ -31,6 +30,7 @@ from service.feeds.parsers.shakemap import ShakeMapGrid
 from service.hazards.models import HazardLayer
 from service.risk import intensity, rupture
 from service.settings import Settings
+from service.wakeup import SIGNALS, notify
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,10 @@ def _communities_in(session: Session, bounds: tuple[float, float, float, float])
             func.nullif(func.substring(vs30, r"^\s*([0-9]+(?:\.[0-9]+)?)\s*$"), "").label("vs"),
             Community.regency_name,
             Community.district_name,
-        ).where(func.ST_Intersects(Community.geom, envelope))
+        )
+        # Bounding boxes only (the index answers it): a community whose box overlaps but
+        # whose point falls outside the grid samples NaN and is left out.
+        .where(Community.geom.op("&&")(envelope))
     ).all()
     vs = np.array([float(r[3]) if r[3] is not None else np.nan for r in rows], dtype=np.float64)
     vs[(vs < 100) | (vs > 3000)] = np.nan
@@ -128,6 +131,15 @@ def _skipped(event_id: int, t0: float, why: str) -> ShakingResult:
     return ShakingResult(event_id, None, None, 0, False, time.perf_counter() - t0, skipped=why)
 
 
+_INSERT_INTENSITIES = text(
+    "INSERT INTO hazard_event_intensities "
+    "(event_id, community_id, mmi, method, layer_id, distance_km) "
+    "SELECT :event, t.id, t.mmi, t.method, :layer, t.dist "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:mmi AS float8[]), CAST(:methods AS text[]), "
+    "CAST(:dist AS float8[])) AS t(id, mmi, method, dist)"
+)
+
+
 def site_mmi(
     sites: Sites,
     array: np.ndarray,
@@ -172,22 +184,22 @@ def _store_intensities(
     if not len(sites):
         return
     inside, mmi, methods = computed
+    if not inside.any():
+        return
     dist = intensity.haversine_km(epicentre.x, epicentre.y, sites.lons, sites.lats)
-    rows = [
+    # One statement over arrays: 84,000 rows in a fraction of a second (an executemany of
+    # dicts takes seconds, and the alert waits for this commit).
+    session.execute(
+        _INSERT_INTENSITIES,
         {
-            "event_id": event_id,
-            "community_id": int(i),
-            "mmi": round(float(m), 2),
-            "method": str(k),
-            "layer_id": layer_id,
-            "distance_km": round(float(d), 2),
-        }
-        for i, m, k, d in zip(
-            sites.ids[inside], mmi[inside], methods[inside], dist[inside], strict=True
-        )
-    ]
-    if rows:
-        session.execute(insert(EventIntensity), rows)
+            "event": event_id,
+            "layer": layer_id,
+            "ids": sites.ids[inside].astype(np.int64).tolist(),
+            "mmi": np.round(mmi[inside].astype(np.float64), 2).tolist(),
+            "methods": [str(k) for k in methods[inside]],
+            "dist": np.round(dist[inside], 2).tolist(),
+        },
+    )
 
 
 def _felt_of(event: HazardEvent) -> list[felt.Felt]:
@@ -306,6 +318,7 @@ def update_shaking(
                 "shaking_method": method,
             }
             layer_id = layer.id
+            notify(session, SIGNALS, f"event:{event_id}")  # the rules hear it at commit
             session.commit()
     t1 = time.perf_counter()
     recomputed = recompute_risk(session_factory, layer_id, settings) if recompute else False

@@ -15,6 +15,7 @@ def dispatch(once: bool = typer.Option(False, help="send what is due, then exit"
     """Run the outbox dispatcher alone (no other scheduled jobs); any number may run."""
     from service.messaging.dispatcher import Dispatcher
     from service.runtime import open_runtime
+    from service.wakeup import OUTBOX, Listener
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -27,6 +28,15 @@ def dispatch(once: bool = typer.Option(False, help="send what is due, then exit"
             if once:
                 typer.echo(f"handled {dispatcher.drain(max_seconds=3600)} deliveries")
             else:
+                # New outbox rows wake the loop at once (NOTIFY); the interval is the net.
+                listener = Listener(
+                    rt.settings.database.url,
+                    [OUTBOX],
+                    lambda _channel, _payload: dispatcher.wake.set(),
+                    on_connect=dispatcher.wake.set,
+                    stop=stop,
+                )
+                listener.start()
                 dispatcher.run_forever(stop)
         finally:
             dispatcher.close()

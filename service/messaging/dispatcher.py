@@ -160,6 +160,9 @@ class Dispatcher:
             for name in providers
         }
         self._last_sweep = 0.0
+        # Set when new outbox rows are committed (LISTEN/NOTIFY, service.wakeup): the idle
+        # wait in run_forever ends at once instead of at the next tick.
+        self.wake = threading.Event()
 
     @classmethod
     def from_settings(
@@ -239,13 +242,16 @@ class Dispatcher:
     def run_forever(self, stop: threading.Event) -> None:
         log.info("dispatcher running with providers %s", sorted(self.providers))
         while not stop.is_set():
+            # Cleared before the pass: rows committed during it set it again, so the wait
+            # below cannot sleep through them.
+            self.wake.clear()
             try:
                 handled = self.drain(max_seconds=30.0, stop=stop)
             except Exception:  # keep the loop alive; the database or a provider may be down
                 log.exception("dispatch pass failed")
                 handled = 0
-            if handled == 0:
-                stop.wait(self.settings.dispatch_interval_s)
+            if handled == 0 and not stop.is_set():
+                self.wake.wait(self.settings.dispatch_interval_s)
 
     # -- claims ---------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from service.errors import InvalidInput
 from service.messaging.models import CHANNELS, Delivery
+from service.wakeup import OUTBOX, notify
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 PURPOSES = (
@@ -146,4 +147,5 @@ def enqueue_many(*, session: Session, items: Iterable[NewDelivery]) -> list[int]
                 )
             )
             ids.update({key: id_ for id_, key in found})
+    notify(session, OUTBOX)  # dispatchers wake when this transaction commits
     return [ids[r["idempotency_key"]] for r in rows]

@@ -22,8 +22,6 @@ from service.risk.exposure import CoverageWeights
 log = logging.getLogger(__name__)
 
 _MEMORY: OrderedDict[str, CoverageWeights] = OrderedDict()
-# Per-weights sums that do not depend on the hazard (population and area per community).
-TOTALS: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 _LOCK = threading.Lock()
 MEMORY_ENTRIES = 8
 
@@ -35,7 +33,6 @@ def cache_key(*parts: object) -> str:
 def clear_memory() -> None:
     with _LOCK:
         _MEMORY.clear()
-        TOTALS.clear()
 
 
 def get_or_build(

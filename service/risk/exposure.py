@@ -146,6 +146,75 @@ class CoverageWeights:
             )
         )
 
+    def subset(self, polys: NDArray[np.int64], window: Window | None = None) -> CoverageWeights:
+        """The weights of polygons `polys` (ascending indices) on the cells of `window`.
+
+        `window` is in grid rows/cols (as `self.window`) and is cut to `self.window`; None
+        means the bounding window of the chosen polygons' cells. The
+        result's polygon k is `polys[k]`; cells outside the window are dropped (runs are
+        cut at its edges), so sums over it equal the full sums of values that are zero
+        outside it, e.g. a hazard raster's footprint. A subset is cheap (a few numpy
+        passes over the entries): an event's layer reuses the grid's cached weights.
+        """
+        polys = np.asarray(polys, dtype=np.int64)
+        if window is None:
+            window = self._bounding_window(polys)
+        r0 = max(window.row_off, self.window.row_off)
+        c0 = max(window.col_off, self.window.col_off)
+        r1 = min(window.row_off + window.height, self.window.row_off + self.window.height)
+        c1 = min(window.col_off + window.width, self.window.col_off + self.window.width)
+        win = Window(r0, c0, max(r1 - r0, 0), max(c1 - c0, 0))
+        # Offsets of the new window inside the old one.
+        dr, dc = r0 - self.window.row_off, c0 - self.window.col_off
+        new_index = np.full(self.n + 1, -1, dtype=np.int64)
+        new_index[polys] = np.arange(len(polys))
+        p_new = new_index[self.partial_poly]
+        pk = (
+            (p_new >= 0)
+            & (self.partial_row >= dr)
+            & (self.partial_row < dr + win.height)
+            & (self.partial_col >= dc)
+            & (self.partial_col < dc + win.width)
+        )
+        r_new = new_index[self.run_poly]
+        start = np.maximum(self.run_start, dc)
+        stop = np.minimum(self.run_stop, dc + win.width)
+        rk = (r_new >= 0) & (self.run_row >= dr) & (self.run_row < dr + win.height) & (stop > start)
+        return CoverageWeights(
+            n=len(polys),
+            grid=self.grid,
+            window=win,
+            method=self.method,
+            partial_poly=p_new[pk],
+            partial_row=self.partial_row[pk] - dr,
+            partial_col=self.partial_col[pk] - dc,
+            partial_value=self.partial_value[pk],
+            run_poly=r_new[rk],
+            run_row=self.run_row[rk] - dr,
+            run_start=start[rk] - dc,
+            run_stop=stop[rk] - dc,
+            run_value=self.run_value[rk],
+        )
+
+    def _bounding_window(self, polys: NDArray[np.int64]) -> Window:
+        chosen = np.zeros(self.n + 1, dtype=bool)
+        chosen[polys] = True
+        pk, rk = chosen[self.partial_poly], chosen[self.run_poly]
+        rows = np.concatenate([self.partial_row[pk], self.run_row[rk]])
+        if len(rows) == 0:
+            return Window(self.window.row_off, self.window.col_off, 0, 0)
+        c0 = min(
+            self.partial_col[pk].min(initial=self.window.width),
+            self.run_start[rk].min(initial=self.window.width),
+        )
+        c1 = max(self.partial_col[pk].max(initial=-1) + 1, self.run_stop[rk].max(initial=0))
+        return Window(
+            self.window.row_off + int(rows.min()),
+            self.window.col_off + int(c0),
+            int(rows.max() - rows.min() + 1),
+            int(c1 - c0),
+        )
+
     # -- persistence (arrays only; the caller decides where) ----------------------------
     def to_arrays(self) -> dict[str, Any]:
         return {
@@ -199,12 +268,12 @@ class BandOperator:
     width: int
     boundary: sp.csr_array  # n x (nrows * width)
     runs: sp.csr_array  # n x (nrows * (width + 1)), applied to row-wise cumulative sums
-    # For maxima: the entries themselves, band-relative flat cell indices.
-    partial_poly: NDArray[np.int64]
-    partial_cell: NDArray[np.int64]
-    run_poly: NDArray[np.int64]
-    run_first: NDArray[np.int64]
-    run_end: NDArray[np.int64]
+    # For maxima: the entries themselves, band-relative flat cell indices (int32 or int64).
+    partial_poly: NDArray[np.integer[Any]]
+    partial_cell: NDArray[np.integer[Any]]
+    run_poly: NDArray[np.integer[Any]]
+    run_first: NDArray[np.integer[Any]]
+    run_end: NDArray[np.integer[Any]]
 
     def sums(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         """Σ weight x value per polygon; values (nrows, width) or (nrows, width, m), nodata = 0."""
@@ -282,6 +351,9 @@ def _make_bands(wt: CoverageWeights, max_cells: int) -> list[BandOperator]:
         rv[0::2] = r_val
         rv[1::2] = -r_val
         runs = _csr(rv, rr, rc, (wt.n, nrows * (w + 1)))
+        # The entries again for maxima, as int32 (a band has < 2**31 cells): memory matters
+        # for a national grid (tens of millions of entries).
+        idx = np.int32 if wt.n < 2**31 and nrows * w < 2**31 else np.int64
         out.append(
             BandOperator(
                 row0,
@@ -289,11 +361,11 @@ def _make_bands(wt: CoverageWeights, max_cells: int) -> list[BandOperator]:
                 w,
                 boundary,
                 runs,
-                p_poly,
-                p_cell,
-                r_poly,
-                r_row * w + r_start,
-                r_row * w + r_stop,
+                p_poly.astype(idx),
+                p_cell.astype(idx),
+                r_poly.astype(idx),
+                (r_row * w + r_start).astype(idx),
+                (r_row * w + r_stop).astype(idx),
             )
         )
     return out
@@ -523,19 +595,23 @@ def _assemble(
     start = col + 1 if method == "coverage" else np.maximum(col, 0)
     stop = np.minimum(stop, window.width)
     rk = (stop > start) & (run_value != 0)
+    # Indices as int32 while every product of them (flat cell indices in the window, polygon
+    # numbers) stays below 2**31: a national set of weights then takes a third less memory.
+    small = max(n, (window.height + 1) * (window.width + 2)) < 2**31
+    idx = np.int32 if small else np.int64
     return CoverageWeights(
         n=n,
         grid=grid,
         window=window,
         method=method,
-        partial_poly=partial[0].astype(np.int64),
-        partial_row=partial[1].astype(np.int64),
-        partial_col=partial[2].astype(np.int64),
+        partial_poly=partial[0].astype(idx),
+        partial_row=partial[1].astype(idx),
+        partial_col=partial[2].astype(idx),
         partial_value=partial[3].astype(np.float64),
-        run_poly=gp[rk],
-        run_row=gi[rk],
-        run_start=start[rk],
-        run_stop=stop[rk],
+        run_poly=gp[rk].astype(idx),
+        run_row=gi[rk].astype(idx),
+        run_start=start[rk].astype(idx),
+        run_stop=stop[rk].astype(idx),
         run_value=run_value[rk],
     )
 
@@ -577,7 +653,10 @@ def coverage_weights(
         return parts[0]
 
     def cat(name: str) -> NDArray[Any]:
-        return np.concatenate([getattr(w, name) for w in parts])
+        out = np.concatenate([getattr(w, name) for w in parts])
+        for w in parts:  # free each chunk's copy at once: peak memory ~ weights + 1 field
+            setattr(w, name, None)
+        return out
 
     return CoverageWeights(
         n=n,

@@ -214,7 +214,8 @@ def mmi_grid(
     """A north-up MMI raster around the epicentre, out to where MMI falls to `min_mmi`.
 
     The grid's edges sit on multiples of `cell_deg`, so estimates of different events
-    share one lattice (and the risk engine's cached coverage weights where sizes match).
+    share one lattice. (The risk engine's coverage weights do not depend on it: they are
+    built once on the population grid and any hazard raster is resampled onto that.)
     """
     radius = min(
         max(

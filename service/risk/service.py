@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
 import shapely
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import ARRAY, BigInteger, any_, bindparam, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,9 +28,10 @@ from service.db import try_advisory_xact_lock, utcnow
 from service.errors import InvalidInput, NotFound
 from service.hazards import population
 from service.hazards.models import HazardLayer, HazardZone
-from service.risk import cache, exposure, rasters, scoring
+from service.risk import cache, exposure, rasters, scoring, store
 from service.risk.models import RiskLayerState, RiskScore
 from service.settings import Settings, load_settings
+from service.wakeup import SIGNALS, notify
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +47,64 @@ class RecomputeError(Exception):
 class LayerInputs:
     layer: HazardLayer
     population: HazardLayer
-    communities: list[Community]
+    communities: list[CommunityRow]
     method: str
+
+
+# Only the columns scoring reads: loading 84,000 ORM objects with their geometries took
+# seconds; geometries are read only when weights must be built (a cache miss).
+_ROW_COLUMNS = (
+    Community.id,
+    Community.updated_at,
+    Community.population,
+    Community.area_km2,
+    Community.share_elderly,
+    Community.share_children,
+    Community.share_disabled,
+    Community.share_poor,
+    Community.has_early_warning,
+    Community.has_task_force,
+    Community.has_evacuation_site,
+    Community.drills_per_year,
+)
+
+
+class CommunityRow(NamedTuple):
+    """What a recompute needs of a community (no geometry)."""
+
+    id: int
+    updated_at: datetime | None
+    population: int | None
+    area_km2: float | None
+    share_elderly: float | None
+    share_children: float | None
+    share_disabled: float | None
+    share_poor: float | None
+    has_early_warning: bool | None
+    has_task_force: bool | None
+    has_evacuation_site: bool | None
+    drills_per_year: int | None
+
+
+def _community_rows(session: Session, where: Any = None) -> list[CommunityRow]:
+    q = select(*_ROW_COLUMNS)
+    if where is not None:
+        q = q.where(where)
+    return list(map(CommunityRow._make, session.execute(q.order_by(Community.id))))
+
+
+def community_geoms(session: Session, ids: list[int]) -> gpd.GeoSeries:
+    """The communities' geometries (EPSG:4326), in the order of `ids`."""
+    wanted = bindparam("ids", ids, type_=ARRAY(BigInteger))
+    found: dict[int, Any] = {
+        int(r[0]): r[1]
+        for r in session.execute(
+            select(Community.id, func.ST_AsBinary(Community.geom)).where(
+                Community.id == any_(wanted)
+            )
+        )
+    }
+    return gpd.GeoSeries(shapely.from_wkb([bytes(found[i]) for i in ids]), crs="EPSG:4326")
 
 
 # ------------------------------------------------------------------------------------------
@@ -74,29 +132,23 @@ def population_layer_for(session: Session, layer: HazardLayer) -> HazardLayer:
     return pop
 
 
-def communities_for(session: Session, layer: HazardLayer) -> list[Community]:
+def communities_for(session: Session, layer: HazardLayer) -> list[CommunityRow]:
     """Communities inside the layer's extent: those outside every zone get a zero-hazard score
     (the map says they are mapped and safe, not unknown); those outside stay unscored."""
-    q = select(Community)
     if layer.extent is not None:
-        q = q.where(func.ST_Intersects(Community.geom, layer.extent))
-    elif layer.kind == "zones":
+        return _community_rows(session, func.ST_Intersects(Community.geom, layer.extent))
+    if layer.kind == "zones":
         zones = select(HazardZone.id).where(
             HazardZone.layer_id == layer.id, func.ST_Intersects(HazardZone.geom, Community.geom)
         )
-        q = q.where(zones.exists())
-    return list(session.scalars(q.order_by(Community.id)))
+        return _community_rows(session, zones.exists())
+    return _community_rows(session)
 
 
-def community_set_key(communities: list[Community]) -> str:
+def community_set_key(communities: list[CommunityRow]) -> str:
     return cache.cache_key(
         tuple((c.id, c.updated_at.isoformat() if c.updated_at else "") for c in communities)
     )
-
-
-def _geoms(communities: list[Community]) -> gpd.GeoSeries:
-    wkb = [bytes(c.geom.data) for c in communities]
-    return gpd.GeoSeries(shapely.from_wkb(wkb), crs="EPSG:4326")
 
 
 def resolve_scheme(layer: HazardLayer) -> tuple[dict[str, Any], bool]:
@@ -111,24 +163,41 @@ def resolve_scheme(layer: HazardLayer) -> tuple[dict[str, Any], bool]:
 
 def weights_for(
     settings: Settings,
-    communities: list[Community],
+    session: Session,
+    set_key: str,
+    ids: list[int],
     pop: HazardLayer,
     method: str,
     geoms: gpd.GeoSeries | None = None,
     extra_key: str = "",
 ) -> tuple[exposure.CoverageWeights, str]:
+    """Weights of the polygons (`geoms`, else the communities `ids`) on the population grid;
+    `set_key` names the community set (ids and update times), so a hit reads no geometry."""
     path = raster_file(settings, pop.raster_path or "")
     grid = rasters.grid_of(path)
-    key = cache.cache_key(
-        community_set_key(communities), extra_key, pop.id, pop.version, grid.key(), method
-    )
-    series = geoms if geoms is not None else _geoms(communities)
+    key = cache.cache_key(set_key, extra_key, pop.id, pop.version, grid.key(), method)
 
     def build() -> exposure.CoverageWeights:
+        series = geoms if geoms is not None else community_geoms(session, ids)
         in_grid = series.to_crs(grid.crs) if grid.crs else series
         return exposure.coverage_weights(np.asarray(in_grid.values), grid, method=method)
 
     return cache.get_or_build(key, build, directory=settings.storage.data_dir / "cache" / "weights")
+
+
+def grid_community_set(session: Session, pop: HazardLayer) -> tuple[str, list[int]]:
+    """Every community on the population raster (the set the grid's weights are built for):
+    a key that changes when any of them changes, and their ids in ascending order. Both are
+    aggregated in PostgreSQL: reading 84,000 rows into Python to hash them took seconds."""
+    item = func.concat(Community.id, ":", Community.updated_at)
+    q = select(
+        func.md5(func.string_agg(item, aggregate_order_by(literal(","), Community.id))),
+        func.array_agg(aggregate_order_by(Community.id, Community.id)),
+    )
+    if pop.extent is not None:
+        q = q.where(func.ST_Intersects(Community.geom, pop.extent))
+    digest, ids = session.execute(q).one()
+    return f"grid:{digest or ''}", [int(i) for i in ids or []]
 
 
 # ------------------------------------------------------------------------------------------
@@ -137,24 +206,20 @@ def weights_for(
 
 
 def population_totals(
-    weights: exposure.CoverageWeights, pop_path: Path, key: str
+    weights: exposure.CoverageWeights, pop_path: Path
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Population and area (m²) of every community on the grid, once per weights (memoised)."""
-    if key not in cache.TOTALS:
-        areas = exposure.cell_areas_m2(weights.grid, weights.window)
+    """Population and area (m²) of every polygon of `weights` on the population grid."""
+    areas = exposure.cell_areas_m2(weights.grid, weights.window)
 
-        def stacked() -> Any:
-            for op, pop in rasters.iter_population_bands(weights, pop_path):
-                cell = np.broadcast_to(areas[op.row0 : op.row0 + op.nrows, None], pop.shape)
-                yield op, np.stack([pop, cell], axis=-1)
+    def stacked() -> Any:
+        for op, pop in rasters.iter_population_bands(weights, pop_path):
+            cell = np.broadcast_to(areas[op.row0 : op.row0 + op.nrows, None], pop.shape)
+            yield op, np.stack([pop, cell], axis=-1)
 
-        sums = exposure.polygon_sums(weights, stacked())
-        if sums.ndim == 1:  # no band at all (no community on the grid)
-            sums = np.zeros((weights.n, 2))
-        cache.TOTALS[key] = (sums[:, 0].copy(), sums[:, 1].copy())
-        while len(cache.TOTALS) > cache.MEMORY_ENTRIES:
-            cache.TOTALS.popitem(last=False)
-    return cache.TOTALS[key]
+    sums = exposure.polygon_sums(weights, stacked())
+    if sums.ndim == 1:  # no band at all (no community on the grid)
+        sums = np.zeros((weights.n, 2))
+    return sums[:, 0].copy(), sums[:, 1].copy()
 
 
 def _raster_exposure(
@@ -163,12 +228,12 @@ def _raster_exposure(
     inp: LayerInputs,
     scheme: dict[str, Any],
     progress: Progress,
-) -> tuple[list[dict[str, Any]], dict[str, Any], list[Community]]:
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[CommunityRow]]:
     """Exposure of the communities the raster reaches; weights are those of every community
     on the population grid, so any hazard raster on that grid reuses them."""
     t0 = time.perf_counter()
-    grid_communities = communities_on(session, inp.population)
-    weights, source = weights_for(settings, grid_communities, inp.population, inp.method)
+    set_key, grid_ids = grid_community_set(session, inp.population)
+    weights, source = weights_for(settings, session, set_key, grid_ids, inp.population, inp.method)
     t1 = time.perf_counter()
     pop_path = raster_file(settings, inp.population.raster_path or "")
     haz_path = raster_file(settings, inp.layer.raster_path or "")
@@ -176,27 +241,30 @@ def _raster_exposure(
         raise RecomputeError(
             f"hazard raster file {inp.layer.raster_path} is missing from the data dir"
         )
-    key = cache.cache_key(community_set_key(grid_communities), inp.population.id, inp.method)
-    pop_total, area_total = population_totals(weights, pop_path, key)
+    index = {cid: k for k, cid in enumerate(grid_ids)}
+    assessed = [c for c in inp.communities if c.id in index]
+    rows_of = np.array([index[c.id] for c in assessed], dtype=np.int64)
+    # Population and area of the assessed communities only, on their own cells: a national
+    # grid is never summed whole for one event.
+    pop_total, area_total = population_totals(weights.subset(rows_of), pop_path)
+    t2 = time.perf_counter()
     try:
-        rows = rasters.hazard_rows(weights, haz_path)
-        bands = rasters.iter_hazard_bands(weights, pop_path, haz_path, scheme, rows)
-        areas = exposure.cell_areas_m2(weights.grid, weights.window)
+        # Only the assessed communities, only on the cells the hazard raster reaches.
+        window = rasters.hazard_window(weights.grid, haz_path)
+        sub = weights.subset(rows_of, window)
+        bands = rasters.iter_hazard_bands(sub, pop_path, haz_path, scheme)
         res = exposure.raster_exposure(
-            weights,
+            sub,
             bands,
             scheme,
-            cell_area_rows=areas,
+            cell_area_rows=exposure.cell_areas_m2(sub.grid, sub.window),
             on_band=lambda done, total: progress(0.1 + 0.8 * done / max(total, 1), "exposure"),
         )
     except rasterio_errors() as exc:
         raise RecomputeError(f"cannot read hazard raster {inp.layer.raster_path}: {exc}") from exc
-    t2 = time.perf_counter()
-    index = {c.id: k for k, c in enumerate(grid_communities)}
-    assessed = [c for c in inp.communities if c.id in index]
+    t3 = time.perf_counter()
     out = []
-    for c in assessed:
-        k = index[c.id]
+    for k in range(len(rows_of)):
         out.append(
             {
                 "population": float(pop_total[k]),
@@ -214,9 +282,10 @@ def _raster_exposure(
     timing = {
         "weights_s": round(t1 - t0, 3),
         "weights_source": source,
-        "exposure_s": round(t2 - t1, 3),
+        "totals_s": round(t2 - t1, 3),
+        "exposure_s": round(t3 - t2, 3),
         "resampling": rasters.resampling_for(scheme).name,
-        "rows": list(rows),
+        "window": [sub.window.row_off, sub.window.col_off, sub.window.height, sub.window.width],
     }
     return out, timing, assessed
 
@@ -225,14 +294,6 @@ def rasterio_errors() -> tuple[type[BaseException], ...]:
     from rasterio.errors import RasterioError
 
     return (RasterioError, ValueError)
-
-
-def communities_on(session: Session, pop: HazardLayer) -> list[Community]:
-    """Every community on the population raster (the set the grid's weights are built for)."""
-    q = select(Community)
-    if pop.extent is not None:
-        q = q.where(func.ST_Intersects(Community.geom, pop.extent))
-    return list(session.scalars(q.order_by(Community.id)))
 
 
 def _zone_pieces(
@@ -279,7 +340,7 @@ def _zones_exposure(
 ) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]], list[str]]:
     t0 = time.perf_counter()
     zone_classes, zone_geoms, unmapped = _zone_pieces(session, inp.layer, scheme)
-    communities = _geoms(inp.communities)
+    communities = community_geoms(session, [c.id for c in inp.communities])
     # Pieces: community ∩ class zone, found with an STRtree and cut in one vectorised call.
     tree = shapely.STRtree(zone_geoms.values)
     ci, zi = tree.query(communities.values, predicate="intersects")
@@ -288,7 +349,17 @@ def _zones_exposure(
     progress(0.2, "zones")
     areas = polys.to_crs(EQUAL_AREA_CRS).area.to_numpy()
     key = cache.cache_key("zones", inp.layer.id, inp.layer.version)
-    weights, source = weights_for(settings, inp.communities, inp.population, inp.method, polys, key)
+    ids = [c.id for c in inp.communities]
+    weights, source = weights_for(
+        settings,
+        session,
+        community_set_key(inp.communities),
+        ids,
+        inp.population,
+        inp.method,
+        polys,
+        key,
+    )
     t1 = time.perf_counter()
     pop_path = raster_file(settings, inp.population.raster_path or "")
     sums = exposure.polygon_sums(weights, rasters.iter_population_bands(weights, pop_path))
@@ -352,7 +423,7 @@ def global_fingerprint(
 MODEL_VERSION = "perka2-2012-v1"
 
 
-def _indicators(c: Community, exp: dict[str, Any]) -> dict[str, Any]:
+def _indicators(c: CommunityRow, exp: dict[str, Any]) -> dict[str, Any]:
     density = None
     if c.population is not None and c.area_km2:
         density = c.population / c.area_km2
@@ -445,36 +516,21 @@ def recompute_layer(
         }
 
 
-def _compute_and_store(
-    session: Session,
+def _score_records(
     settings: Settings,
     layer: HazardLayer,
+    pop: HazardLayer,
     method: str,
-    fingerprint: str,
-    report: Progress,
+    scheme: dict[str, Any],
+    scheme_default: bool,
+    classes: list[dict[str, Any]],
+    unmapped: list[str],
+    communities: list[CommunityRow],
+    rows: list[dict[str, Any]],
+    now: datetime,
     job_id: int | None,
-    t_start: datetime,
-    started: float,
-) -> dict[str, Any]:
-    report(0.02, f"layer {layer.id}: inputs")
-    pop = population_layer_for(session, layer)
-    communities = communities_for(session, layer)
-    inp = LayerInputs(layer, pop, communities, method)
-    scheme, scheme_default = resolve_scheme(layer)
-    unmapped: list[str] = []
-    if not communities:
-        rows: list[dict[str, Any]] = []
-        timing: dict[str, Any] = {}
-        classes = scoring.scheme_classes(scheme)
-    elif layer.kind == "raster":
-        if not layer.raster_path:
-            raise RecomputeError(f"raster layer {layer.id} has no raster file recorded")
-        classes = scoring.scheme_classes(scheme)
-        rows, timing, communities = _raster_exposure(settings, session, inp, scheme, report)
-    else:
-        rows, timing, classes, unmapped = _zones_exposure(settings, session, inp, scheme, report)
-    report(0.92, "scores")
-    now = utcnow()
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """One risk_scores row per community from its exposure (and the counts per level)."""
     layer_ref = {
         "layer_id": layer.id,
         "layer_name": layer.name,
@@ -545,14 +601,72 @@ def _compute_and_store(
                 "job_id": job_id,
             }
         )
+    return records, levels
+
+
+def _compute_and_store(
+    session: Session,
+    settings: Settings,
+    layer: HazardLayer,
+    method: str,
+    fingerprint: str,
+    report: Progress,
+    job_id: int | None,
+    t_start: datetime,
+    started: float,
+) -> dict[str, Any]:
+    t_begin = time.perf_counter()
+    report(0.02, f"layer {layer.id}: inputs")
+    pop = population_layer_for(session, layer)
+    communities = communities_for(session, layer)
+    t_inputs = time.perf_counter()
+    inp = LayerInputs(layer, pop, communities, method)
+    scheme, scheme_default = resolve_scheme(layer)
+    unmapped: list[str] = []
+    if not communities:
+        rows: list[dict[str, Any]] = []
+        timing: dict[str, Any] = {}
+        classes = scoring.scheme_classes(scheme)
+    elif layer.kind == "raster":
+        if not layer.raster_path:
+            raise RecomputeError(f"raster layer {layer.id} has no raster file recorded")
+        classes = scoring.scheme_classes(scheme)
+        rows, timing, communities = _raster_exposure(settings, session, inp, scheme, report)
+    else:
+        rows, timing, classes, unmapped = _zones_exposure(settings, session, inp, scheme, report)
+    t_exposure = time.perf_counter()
+    report(0.92, "scores")
+    now = utcnow()
+    records, levels = _score_records(
+        settings,
+        layer,
+        pop,
+        method,
+        scheme,
+        scheme_default,
+        classes,
+        unmapped,
+        communities,
+        rows,
+        now,
+        job_id,
+    )
+    t_scores = time.perf_counter()
     session.execute(
         update(RiskScore)
         .where(RiskScore.layer_name == layer.name, RiskScore.superseded_at.is_(None))
         .values(superseded_at=now)
     )
     if records:
-        session.execute(insert(RiskScore), records)
-    exposed = [float(rec["exposure"]["population_exposed"]) for rec in records]  # type: ignore[index]
+        store.copy_scores(session, records)
+        notify(session, SIGNALS, f"layer:{layer.id}")  # risk-level rules hear it at commit
+    t_store = time.perf_counter()
+    timing = timing | {
+        "inputs_s": round(t_inputs - t_begin, 3),
+        "scoring_s": round(t_scores - t_exposure, 3),
+        "store_s": round(t_store - t_scores, 3),
+    }
+    exposed = [float(rec["exposure"]["population_exposed"]) for rec in records]
     duration = time.perf_counter() - started
     summary = {
         "layer_id": layer.id,

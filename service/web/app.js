@@ -38,6 +38,7 @@
     events: { match: /event/, color: "#6a3d9a", toggle: "show-events" },
     alerts: { match: /alert/, color: "#e31a1c", toggle: "show-alerts" },
     reports: { match: /report/, color: "#1f78b4", toggle: "show-reports" },
+    shelters: { match: /^shelters$/, color: "#33a02c", toggle: "show-shelters" },
   };
 
   var state = {
@@ -311,18 +312,19 @@
   function overlayUrl(kind, recent) {
     // Recent only: events and reports of the last recentDays days (OGC `datetime`, open end).
     var url = CONFIG.collections + "/" + encodeURIComponent(overlayCollections[kind]) + "/items?limit=1000";
-    if (recent && kind !== "alerts") {
+    if (recent && kind !== "alerts" && kind !== "shelters") {
       var since = new Date(Date.now() - CONFIG.recentDays * 86400000).toISOString();
       url += "&datetime=" + encodeURIComponent(since + "/..");
     }
     return url;
   }
   function activeOnly(fc) {
-    // An alert is active until it is closed (all-clear, cancel) or expires.
+    // An alert is active until it is closed (all-clear, cancel) or expires. A cancelled one
+    // stays until it expires, labelled DIBATALKAN, so nobody keeps acting on it.
     var now = Date.now();
     fc.features = (fc.features || []).filter(function (f) {
       var p = f.properties || {};
-      if (p.closed_at) return false;
+      if (p.closed_at && !p.cancelled) return false;
       return !p.expires_at || new Date(p.expires_at).getTime() > now;
     });
     return fc;
@@ -369,9 +371,12 @@
     var f = e.features && e.features[0];
     if (!f) return;
     var p = f.properties || {};
-    var title = p.headline || p.title || (p.hazard ? hazardName(p.hazard) : "") || t(kind);
+    // Alerts: the label first, so DIBATALKAN and LATIHAN are the first words anyone reads.
+    var title = (kind === "alerts" && p.label) || p.headline || p.title || p.name ||
+      (p.hazard ? hazardName(p.hazard) : "") || t(kind);
     var rows = [];
-    [["hazard", function (v) { return hazardName(v); }], ["level_name"], ["magnitude"], ["depth_km"],
+    [["label"], ["headline"], ["kind"], ["capacity"], ["notes"],
+      ["hazard", function (v) { return hazardName(v); }], ["level_name"], ["magnitude"], ["depth_km"],
       ["severity"], ["community_name"], ["group_name"], ["sent_at", fmtTime], ["expires_at", fmtTime],
       ["time", fmtTime], ["received_at", fmtTime], ["text"], ["source"]].forEach(function (spec) {
       var k = spec[0], v = p[k];

@@ -95,12 +95,13 @@ def test_alert_created_once_and_every_member_messaged(
     sms = by_phone[tree.members["koordinator"].phone]
     assert sms["channel"] == "sms" and sms["template"] is None
     assert (
-        sms["body"].startswith("BPBD Bandung: SIAGA BANJIR di Sukamaju.")
+        # T0 is 03:00 UTC: 10:00 in Bandung (province 32, WIB); the desa has its word.
+        sms["body"].startswith("BPBD Bandung 10:00 WIB: SIAGA BANJIR di Desa Sukamaju.")
         and len(sms["body"]) <= 160
     )
-    assert "FLOOD WATCH in Sukamaju" in by_phone[tree.members["warga2"].phone]["body"]
+    assert "FLOOD WATCH in Desa Sukamaju" in by_phone[tree.members["warga2"].phone]["body"]
     wa = by_phone[tree.members["ketua"].phone]
-    assert wa["channel"] == "whatsapp" and wa["template"]["parameters"][3] == "Sukamaju"
+    assert wa["channel"] == "whatsapp" and wa["template"]["parameters"][3] == "Desa Sukamaju"
     skipped = session.scalar(
         select(AlertRecipient).where(AlertRecipient.member_id == tree.members["warga3"].id)
     )
@@ -203,12 +204,15 @@ def test_ack_report_and_escalation_with_clock(session, settings, make_tree, outb
     assert len(due.escalated) == 3
     backup = outbox_rows.sent(purpose="escalation")
     assert [r["phone"] for r in backup] == [m["warga2"].phone]  # warga1's backup
-    assert "Warga1" in backup[0]["body"] and "backup" in backup[0]["body"]  # warga2 reads English
+    # warga2 reads English; the backup message says whose backup, with their number.
+    assert "backup for Warga1 081100000004" in backup[0]["body"]
     notices = {r["phone"]: r["body"] for r in outbox_rows.sent(purpose="notice")}
     assert set(notices) == {m["ketua"].phone, m["koordinator"].phone}
-    assert "Koordinator" in notices[m["ketua"].phone]
+    # Parents get names with the numbers to call.
+    assert "Koordinator 081100000003" in notices[m["ketua"].phone]
     assert (
-        "Warga2" in notices[m["koordinator"].phone] and "Warga1" in notices[m["koordinator"].phone]
+        "Warga2 081100000005" in notices[m["koordinator"].phone]
+        and "Warga1 081100000004" in notices[m["koordinator"].phone]
     )
     # Escalation happens once.
     again = escalate_due(session=session, settings=settings, now=T0 + timedelta(hours=2))

@@ -36,8 +36,21 @@ def _run(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_create_and_import(database_url, session, tmp_path: Path) -> None:
     add_community(session, "32.73.01.1001", "Sukamaju")
     session.commit()
-    made = _run(database_url, "create", "Destana Sukamaju", "-c", "32.73.01.1001")
+    made = _run(
+        database_url,
+        "create",
+        "Destana Sukamaju",
+        "-c",
+        "32.73.01.1001",
+        "--contact-phone",
+        "0812-9999-0000",
+    )
     assert made.returncode == 0, made.stderr
+    wrong = _run(database_url, "create", "X", "-c", "32.73.01.1001", "--contact-phone", "12")
+    assert wrong.returncode == 1 and "contact_phone" in wrong.stdout, wrong.stdout + wrong.stderr
+    from service.alerts.models import AlertGroup
+
+    assert session.scalar(select(AlertGroup.contact_phone)) == "+6281299990000"
     bad = tmp_path / "bad.csv"
     bad.write_text("name,phone\nIbu Siti,0812\n", encoding="utf-8")
     failed = _run(database_url, "import", "1", str(bad))

@@ -157,15 +157,18 @@ def test_evaluate_job_turns_signals_into_alerts(
     session.commit()
     rt = Runtime(settings, engine, session_factory)
     summary = evaluate_job(rt, now=NOW)
-    assert summary is not None and len(summary.alerts_created) == 3
+    # The flood score comes from a hazard map (no feed, no event): never a warning.
+    assert summary is not None and len(summary.alerts_created) == 2
+    assert summary.notices_created == []  # the rule did not ask for preparedness notices
     again = evaluate_job(rt, now=NOW + timedelta(minutes=1))
     assert again is not None and again.alerts_created == []
     session.expire_all()
     alerts = {(a.hazard, a.community_code): a for a in session.scalars(select(Alert))}
-    assert set(alerts) == {("earthquake", A), ("extreme_weather", B), ("flood", A)}
+    assert set(alerts) == {("earthquake", A), ("extreme_weather", B)}
+    # The reason: magnitude, place and the local time of the quake (02:00 UTC = 09:00 WIB).
     assert (
         alerts[("earthquake", A)].level == 2
-        and alerts[("earthquake", A)].headline == "Gempa M5.9 Garut"
+        and alerts[("earthquake", A)].headline == "Gempa M5.9 Garut 09:00 WIB"
     )
     assert alerts[("extreme_weather", B)].level == 2
     body = outbox_rows.sent(alert_id=alerts[("earthquake", A)].id)[0]["body"]

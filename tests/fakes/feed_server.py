@@ -32,6 +32,7 @@ class FeedServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[dict[str, Any]] = []
+        self.served: list[tuple[str, bytes, float]] = []  # (path, body, time.time())
         self._stop = threading.Event()
         server = self
 
@@ -84,6 +85,9 @@ class FeedServer:
                     if route.delay_s:
                         time.sleep(route.delay_s)
                     self._send(route.status, route.body, route.content_type, extra)
+                    self.wfile.flush()
+                    # When the whole response left: latency benchmarks count from here.
+                    server.served.append((path, route.body, time.time()))
 
             def _send(
                 self,

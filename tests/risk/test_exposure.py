@@ -305,3 +305,93 @@ def test_chunked_build_equals_one_pass() -> None:
         many = coverage_weights(polys, grid, method=method, chunk_vertices=50)
         np.testing.assert_allclose(sums(many, values), sums(one, values), rtol=1e-12)
         np.testing.assert_allclose(sums(many, values).sum(), values.sum(), rtol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["coverage", "centre"])
+def test_subset_equals_the_full_weights_on_its_window(method: str) -> None:
+    """An event's layer reuses the grid's weights: a subset of polygons on a window gives
+    exactly the full sums of values that are zero outside the window."""
+    grid = Grid.from_affine(Affine(0.1, 0, 100.0, 0, -0.1, 0.0), 60, 50, "EPSG:4326")
+    rng = np.random.default_rng(7)
+    pts = shapely.points(rng.uniform(100.2, 105.8, 40), rng.uniform(-4.8, -0.2, 40))
+    frame = shapely.box(100.05, -4.95, 105.95, -0.05)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame))
+    polys = shapely.intersection(cells, frame)
+    full = coverage_weights(polys, grid, method=method)
+    values = rng.gamma(2.0, 5.0, size=(grid.height, grid.width))
+    from service.risk.exposure import Window
+
+    win = Window(row_off=12, col_off=9, height=23, width=31)
+    outside = np.ones_like(values, dtype=bool)
+    outside[12:35, 9:40] = False
+    masked = np.where(outside, 0.0, values)
+    keep = np.arange(0, 40, 2)
+    sub = full.subset(keep, win)
+    assert sub.n == len(keep) and sub.window == win
+    w = sub.window
+    part = values[w.row_off : w.row_off + w.height, w.col_off : w.col_off + w.width]
+    got = polygon_sums(sub, ((op, part[op.row0 : op.row0 + op.nrows]) for op in sub.bands()))
+    want = sums(full, masked)[keep]
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+    assert 3 <= (want > 0).sum() < len(keep)  # some chosen polygons meet the window, some not
+    # A window reaching past the weights' own is cut to it.
+    wide = full.subset(keep, Window(-5, -5, 500, 500))
+    assert wide.window == full.window
+    np.testing.assert_allclose(sums(wide, values), sums(full, values)[keep], rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "nodata"),
+    [
+        ("float32", -1.0),
+        ("float32", float("nan")),
+        ("int16", -9999),
+        ("uint8", 255),
+        ("float32", None),
+    ],
+)
+def test_band_reads_mask_nodata_like_masked_reads(tmp_path: Path, dtype: str, nodata) -> None:
+    """The fast band read (values compared with nodata) equals GDAL's masked read."""
+    from service.risk.exposure import Window
+    from service.risk.rasters import read_band
+
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 200, size=(30, 40)).astype(dtype)
+    if nodata is not None:
+        data[rng.random(data.shape) < 0.2] = nodata
+    if np.issubdtype(np.dtype(dtype), np.floating):
+        data[0, :5] = np.inf
+    path = tmp_path / "r.tif"
+    profile = {"driver": "GTiff", "width": 40, "height": 30, "count": 1, "dtype": dtype}
+    with rasterio.open(
+        path,
+        "w",
+        **profile,
+        crs="EPSG:4326",
+        transform=Affine(0.1, 0, 0, 0, -0.1, 0),
+        nodata=nodata,
+    ) as ds:
+        ds.write(data, 1)
+    win = Window(2, 3, 25, 30)
+    with rasterio.open(path) as ds:
+        got = read_band(ds, win, 4, 10)
+        ref = ds.read(1, window=((6, 16), (3, 33)), masked=True).astype(np.float64)
+    want = np.ma.filled(ref, 0.0)
+    want[~np.isfinite(want)] = 0.0
+    np.testing.assert_array_equal(got, want)
+    if nodata is not None:
+        assert (want == 0).any()
+
+
+def test_subset_without_window_keeps_all_cells_of_the_chosen_polygons() -> None:
+    grid = Grid.from_affine(Affine(0.1, 0, 100.0, 0, -0.1, 0.0), 60, 50, "EPSG:4326")
+    rng = np.random.default_rng(11)
+    pts = shapely.points(rng.uniform(100.2, 105.8, 30), rng.uniform(-4.8, -0.2, 30))
+    frame = shapely.box(100.05, -4.95, 105.95, -0.05)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame))
+    full = coverage_weights(shapely.intersection(cells, frame), grid)
+    values = rng.gamma(2.0, 5.0, size=(grid.height, grid.width))
+    keep = np.array([2, 3, 17])
+    own = full.subset(keep)
+    assert own.window.height * own.window.width < full.window.height * full.window.width
+    np.testing.assert_allclose(sums(own, values), sums(full, values)[keep], rtol=1e-12)

@@ -421,3 +421,59 @@ def test_worker_scheduler_registers_the_risk_jobs(session_factory, settings: Set
     assert {"jobs.poll", "risk.stale"} <= set(jobs_by_id)
     assert jobs_by_id["risk.stale"].trigger.interval.total_seconds() == 60 * 60
     assert jobs_by_id["jobs.poll"].trigger.interval.total_seconds() == 2
+
+
+def test_event_layers_on_new_grids_reuse_the_population_grid_weights(
+    merapi: dict,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    data_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """Two events' MMI rasters on different lattices and windows: the second reuses the
+    weights of every community on the population grid; editing a community rebuilds them."""
+    from affine import Affine
+
+    with rasterio.open(merapi["pop_path"]) as ds:
+        b = ds.bounds
+    ids = []
+    for k, (res, dx) in enumerate([(0.05, 0.0), (0.037, 0.013)]):
+        x0, y0 = b.left - 0.1 + dx, b.top + 0.1 - dx
+        n = int((b.right - b.left) / 2 / res) + 1  # the west half only
+        m = int((b.top - b.bottom + 0.2) / res) + 1
+        mmi = np.full((m, n), 7.2 + 0.5 * k, dtype="float32")
+        path = builders.write_raster(tmp_path / f"mmi{k}.tif", mmi, Affine(res, 0, x0, 0, -res, y0))
+        with session_factory() as s, s.begin():
+            ids.append(
+                builders.add_raster_layer(
+                    s,
+                    data_dir,
+                    path,
+                    name=f"gempa-{k}",
+                    hazard="earthquake",
+                    scheme=builders.MMI_SCHEME,
+                    event_id=None,
+                ).id
+            )
+    first = recompute_layer(session_factory=session_factory, layer_id=ids[0], settings=settings)
+    second = recompute_layer(session_factory=session_factory, layer_id=ids[1], settings=settings)
+    assert first["status"] == second["status"] == "succeeded"
+    assert first["timing"]["weights_source"] == "built"
+    assert second["timing"]["weights_source"] == "memory"
+    # Only the hazard's window of the population grid was read, not the whole grid.
+    with rasterio.open(merapi["pop_path"]) as ds:
+        assert second["timing"]["window"][3] < ds.width
+    with session_factory() as s:
+        scored = s.scalars(select(RiskScore).where(RiskScore.layer_id == ids[1])).all()
+        assert 0 < len(scored) < 9  # the communities in the west half's extent
+        assert all(r.exposure["max_intensity"] == pytest.approx(7.7) for r in scored)
+        one = s.scalars(select(Community).order_by(Community.id)).first()
+        assert one is not None
+        s.execute(
+            update(Community)
+            .where(Community.id == one.id)
+            .values(geom=func.ST_Multi(func.ST_Buffer(Community.geom, 0.001)))
+        )
+        s.commit()
+    third = recompute_layer(session_factory=session_factory, layer_id=ids[1], settings=settings)
+    assert third["timing"]["weights_source"] == "built"

@@ -30,6 +30,7 @@ from service.feeds.models import HazardEvent
 from service.risk import cache
 from service.risk.models import RiskScore
 from service.settings import Settings
+from service.shelters.models import Shelter
 from tests.conftest import LiveServer
 from tests.web.mapdata import MapData, build_map_data
 
@@ -86,7 +87,8 @@ def _current_levels(factory: sessionmaker[Session], hazard: str) -> dict[str, st
 def _seed_drill(
     factory: sessionmaker[Session], settings: Settings, code: str, where: tuple[float, float]
 ) -> None:
-    """An active drill alert to the community, and an earthquake event of an hour ago."""
+    """An active drill alert to the community, its assembly point, and an earthquake event of
+    an hour ago."""
     with factory() as s, s.begin():
         s.add(HazardEvent(
             type="earthquake", status="active", title="Gempa M4.8 uji", magnitude=4.8,
@@ -99,6 +101,12 @@ def _seed_drill(
         s.flush()
         s.add(Member(group_id=group.id, name=MEMBER_NAME, phone="+6281298765432", role="ketua"))
         s.flush()
+        community = s.scalar(select(Community).where(Community.code == code))
+        assert community is not None
+        s.add(Shelter(
+            community_id=community.id, name="Lapangan Uji", kind="titik_kumpul", capacity=300,
+            geom=from_shape(Point(*where), srid=4326),
+        ))  # fmt: skip
         create_drill(
             session=s,
             settings=settings,
@@ -175,7 +183,8 @@ def test_map_tiles_click_and_risk_card(
     # The drill and the event come from the OGC collections as overlays.
     page.wait_for_function(
         "() => window.siaga.state.overlayCounts.alerts >= 1"
-        " && window.siaga.state.overlayCounts.events >= 1",
+        " && window.siaga.state.overlayCounts.events >= 1"
+        " && window.siaga.state.overlayCounts.shelters >= 1",
         timeout=15_000,
     )
     page.select_option("#hazard", "volcano")

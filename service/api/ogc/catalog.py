@@ -13,6 +13,7 @@ COLLECTION_MODULES: tuple[str, ...] = (
     "service.risk.ogc",
     "service.feeds.collections",
     "service.alerts.ogc",
+    "service.shelters.ogc",
 )
 
 

@@ -15,6 +15,7 @@ from service.alerts.schemas import (
     DrillIn,
     EvaluationOut,
     GroupCreate,
+    GroupPrivate,
     GroupPublic,
     GroupUpdate,
     MemberCreate,
@@ -65,15 +66,21 @@ def _member_out(member: Member, principal: Principal, session: Any) -> MemberPub
 # ------------------------------------------------------------- groups
 
 
-@router.get("/groups", response_model=list[GroupPublic])
-def list_groups(session: SessionDep) -> list[GroupPublic]:
+def _group_model(principal: Principal, group_id: int) -> type[GroupPublic]:
+    """The contact number is a phone number: shown to whoever sees the group's members'
+    numbers (responder and admin keys, a key bound to the group)."""
+    return GroupPrivate if principal.sees_people(group_id) else GroupPublic
+
+
+@router.get("/groups", response_model=list[GroupPrivate | GroupPublic])
+def list_groups(session: SessionDep, principal: PrincipalDep) -> list[GroupPublic]:
     return [
-        GroupPublic.model_validate(g).model_copy(update={"member_count": n})
+        _group_model(principal, g.id).model_validate(g).model_copy(update={"member_count": n})
         for g, n in svc.list_groups(session=session)
     ]
 
 
-@router.post("/groups", response_model=GroupPublic, status_code=201)
+@router.post("/groups", response_model=GroupPrivate | GroupPublic, status_code=201)
 def create_group(
     data: GroupCreate, session: SessionDep, principal: CoordinatorDep, request: Request
 ) -> GroupPublic:
@@ -85,21 +92,23 @@ def create_group(
         actor=request,
         action="groups.create",
         target=f"group:{group.id}",
-        details=data.model_dump(mode="json"),
+        details=data.model_dump(mode="json", exclude={"contact_phone"}),
     )
     session.commit()
-    return GroupPublic.model_validate(group)
+    return _group_model(principal, group.id).model_validate(group)
 
 
-@router.get("/groups/{group_id}", response_model=GroupPublic)
-def get_group(group_id: IdPath, session: SessionDep) -> GroupPublic:
+@router.get("/groups/{group_id}", response_model=GroupPrivate | GroupPublic)
+def get_group(group_id: IdPath, session: SessionDep, principal: PrincipalDep) -> GroupPublic:
     group = svc.get_group(session=session, group_id=group_id)
-    return GroupPublic.model_validate(group).model_copy(
-        update={"member_count": svc.member_count(session=session, group_id=group_id)}
+    return (
+        _group_model(principal, group_id)
+        .model_validate(group)
+        .model_copy(update={"member_count": svc.member_count(session=session, group_id=group_id)})
     )
 
 
-@router.patch("/groups/{group_id}", response_model=GroupPublic)
+@router.patch("/groups/{group_id}", response_model=GroupPrivate | GroupPublic)
 def update_group(
     group_id: IdPath,
     data: GroupUpdate,
@@ -114,10 +123,10 @@ def update_group(
         actor=request,
         action="groups.update",
         target=f"group:{group_id}",
-        details=data.model_dump(mode="json", exclude_unset=True),
+        details=data.model_dump(mode="json", exclude_unset=True, exclude={"contact_phone"}),
     )
     session.commit()
-    return GroupPublic.model_validate(group)
+    return _group_model(principal, group_id).model_validate(group)
 
 
 @router.delete("/groups/{group_id}", status_code=204)
@@ -398,6 +407,7 @@ def post_signals(
         held=summary.held,
         suppressed=summary.suppressed,
         all_clears=summary.all_clears,
+        notices_created=summary.notices_created,
     )
 
 

@@ -1,0 +1,1 @@
+"""Assembly points, shelters and posko of a community (participatory mapping)."""
