@@ -5,7 +5,8 @@ Twilio has accepted the last message?
         python bench/fanout.py --recipients 10000 100000 --workers 2 [--engines curl httpx]
 
 Creates (and drops) its own database on that server, starts the fake Twilio in its own
-process (SMS and WhatsApp, no throttling, no faults) and `--workers` dedicated dispatcher
+process (SMS and WhatsApp, no throttling; `--slow-fraction` of the requests accepted but
+answered only after `--slow-delay` s) and `--workers` dedicated dispatcher
 processes (`python -m service messaging dispatch`, as in production). For each N, untimed:
 a community and a group of N members (half SMS, half WhatsApp) with a flood rule. Timed from
 the rule firing: the alerts service evaluates a `tinggi` flood signal and commits the alert
@@ -13,6 +14,11 @@ with its N outbox rows in one transaction; the clock stops when the fake has acc
 N-th message. Prints the time, messages per second and CPU per process, checks that nobody
 got two messages, and waits until every outcome is recorded too. Runs once per HTTP engine
 (libcurl, the default, and httpx) and prints the ratio.
+
+A slow provider at a real provider's rate (the issue-11 case):
+
+    python bench/fanout.py --recipients 2000 --rate 200 --http-timeout 3 --batch 50 \
+        [--slow-fraction 0.05 --slow-delay 6]
 """
 
 from __future__ import annotations
@@ -182,9 +188,20 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--workers", type=int, default=2, help="dispatcher processes")
     parser.add_argument(
-        "--concurrency", type=int, default=16, help="requests in flight per process"
+        "--concurrency", type=int, default=64, help="requests in flight per process"
     )
     parser.add_argument("--batch", type=int, default=500, help="rows claimed per round")
+    parser.add_argument(
+        "--rate", type=float, default=1_000_000, help="provider rate limit, messages per second"
+    )
+    parser.add_argument("--http-timeout", type=float, default=10.0, help="per request, seconds")
+    parser.add_argument(
+        "--slow-fraction",
+        type=float,
+        default=0.0,
+        help="fraction of requests the fake accepts but answers only after --slow-delay",
+    )
+    parser.add_argument("--slow-delay", type=float, default=6.0, help="seconds")
     parser.add_argument(
         "--engines",
         nargs="+",
@@ -212,7 +229,8 @@ def main() -> None:
         fake_url = f"http://127.0.0.1:{port}"
         fake = subprocess.Popen(
             [sys.executable, "-m", "tests.fakes", "twilio", "--port", str(port),
-             "--account-sid", SID, "--auth-token", TOKEN],
+             "--account-sid", SID, "--auth-token", TOKEN,
+             "--timeout", str(args.slow_fraction), "--timeout-delay", str(args.slow_delay)],
             cwd=ROOT,
         )  # fmt: skip
         wait_http(f"{fake_url}/_fake/stats")
@@ -227,7 +245,8 @@ def main() -> None:
             "SIAGA_ALERTS_TWILIO_AUTH_TOKEN": TOKEN,
             "SIAGA_ALERTS_TWILIO_SMS_FROM": "+15005550006",
             "SIAGA_ALERTS_TWILIO_WHATSAPP_FROM": "+14155238886",
-            "SIAGA_ALERTS_RATE_PER_SECOND": "1000000",  # the gateway does not throttle
+            "SIAGA_ALERTS_RATE_PER_SECOND": str(args.rate),
+            "SIAGA_ALERTS_HTTP_TIMEOUT_S": str(args.http_timeout),
             "SIAGA_ALERTS_DISPATCH_BATCH": str(args.batch),
             "SIAGA_ALERTS_DISPATCH_CONCURRENCY": str(args.concurrency),
             "SIAGA_ALERTS_DISPATCH_INTERVAL_S": "0.05",

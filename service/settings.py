@@ -171,6 +171,21 @@ class RiskSettings(BaseSettings):
         return self
 
 
+class JobSettings(BaseSettings):
+    """The generic `jobs` table (recompute and any other queued job)."""
+
+    model_config = _config("SIAGA_JOBS_")
+
+    lease_s: float = Field(
+        60.0,
+        ge=2,
+        description="a running job whose worker sent no heartbeat for this long is taken back",
+    )
+    max_attempts: int = Field(
+        3, ge=1, description="attempts before a job whose worker keeps dying is failed"
+    )
+
+
 class FeedSettings(BaseSettings):
     model_config = _config("SIAGA_FEEDS_")
 
@@ -237,7 +252,7 @@ class AlertSettings(BaseSettings):
     http_timeout_s: float = Field(10.0, gt=0, description="per provider request")
     dispatch_interval_s: float = Field(1.0, gt=0, description="idle poll of the outbox")
     dispatch_concurrency: int = Field(
-        16, ge=1, le=256, description="provider requests in flight per worker"
+        64, ge=1, le=256, description="provider requests in flight per worker"
     )
     http_engine: Literal["curl", "httpx"] = Field(
         "curl", description="runs the dispatcher's provider requests (docs/messaging.md)"
@@ -329,6 +344,7 @@ class Settings(BaseModel):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     imports: ImportSettings = Field(default_factory=ImportSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
     feeds: FeedSettings = Field(default_factory=FeedSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     map: MapSettings = Field(default_factory=MapSettings)
@@ -379,6 +395,7 @@ _CONCERNS: dict[str, type[BaseSettings]] = {
     "storage": StorageSettings,
     "imports": ImportSettings,
     "risk": RiskSettings,
+    "jobs": JobSettings,
     "feeds": FeedSettings,
     "alerts": AlertSettings,
     "map": MapSettings,

@@ -5,10 +5,12 @@ Any number of dispatchers on any number of machines share the outbox:
 1. take rate tokens for a provider (PostgreSQL token bucket), then claim at most that many
    due rows with `FOR UPDATE SKIP LOCKED`, marking them `sending` with a fresh claim token and
    committing *before* any HTTP call;
-2. send them concurrently through one HTTP engine (libcurl's multi interface by default,
-   see engines.py); a row marked `uncertain` (an earlier attempt may have reached the
-   provider) is first looked up at the provider and only sent again if it is not there;
-3. record every outcome in one transaction, guarded by the claim token.
+2. send them through one HTTP engine (libcurl's multi interface by default, see engines.py)
+   as a sliding window (window.py): each reply frees a slot for the next claimed row, so a
+   slow answer never holds the others; a row marked `uncertain` (an earlier attempt may have
+   reached the provider) is first looked up at the provider and only sent again if it is
+   not there;
+3. record outcomes as they arrive, a few per transaction, guarded by the claim token.
 
 A worker that dies between 1 and 3 leaves rows `sending`; after `sending_lease_s` any
 dispatcher turns them back to `pending` + `uncertain`, so they are reconciled, never blindly
@@ -17,6 +19,7 @@ resent. See docs/messaging.md for the whole argument.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import socket
@@ -26,7 +29,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 import httpx
@@ -40,12 +42,11 @@ from service.messaging.providers import build_providers, provider_for_channel
 from service.messaging.providers.base import OutboundMessage, Provider, ProviderError, SendResult
 from service.messaging.providers.wire import (
     Reply,
-    TransportFailure,
-    WireRequest,
     response_or_raise,
 )
 from service.messaging.ratelimit import TokenBucket
 from service.messaging.status import add_events, enqueue_sms_fallback
+from service.messaging.window import Window
 from service.settings import AlertSettings
 
 log = logging.getLogger(__name__)
@@ -76,11 +77,11 @@ class Outcome:
     via_lookup: bool = False
 
 
-def _send_result(provider: Provider, reply: Reply) -> SendResult:
+def send_result(provider: Provider, reply: Reply) -> SendResult:
     return provider.send_result(response_or_raise(provider.name, reply))
 
 
-def _lookup_result(
+def lookup_result(
     provider: Provider, reply: Reply, message: OutboundMessage, since: datetime
 ) -> SendResult | None:
     return provider.lookup_result(response_or_raise(provider.name, reply), message, since=since)
@@ -160,6 +161,7 @@ class Dispatcher:
             for name in providers
         }
         self._last_sweep = 0.0
+        self.request_tags = itertools.count()  # see window.Window
         # Set when new outbox rows are committed (LISTEN/NOTIFY, service.wakeup): the idle
         # wait in run_forever ends at once instead of at the next tick.
         self.wake = threading.Event()
@@ -206,24 +208,10 @@ class Dispatcher:
         return out
 
     def run_once(self) -> PassResult:
-        """Reap stale claims, then claim, send and record one batch per provider."""
-        now = self.clock()
-        self.reap_stale(now)
-        result = PassResult()
-        for provider_name, channels in self.routes().items():
-            bucket = self.buckets[provider_name]
-            granted, wait = bucket.take(self.settings.dispatch_batch)
-            if granted == 0:
-                if self.has_due(channels, now):
-                    result.wait_s = max(result.wait_s, wait)
-                continue
-            rows = self.claim(provider_name, channels, granted, now)
-            sendable = [r for r in rows if r is not None]
-            bucket.give_back(granted - len(sendable))
-            if rows:
-                self.process(sendable)
-                result.processed += len(rows)
-        return result
+        """Reap stale claims, then claim, send and record until nothing is due (or for at
+        most window.CLAIM_FOR_S), through the sliding window (window.py)."""
+        self.reap_stale(self.clock())
+        return Window(self).run()
 
     def drain(self, *, max_seconds: float = 30.0, stop: threading.Event | None = None) -> int:
         """Send until nothing is due (or time is up); returns how many rows were handled."""
@@ -416,59 +404,14 @@ class Dispatcher:
             return {r[0] for r in rows}
 
     def process(self, rows: list[Claimed]) -> None:
+        """Send rows already claimed and record their outcomes."""
         if rows:
             self.record(self.send(rows))
 
     def send(self, rows: list[Claimed]) -> list[Outcome]:
-        """Send claimed rows (looking up uncertain ones first); one outcome per row, in order."""
-        s = self.settings
-        # Nothing starts so late that it could still be running when the claim's lease runs
-        # out: another dispatcher would then reclaim rows this one is about to send.
-        start_by = time.monotonic() + s.sending_lease_s * 0.75 - s.http_timeout_s
-        now = self.clock()
-        templated = [r.phone for r in rows if r.channel == "whatsapp" and r.template]
-        open_window = self.window_open(templated, now)
-        messages = [self.message(r, outside_window=r.phone not in open_window) for r in rows]
-        outcomes: list[Outcome | None] = [None] * len(rows)
-        # An uncertain row is looked up first: found means sent, and it is not sent again.
-        lookups = [
-            (i, request)
-            for i, r in enumerate(rows)
-            if r.uncertain and self.providers[r.provider].supports_lookup
-            for request in [self.providers[r.provider].lookup_request(messages[i])]
-            if request is not None
-        ]
-        for (i, _), reply in zip(lookups, self._exchange(lookups, start_by), strict=True):
-            provider, since = self.providers[rows[i].provider], rows[i].first_claimed_at
-            outcomes[i] = self._settle(
-                rows[i],
-                partial(_lookup_result, provider, reply, messages[i], since),
-                via_lookup=True,
-            )
-        sends: list[tuple[int, WireRequest]] = []
-        for i, r in enumerate(rows):
-            if outcomes[i] is not None:
-                continue
-            provider = self.providers[r.provider]
-            try:
-                request = provider.send_request(messages[i])
-            except ProviderError as exc:  # a message this provider cannot carry
-                outcomes[i] = Outcome(r, error=exc)
-                continue
-            except Exception as exc:  # a bug must cost this row an attempt, not the batch
-                log.exception("delivery %s: request not built", r.id)
-                outcomes[i] = Outcome(
-                    r, error=ProviderError("transient", "internal", repr(exc)[:500])
-                )
-                continue
-            if request is None:  # no HTTP (console): the provider sends it itself
-                outcomes[i] = self._settle(r, partial(provider.send, messages[i]))
-            else:
-                sends.append((i, request))
-        for (i, _), reply in zip(sends, self._exchange(sends, start_by), strict=True):
-            provider = self.providers[rows[i].provider]
-            outcomes[i] = self._settle(rows[i], partial(_send_result, provider, reply))
-        return [o for o in outcomes if o is not None]
+        """Send claimed rows (looking up uncertain ones first) without recording; one
+        outcome per row, in order."""
+        return Window(self, claim=False, record=False).run_rows(rows)
 
     def message(self, row: Claimed, *, outside_window: bool) -> OutboundMessage:
         return OutboundMessage(
@@ -481,18 +424,8 @@ class Dispatcher:
             use_template=bool(row.template) and row.channel == "whatsapp" and outside_window,
         )
 
-    def _exchange(self, requests: list[tuple[int, WireRequest]], start_by: float) -> list[Reply]:
-        if not requests:
-            return []
-        try:
-            return self.engine.exchange_all([r for _, r in requests], start_by=start_by)
-        except Exception as exc:  # the engine broke mid-batch: any request may have arrived
-            log.exception("HTTP engine failed on a batch of %d", len(requests))
-            failure = TransportFailure(True, False, f"engine failed: {exc!r}"[:500])
-            return [failure] * len(requests)
-
     @staticmethod
-    def _settle(
+    def settle(
         row: Claimed, read: Callable[[], SendResult | None], *, via_lookup: bool = False
     ) -> Outcome | None:
         """The outcome of reading a reply (or of a send without HTTP); None when a lookup

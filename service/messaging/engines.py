@@ -1,6 +1,10 @@
-"""HTTP engines: run a batch of provider requests concurrently and return every reply.
+"""HTTP engines: keep up to `DISPATCH_CONCURRENCY` provider requests in flight and hand back
+each reply as soon as it arrives.
 
-The dispatcher hands a whole claimed batch to one engine:
+The dispatcher drives an engine as a sliding window (window.py): `start(tag, request)` while
+`free()` slots remain, `poll(timeout)` for the replies that arrived, and a new request goes
+out for each one that came back, so one slow answer holds one slot, never a whole batch.
+`exchange_all` runs a list through the same window and returns the replies in order.
 
 - `CurlEngine` (default) drives libcurl's multi interface from the calling thread: many
   requests in flight, keep-alive connections reused across batches, C parsing. A fan-out
@@ -8,8 +12,8 @@ The dispatcher hands a whole claimed batch to one engine:
 - `HttpxEngine` runs the same requests through the injected httpx client on a thread pool,
   for transports only httpx has (tests' MockTransport, custom proxies and auth).
 
-Both return, in input order, a `WireResponse` or a `TransportFailure` per request; neither
-raises for a failed request.
+Each reply is a `WireResponse` or a `TransportFailure`; neither engine raises for a failed
+request. An engine is driven by one thread at a time.
 """
 
 from __future__ import annotations
@@ -17,9 +21,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from collections.abc import Hashable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from io import BytesIO
 from typing import Protocol
 
@@ -36,9 +39,25 @@ from service.messaging.providers.wire import (
 )
 from service.settings import AlertSettings
 
+NOT_STARTED = "not started: the claim's lease was running out"
+
 
 class HttpEngine(Protocol):
     name: str
+
+    def free(self) -> int:
+        """How many more requests may be started now."""
+        ...
+
+    def in_flight(self) -> int: ...
+
+    def start(self, tag: Hashable, request: WireRequest) -> None:
+        """Start a request (only while free() > 0); its reply comes back from poll()."""
+        ...
+
+    def poll(self, timeout: float) -> list[tuple[Hashable, Reply]]:
+        """The replies that arrived, waiting up to `timeout` seconds for the first one."""
+        ...
 
     def exchange_all(
         self, requests: Sequence[WireRequest], *, start_by: float | None = None
@@ -50,22 +69,82 @@ class HttpEngine(Protocol):
     def close(self) -> None: ...
 
 
-class HttpxEngine:
-    name = "httpx"
+class _Window:
+    """`exchange_all` over start/poll: the same sliding window the dispatcher uses."""
 
-    def __init__(self, client: httpx.Client, *, concurrency: int) -> None:
-        self.client = client
-        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="send")
+    lock: threading.Lock
+
+    def free(self) -> int:
+        raise NotImplementedError
+
+    def in_flight(self) -> int:
+        raise NotImplementedError
+
+    def start(self, tag: Hashable, request: WireRequest) -> None:
+        raise NotImplementedError
+
+    def poll(self, timeout: float) -> list[tuple[Hashable, Reply]]:
+        raise NotImplementedError
 
     def exchange_all(
         self, requests: Sequence[WireRequest], *, start_by: float | None = None
     ) -> list[Reply]:
-        return list(self.pool.map(partial(self._exchange, start_by=start_by), requests))
+        replies: list[Reply | None] = [None] * len(requests)
+        waiting = list(enumerate(requests))
+        waiting.reverse()  # pop() from the end keeps input order
+        call = object()  # tags (call, index): replies left from any other caller are dropped
+        pending = 0
+        with self.lock:
+            while waiting or pending:
+                if start_by is not None and time.monotonic() >= start_by:
+                    for index, _ in waiting:
+                        replies[index] = TransportFailure(False, False, NOT_STARTED)
+                    waiting.clear()
+                while waiting and self.free() > 0:
+                    index, request = waiting.pop()
+                    self.start((call, index), request)
+                    pending += 1
+                for tag, reply in self.poll(0.05):
+                    if isinstance(tag, tuple) and tag[0] is call:
+                        replies[tag[1]] = reply
+                        pending -= 1
+                if not waiting and pending and not self.in_flight():
+                    break  # cannot happen unless an engine lost a request
+        assert all(r is not None for r in replies)
+        return replies  # type: ignore[return-value]
 
-    def _exchange(self, request: WireRequest, *, start_by: float | None) -> Reply:
-        if start_by is not None and time.monotonic() >= start_by:
-            return TransportFailure(False, False, NOT_STARTED)
-        return exchange(self.client, request)
+
+class HttpxEngine(_Window):
+    name = "httpx"
+
+    def __init__(self, client: httpx.Client, *, concurrency: int) -> None:
+        self.client = client
+        self.concurrency = concurrency
+        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="send")
+        self.running: dict[Future[Reply], Hashable] = {}
+        self.lock = threading.Lock()
+
+    def free(self) -> int:
+        return self.concurrency - len(self.running)
+
+    def in_flight(self) -> int:
+        return len(self.running)
+
+    def start(self, tag: Hashable, request: WireRequest) -> None:
+        self.running[self.pool.submit(exchange, self.client, request)] = tag
+
+    def poll(self, timeout: float) -> list[tuple[Hashable, Reply]]:
+        if not self.running:
+            return []
+        done, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
+        out: list[tuple[Hashable, Reply]] = []
+        for future in done:
+            tag = self.running.pop(future)
+            try:
+                out.append((tag, future.result()))
+            except Exception as exc:  # exchange() classifies errors; this is a bug: maybe sent
+                out.append((tag, TransportFailure(True, False, f"engine failed: {exc!r}"[:500])))
+        return out
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -74,7 +153,7 @@ class HttpxEngine:
 class _InFlight:
     __slots__ = ("body", "header_lines", "index")
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: Hashable) -> None:
         self.index = index
         self.body = BytesIO()
         self.header_lines: list[bytes] = []
@@ -82,9 +161,6 @@ class _InFlight:
 
 def _never_rewind(offset: int, origin: int) -> int:
     return int(pycurl.SEEKFUNC_FAIL)
-
-
-NOT_STARTED = "not started: the claim's lease was running out"
 
 
 def _parse_headers(lines: list[bytes]) -> tuple[str, dict[str, str]]:
@@ -103,7 +179,7 @@ def _parse_headers(lines: list[bytes]) -> tuple[str, dict[str, str]]:
     return reason, headers
 
 
-class CurlEngine:
+class CurlEngine(_Window):
     name = "curl"
 
     def __init__(
@@ -119,6 +195,8 @@ class CurlEngine:
         self.multi.setopt(pycurl.M_MAXCONNECTS, concurrency * 2)
         self.idle = [pycurl.Curl() for _ in range(concurrency)]
         self.handles = list(self.idle)
+        self.running: dict[pycurl.Curl, _InFlight] = {}
+        self.ready: list[tuple[Hashable, Reply]] = []  # failed before they left
         # One multi handle must never be driven by two threads at once.
         self.lock = threading.Lock()
 
@@ -168,58 +246,53 @@ class CurlEngine:
             reason=reason,
         )
 
-    def exchange_all(
-        self, requests: Sequence[WireRequest], *, start_by: float | None = None
-    ) -> list[Reply]:
-        replies: list[Reply | None] = [None] * len(requests)
-        waiting = list(enumerate(requests))
-        waiting.reverse()  # pop() from the end keeps input order
-        in_flight: dict[pycurl.Curl, _InFlight] = {}
-        with self.lock:
-            try:
-                while waiting or in_flight:
-                    if start_by is not None and time.monotonic() >= start_by:
-                        for index, _ in waiting:
-                            replies[index] = TransportFailure(False, False, NOT_STARTED)
-                        waiting.clear()
-                    while waiting and self.idle:
-                        index, request = waiting.pop()
-                        handle, state = self.idle.pop(), _InFlight(index)
-                        try:
-                            self._start(handle, request, state)
-                        except Exception as exc:  # e.g. a header libcurl cannot encode
-                            self.idle.append(handle)
-                            replies[index] = TransportFailure(
-                                False, False, f"request not built: {exc!r}"
-                            )
-                            continue
-                        in_flight[handle] = state
-                    if not in_flight:
-                        continue
-                    while self.multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
-                        pass
-                    if not self._collect(in_flight, replies) and in_flight:
-                        self.multi.select(0.05)
-            finally:  # an exception mid-batch must not strand handles inside the multi
-                for handle in in_flight:
-                    self.multi.remove_handle(handle)
-                    self.idle.append(handle)
-        assert all(r is not None for r in replies)
-        return replies  # type: ignore[return-value]
+    def free(self) -> int:
+        return len(self.idle)
 
-    def _collect(self, in_flight: dict[pycurl.Curl, _InFlight], replies: list[Reply | None]) -> int:
-        finished = 0
+    def in_flight(self) -> int:
+        return len(self.running) + len(self.ready)
+
+    def start(self, tag: Hashable, request: WireRequest) -> None:
+        handle, state = self.idle.pop(), _InFlight(tag)
+        try:
+            self._start(handle, request, state)
+        except Exception as exc:  # e.g. a header libcurl cannot encode
+            self.idle.append(handle)
+            self.ready.append((tag, TransportFailure(False, False, f"request not built: {exc!r}")))
+            return
+        self.running[handle] = state
+
+    def poll(self, timeout: float) -> list[tuple[Hashable, Reply]]:
+        out, self.ready = self.ready, []
+        deadline = time.monotonic() + timeout
+        try:
+            while self.running:
+                while self.multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
+                    pass
+                self._collect(out)
+                left = deadline - time.monotonic()
+                if out or left <= 0:
+                    break
+                self.multi.select(min(left, 0.05))
+        except BaseException:  # never strand handles inside the multi (the caller counts
+            for handle in self.running:  # every request it started as maybe sent)
+                self.multi.remove_handle(handle)
+                self.idle.append(handle)
+            self.running.clear()
+            raise
+        return out
+
+    def _collect(self, out: list[tuple[Hashable, Reply]]) -> None:
         while True:
             queued, ok, failed = self.multi.info_read()
             for handle in ok:
-                state = in_flight.pop(handle)
-                replies[state.index] = self._finish(handle, state, None)
+                state = self.running.pop(handle)
+                out.append((state.index, self._finish(handle, state, None)))
             for handle, errno, message in failed:
-                state = in_flight.pop(handle)
-                replies[state.index] = self._finish(handle, state, (errno, message))
-            finished += len(ok) + len(failed)
+                state = self.running.pop(handle)
+                out.append((state.index, self._finish(handle, state, (errno, message))))
             if not queued:
-                return finished
+                return
 
     def close(self) -> None:
         with self.lock:

@@ -3,16 +3,26 @@
 Any domain can queue a job row; workers poll for queued rows every couple of seconds and
 claim one with `FOR UPDATE SKIP LOCKED`, so each job runs once however many workers there
 are. Progress is written in short transactions of its own so the API can show it live.
+
+A claim is a lease: the worker's heartbeat thread bumps `heartbeat_at` (database clock) every
+quarter of `SIAGA_JOBS_LEASE_S`. A job whose heartbeat is older than the lease lost its worker
+(SIGKILL, power, a dead database connection): before claiming, every worker puts such jobs back
+in the queue, or fails them with the reason once `SIAGA_JOBS_MAX_ATTEMPTS` claims are used.
+`attempts` is the fencing token: heartbeats and the final write of an attempt that lost its
+lease change nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import utcnow
@@ -21,7 +31,7 @@ from service.hazards.models import HazardLayer
 from service.risk import service as risk_service
 from service.risk.exposure import METHODS
 from service.risk.models import Job
-from service.settings import Settings
+from service.settings import JobSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +95,60 @@ def job_json(job: Job) -> dict[str, Any]:
         "created_at": job.created_at.isoformat() if job.created_at else None,
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "attempts": job.attempts,
+        "heartbeat_at": job.heartbeat_at.isoformat() if job.heartbeat_at else None,
     }
 
 
-def claim_next(session_factory: sessionmaker[Session], kinds: list[str]) -> Job | None:
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+# Jobs whose worker stopped sending heartbeats go back to the queue, or fail with the reason
+# once every attempt is used. The database clock decides, so workers' clocks may disagree.
+_REAP = text(
+    """
+    WITH lost AS (
+        SELECT id FROM jobs
+        WHERE status = 'running' AND (heartbeat_at IS NULL OR
+                                      heartbeat_at < now() - make_interval(secs => :lease))
+        ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED
+    )
+    UPDATE jobs j
+    SET status = CASE WHEN j.attempts < :max_attempts THEN 'queued' ELSE 'failed' END,
+        error = CASE WHEN j.attempts < :max_attempts THEN NULL ELSE
+            format('worker %s stopped (no heartbeat for %s s) on attempt %s of %s; '
+                   'gave up', coalesce(j.worker, '?'), :lease, j.attempts, :max_attempts) END,
+        message = format('worker %s stopped (no heartbeat for %s s) on attempt %s of %s',
+                         coalesce(j.worker, '?'), :lease, j.attempts, :max_attempts),
+        finished_at = CASE WHEN j.attempts < :max_attempts THEN NULL ELSE now() END,
+        heartbeat_at = NULL, updated_at = now()
+    FROM lost WHERE j.id = lost.id
+    RETURNING j.id, j.kind, j.status, j.attempts, j.worker
+    """
+)
+
+
+def reap_lost(session_factory: sessionmaker[Session], settings: JobSettings) -> int:
+    """Take back running jobs whose worker died; returns how many."""
+    with session_factory() as session, session.begin():
+        rows = session.execute(
+            _REAP, {"lease": settings.lease_s, "max_attempts": settings.max_attempts}
+        ).all()
+    for r in rows:
+        log.warning(
+            "job %s (%s): worker %s stopped on attempt %s; %s",
+            r.id,
+            r.kind,
+            r.worker,
+            r.attempts,
+            "re-queued" if r.status == "queued" else "failed",
+        )
+    return len(rows)
+
+
+def claim_next(
+    session_factory: sessionmaker[Session], kinds: list[str], settings: JobSettings | None = None
+) -> Job | None:
+    reap_lost(session_factory, settings or JobSettings())
     with session_factory() as session, session.begin():
         job = session.scalars(
             select(Job)
@@ -102,7 +162,55 @@ def claim_next(session_factory: sessionmaker[Session], kinds: list[str]) -> Job 
         job.status = "running"
         job.started_at = utcnow()
         job.progress = 0.0
+        job.attempts += 1
+        job.heartbeat_at = func.now()
+        job.worker = WORKER
+        session.flush()
+        session.refresh(job)
         return job
+
+
+class Heartbeat:
+    """Bump a running job's heartbeat every quarter lease, from a thread of its own, so a
+    handler busy in C code (GDAL, GEOS) still holds its lease; stops when the job ends."""
+
+    def __init__(
+        self, session_factory: sessionmaker[Session], job: Job, settings: JobSettings
+    ) -> None:
+        self.session_factory, self.job_id, self.attempt = session_factory, job.id, job.attempts
+        self.interval = settings.lease_s / 4
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(
+            target=self._run, name=f"job-{job.id}-heartbeat", daemon=True
+        )
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                with self.session_factory() as session, session.begin():
+                    held = session.execute(
+                        update(Job)
+                        .where(
+                            Job.id == self.job_id,
+                            Job.status == "running",
+                            Job.attempts == self.attempt,
+                        )
+                        .values(heartbeat_at=func.now())
+                    ).rowcount  # type: ignore[attr-defined]
+            except Exception:  # the database may be down for a moment; try again next beat
+                log.warning("job %s: heartbeat not written", self.job_id, exc_info=True)
+                continue
+            if not held:
+                log.warning("job %s: lease lost (taken back by another worker)", self.job_id)
+                return
 
 
 def _progress_writer(
@@ -131,7 +239,10 @@ def run_job(session_factory: sessionmaker[Session], settings: Settings, job: Job
     try:
         if handler is None:
             raise RuntimeError(f"no handler for job kind {job.kind!r}")
-        result = handler(session_factory, settings, job, _progress_writer(session_factory, job.id))
+        with Heartbeat(session_factory, job, settings.jobs):
+            result = handler(
+                session_factory, settings, job, _progress_writer(session_factory, job.id)
+            )
         failed = [r for r in result.get("layers", []) if r.get("status") == "failed"]
         status = (
             "failed" if failed and len(failed) == len(result.get("layers", [])) else "succeeded"
@@ -141,17 +252,20 @@ def run_job(session_factory: sessionmaker[Session], settings: Settings, job: Job
         log.exception("job %s (%s) failed", job.id, job.kind)
         result, status, error = {}, "failed", str(exc) or type(exc).__name__
     with session_factory() as session, session.begin():
-        session.execute(
+        written = session.execute(
             update(Job)
-            .where(Job.id == job.id)
+            .where(Job.id == job.id, Job.status == "running", Job.attempts == job.attempts)
             .values(
                 status=status,
                 result=result,
                 error=error,
                 finished_at=utcnow(),
                 progress=1.0 if status == "succeeded" else Job.progress,
+                heartbeat_at=None,
             )
-        )
+        ).rowcount  # type: ignore[attr-defined]
+    if not written:
+        log.warning("job %s: lease lost before the end; its outcome is not recorded", job.id)
     log.info("job %s (%s) %s in %.2f s", job.id, job.kind, status, time.perf_counter() - started)
     return result
 
@@ -162,7 +276,7 @@ def run_pending_jobs(
     """Claim and run queued jobs of the kinds this process knows; returns how many ran."""
     ran = 0
     while ran < max_jobs:
-        job = claim_next(session_factory, list(HANDLERS))
+        job = claim_next(session_factory, list(HANDLERS), settings.jobs)
         if job is None:
             break
         run_job(session_factory, settings, job)

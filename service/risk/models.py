@@ -12,6 +12,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     func,
@@ -47,11 +48,18 @@ class Job(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
     )
+    # The lease: a running job's worker bumps heartbeat_at; a job whose heartbeat is older
+    # than SIAGA_JOBS_LEASE_S is re-queued (or failed after SIAGA_JOBS_MAX_ATTEMPTS).
+    # `attempts` doubles as the fencing token of the worker that holds the lease.
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0", default=0)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    worker: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
         CheckConstraint("status IN ('" + "','".join(JOB_STATUSES) + "')", name="status"),
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress"),
         Index("ix_jobs_queued", "kind", "created_at", postgresql_where=text("status = 'queued'")),
+        Index("ix_jobs_running", "heartbeat_at", postgresql_where=text("status = 'running'")),
     )
 
 

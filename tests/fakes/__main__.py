@@ -23,9 +23,15 @@ def main() -> None:
     parser.add_argument("--auth-token", default="fake-twilio-token")
     parser.add_argument("--access-token", default="fake-meta-token")
     parser.add_argument("--transient", type=float, default=0.0)
-    parser.add_argument("--timeout", type=float, default=0.0)
+    parser.add_argument(
+        "--timeout", type=float, default=0.0, help="fraction accepted, then answered late"
+    )
+    parser.add_argument("--timeout-delay", type=float, default=1.0, help="how late, in seconds")
     args = parser.parse_args()
-    gateway = Gateway(Faults(transient_5xx=args.transient, timeout=args.timeout), dedupe=False)
+    faults = Faults(
+        transient_5xx=args.transient, timeout=args.timeout, timeout_delay_s=args.timeout_delay
+    )
+    gateway = Gateway(faults, dedupe=False)
     app = (
         FakeTwilio(gateway, account_sid=args.account_sid, auth_token=args.auth_token)
         if args.provider == "twilio"

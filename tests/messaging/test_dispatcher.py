@@ -264,7 +264,24 @@ def test_enqueue_is_idempotent_and_validates(session_factory: SessionFactory) ->
 
 
 class BrokenEngine:
+    """Takes requests, then falls over while they are in flight."""
+
     name = "broken"
+
+    def __init__(self) -> None:
+        self.started: list[Any] = []
+
+    def free(self) -> int:
+        return 16
+
+    def in_flight(self) -> int:
+        return len(self.started)
+
+    def start(self, tag: Any, request: Any) -> None:
+        self.started.append(tag)
+
+    def poll(self, timeout: float) -> list[Any]:
+        raise RuntimeError("the HTTP engine fell over")
 
     def exchange_all(self, requests: Any, *, start_by: float | None = None) -> list[Any]:
         raise RuntimeError("the HTTP engine fell over")
