@@ -56,6 +56,41 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """user+system CPU seconds per process (Linux /proc): the cost per request this gives
+    does not depend on what else the shared machine is doing, unlike latency."""
+    out = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two samples by the processes present in both."""
+    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
+
+
+def backend_pids(url: str) -> list[int]:
+    """PostgreSQL backends connected to the scratch database (both servers': the idle
+    server's backends use no CPU while the other one is loaded)."""
+    eng = create_engine(url)
+    with eng.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            )
+        )
+        pids = [int(r[0]) for r in rows]
+    eng.dispose()
+    return pids
+
+
 def wait_ready(url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -104,7 +139,10 @@ def scenarios(count: int) -> dict[str, dict[str, list[str]]]:
     offsets = range(0, max(count - 100, 1), 100)
     cols = min(count, 100)
     rows = max(1, (count + cols - 1) // cols)
-    tiles = api_peer.tiles_z10(110, -8 + 0.05 * rows, 110 + 0.05 * cols, -8)
+    # (west, south, east, north): the data spans lon 110.. and lat -8.. (see LOAD_SQL).
+    tiles = api_peer.tiles_z10(110, -8, 110 + 0.05 * cols, -8 + 0.05 * rows)
+    if not tiles:
+        raise RuntimeError("no z10 tile over the data: the tile list is empty")
     return {
         "items limit=100 (random offset)": {
             "siaga": [f"/ogc/collections/communities/items?limit=100&offset={o}" for o in offsets],
@@ -166,11 +204,21 @@ def run(args: argparse.Namespace) -> None:
         results: dict[str, dict[str, api_peer.LoadResult]] = {}
         for label, paths in scenarios(args.count).items():
             for server, base_url in bases.items():
-                r = api_peer.load(base_url, paths[server], args.seconds, args.clients)
+                app_pid = servers[server].pid
+                # Warm up first (connections opened, caches filled), then sample /proc.
+                api_peer.load(base_url, paths[server], 1.0, args.clients)
+                pg_pids = backend_pids(url)
+                before = cpu_seconds([app_pid, *pg_pids])
+                r = api_peer.load(base_url, paths[server], args.seconds, args.clients, warm=False)
+                after = cpu_seconds([app_pid, *pg_pids])
+                requests = max(r.rps * args.seconds, 1.0)
+                app_ms = (after.get(app_pid, 0.0) - before.get(app_pid, 0.0)) / requests * 1000
+                pg_ms = cpu_delta(before, after) / requests * 1000 - app_ms
                 results.setdefault(label, {})[server] = r
                 print(
                     f"{label:38s} {server:5s} {r.rps:7.1f} req/s  p50 {r.p50_ms:6.1f} ms  "
-                    f"p99 {r.p99_ms:6.1f} ms  errors {r.errors}  [{r.tool}]"
+                    f"p99 {r.p99_ms:6.1f} ms  errors {r.errors}  "
+                    f"CPU/req app {app_ms:5.2f} ms pg {pg_ms:5.2f} ms  [{r.tool}]"
                 )
         for label, by_server in results.items():
             if "tipg" not in by_server:

@@ -53,9 +53,15 @@ def _wrk(base: str, paths: list[str], seconds: float, clients: int) -> LoadResul
         ).stdout
     finally:
         os.unlink(f.name)
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> LoadResult:
+    """Requests per second, p50 and p99 and the non-2xx count from `wrk --latency` output."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    # Anchored to the start of the line: the "+/- Stdev" column (e.g. "86.99%") must not match.
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     return LoadResult(rps, p50, p99, int(bad.group(1)) if bad else 0, "wrk")
 
@@ -88,14 +94,18 @@ async def _hammer(urls: list[str], seconds: float, clients: int) -> LoadResult:
     )
 
 
-def load(base: str, paths: list[str], seconds: float, clients: int) -> LoadResult:
+def load(
+    base: str, paths: list[str], seconds: float, clients: int, *, warm: bool = True
+) -> LoadResult:
     """Hit random `paths` under `base` with `clients` connections for `seconds` (after a
-    one-second warm-up)."""
+    one-second warm-up unless `warm` is false)."""
     if shutil.which("wrk"):
-        _wrk(base, paths, 1.0, clients)
+        if warm:
+            _wrk(base, paths, 1.0, clients)
         return _wrk(base, paths, seconds, clients)
     urls = [base + p for p in paths]
-    asyncio.run(_hammer(urls, 1.0, clients))
+    if warm:
+        asyncio.run(_hammer(urls, 1.0, clients))
     return asyncio.run(_hammer(urls, seconds, clients))
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -13,19 +14,30 @@ from service.errors import Forbidden, Unauthorized
 from service.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in the
+# thread pool, a hand-off to a worker thread and back (GIL and wake-ups) on every request.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_session_factory(request: Request) -> sessionmaker[Session]:
+async def get_session_factory(request: Request) -> sessionmaker[Session]:
     return request.app.state.session_factory
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; routes commit explicitly, anything else rolls back."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; routes commit explicitly, anything else rolls back.
+
+    Making a session does no I/O (it connects on first use), so it is made on the event
+    loop; closing it may (the rollback that returns the connection to the pool), so that
+    runs in a worker thread, under its own limiter as FastAPI does for the exit of sync
+    dependencies: a session holding a connection must never wait for a thread-pool token
+    that routes blocked on the exhausted pool hold (that would deadlock until pool_timeout)."""
     factory: sessionmaker[Session] = request.app.state.session_factory
-    with factory() as session:
+    session = factory()
+    try:
         yield session
+    finally:
+        await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
 
 
 # Database ids are bigint: bound them so an out-of-range id is a 400/422, never a 500.
@@ -34,7 +46,13 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 OptionalIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the session (and its pooled connection) is closed as soon as the route
+# has returned and its response is built, not after the body has been sent (FastAPI's default
+# for dependencies with yield). Otherwise a connection stays checked out while a large body
+# drains to a slow client, a keep-alive client's next request needs a second one, the pool
+# overflows and SQLAlchemy opens and closes a PostgreSQL connection (a fork) per request:
+# that was most of the p99 of /ogc items and tiles under load (docs/ogc.md, "Speed").
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 
 

@@ -210,9 +210,12 @@ def _page_rows(
         src.c[col].desc() if desc else src.c[col].asc() for col, desc in q.sort
     ]
     order.append(id_col)
-    # Pick the page's ids first (with the total as a window count), then render only those:
-    # rows skipped by OFFSET are never turned into GeoJSON.
-    cols = [id_col.label("page_id"), func.count().over().label("matched")]
+    # Pick the page's ids first, then render only those: rows skipped by OFFSET are never
+    # turned into GeoJSON. The total is a plain count in a scalar subquery (run once, in the
+    # same statement): as `count(*) OVER ()` it made PostgreSQL buffer every matching row,
+    # about half of the statement's time for a 10,000-row collection (docs/ogc.md, "Speed").
+    matched = select(func.count()).select_from(src).where(*conds).scalar_subquery()
+    cols = [id_col.label("page_id")]
     if q.sort:
         cols.append(func.row_number().over(order_by=order).label("rn"))
     page = (
@@ -225,17 +228,16 @@ def _page_rows(
         .cte("page")
     )
     stmt = (
-        select(page.c.matched, *render)
+        select(matched.label("matched"), *render)
         .select_from(page.join(src, id_col == page.c.page_id))
         .order_by(page.c.rn if q.sort else page.c.page_id)
     )
     rows = conn.execute(stmt).all()
     if rows:
-        matched = int(rows[0][0])
-    else:  # past the end (or nothing matches): the window had no row to carry the count
-        count = select(func.count()).select_from(src).where(*conds)
-        matched = int(conn.execute(count).scalar_one()) if q.offset else 0
-    return [row[1:] for row in rows], matched
+        total = int(rows[0][0])
+    else:  # past the end (or nothing matches): no row carried the count
+        total = int(conn.execute(select(matched)).scalar_one()) if q.offset else 0
+    return [row[1:] for row in rows], total
 
 
 def items_page(conn: Connection, coll: Collection, q: ItemsQuery) -> tuple[list[str], int]:

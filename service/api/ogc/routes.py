@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from service.api.deps import SessionDep, SettingsDep, get_principal
@@ -66,13 +67,16 @@ CONFORMANCE = [
 TRS_GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 
 
-def ogc_principal(request: Request) -> Principal:
+async def ogc_principal(request: Request) -> Principal:
     """A Bearer API key opens non-public collections; any other Authorization header (GDAL's
-    and QGIS's Basic credentials, say) is ignored, as everything public needs none."""
+    and QGIS's Basic credentials, say) is ignored, as everything public needs none.
+
+    Async so that anonymous reads (most of them) skip a thread-pool hand-off; only a key
+    lookup (database I/O) goes to a worker thread."""
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("bearer "):
         return ANONYMOUS
-    return get_principal(request)
+    return await run_in_threadpool(get_principal, request)
 
 
 PrincipalDep = Annotated[Principal, Depends(ogc_principal)]
