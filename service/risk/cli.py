@@ -70,7 +70,7 @@ def recompute(
 @app.command("status")
 def status() -> None:
     """What was last computed for each hazard layer."""
-    from service.risk.service import layer_states
+    from service.risk.readouts import layer_states
     from service.runtime import open_runtime
 
     with open_runtime() as rt, rt.session_factory() as session:

@@ -31,6 +31,7 @@ from service.hazards.models import HazardLayer
 from service.risk import service as risk_service
 from service.risk.exposure import METHODS
 from service.risk.models import Job
+from service.risk.readouts import current_hazard_layers
 from service.settings import JobSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -324,9 +325,7 @@ def never_computed_layers(session: Session) -> list[int]:
     from service.risk.models import RiskLayerState
 
     done = set(session.scalars(select(RiskLayerState.layer_id)))
-    return [
-        layer.id for layer in risk_service.current_hazard_layers(session) if layer.id not in done
-    ]
+    return [layer.id for layer in current_hazard_layers(session) if layer.id not in done]
 
 
 def poll(session_factory: sessionmaker[Session], settings: Settings) -> None:

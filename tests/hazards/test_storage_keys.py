@@ -161,7 +161,7 @@ def test_layers_stored_under_the_old_name_keyed_paths_still_resolve(
     tmp_path: Path, session_factory: sessionmaker[Session], data_dir: Path, settings: Settings
 ) -> None:
     """A row written before the id scheme names `rasters/<slug>/v1.tif`: it is read as stored."""
-    from service.risk.service import raster_file
+    from service.risk.inputs import raster_file
 
     old = data_dir / "rasters" / "banjir-palu" / "v1.tif"
     old.parent.mkdir(parents=True)

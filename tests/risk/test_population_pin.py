@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from service.cli import app as cli_app
 from service.hazards.models import HazardLayer
 from service.risk.models import RiskScore
-from service.risk.service import get_risk_card, recompute_layer
+from service.risk.readouts import get_risk_card
+from service.risk.service import recompute_layer
 from service.settings import Settings
 from tests.risk import builders
 

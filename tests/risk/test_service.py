@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.communities.models import Community
 from service.risk import jobs
 from service.risk.models import RiskLayerState, RiskScore
-from service.risk.service import get_risk_card, recompute_layer, risk_features
+from service.risk.readouts import get_risk_card, risk_features
+from service.risk.service import recompute_layer
 from service.settings import Settings
 from tests.risk import builders
 

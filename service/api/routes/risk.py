@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from service.api.deps import CoordinatorDep, SessionDep
 from service.ops import audit
 from service.risk import jobs as risk_jobs
-from service.risk import service as risk_service
+from service.risk import readouts
 
 router = APIRouter(prefix="/api/v1", tags=["risk"])
 
@@ -70,10 +70,10 @@ def get_risk_card(
     ] = None,
 ) -> dict[str, Any]:
     """The risk card: per hazard level, score, H/V/C with inputs, exposure per class, history."""
-    return risk_service.get_risk_card(session=session, code=code, at=at, hazard=hazard)
+    return readouts.get_risk_card(session=session, code=code, at=at, hazard=hazard)
 
 
 @router.get("/risk/layers")
 def get_layer_states(session: SessionDep) -> list[dict[str, Any]]:
     """What was last computed per hazard layer (status, duration, error)."""
-    return risk_service.layer_states(session=session)
+    return readouts.layer_states(session=session)
