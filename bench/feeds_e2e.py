@@ -16,10 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import tempfile
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, box
-from sqlalchemy import create_engine, func, insert, make_url, select, text
+from sqlalchemy import create_engine, func, insert, select
 
-from bench.population import add_uniform_population
+from bench.scratch import add_uniform_population, scratch_database
 from service.communities.models import Community
 from service.db import make_session_factory
 from service.feeds.models import Feed
@@ -47,20 +45,8 @@ def main() -> None:
     ap.add_argument("--communities", type=int, default=5000)
     ap.add_argument("--magnitude", type=float, default=7.2)
     args = ap.parse_args()
-    server_url = DatabaseSettings(url=os.environ.get("DATABASE_URL", "")).url
-    name = f"siaga_bench_feeds_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(
-        make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database("siaga_bench_feeds") as url:
         run(url, args.communities, args.magnitude)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def run(url: str, n: int, magnitude: float) -> None:

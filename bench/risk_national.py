@@ -21,7 +21,6 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import Point, box
 from sqlalchemy import create_engine, func, make_url, select, text
 
-from bench.population import add_uniform_population
+from bench.scratch import add_uniform_population, scratch_database
 from service.db import make_session_factory
 from service.feeds.models import HazardEvent
 from service.feeds.shaking import update_shaking
@@ -191,20 +190,8 @@ def main() -> None:
     ap.add_argument("--pop-res", type=float, default=0.01, help="population cell size, degrees")
     ap.add_argument("--profile", help="write cProfile stats of the last event to this file")
     args = ap.parse_args()
-    server_url = DatabaseSettings(url=os.environ.get("DATABASE_URL", "")).url
-    name = f"siaga_bench_risk_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(
-        make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database("siaga_bench_risk") as url:
         run(url, args.communities, args.pop_res, args.profile)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

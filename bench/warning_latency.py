@@ -27,28 +27,26 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from geoalchemy2.shape import from_shape
-from sqlalchemy import create_engine, insert, make_url, text
+from sqlalchemy import create_engine, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fanout import free_port, stop, wait_http  # noqa: E402
-from bench.population import add_uniform_population  # noqa: E402
+from bench.scratch import add_uniform_population, scratch_database  # noqa: E402
 from bench.synthetic_desa import EXTENT, desa_cells  # noqa: E402
 from service.alerts.models import AlertGroup, AlertRule, Member  # noqa: E402
 from service.communities.models import Community  # noqa: E402
 from service.db import make_session_factory  # noqa: E402
 from service.feeds.models import Feed  # noqa: E402
 from service.migrate import upgrade  # noqa: E402
-from service.settings import DatabaseSettings  # noqa: E402
 from tests.fakes.feed_server import FeedServer, Route  # noqa: E402
 
 SID, TOKEN = "AC" + "d" * 32, "bench-token"
@@ -319,19 +317,8 @@ def main() -> None:
         help="print this many last lines of the processes' log",
     )
     args = parser.parse_args()
-    server = make_url(DatabaseSettings(url=os.environ.get("DATABASE_URL", "")).url)
-    name = f"siaga_bench_chain_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            run(url, args, Path(tmp))
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database("siaga_bench_chain") as url, tempfile.TemporaryDirectory() as tmp:
+        run(url, args, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
-"""A uniform population raster registered as an exposure layer: the benches' shared set-up."""
+"""The benches' shared set-up: a scratch database, a uniform population raster."""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +13,28 @@ import numpy as np
 from affine import Affine
 from geoalchemy2.shape import from_shape
 from shapely.geometry import box
+from sqlalchemy import create_engine, make_url, text
 
 from service.feeds.layers import write_array_cog
 from service.hazards.models import HazardLayer
+from service.settings import DatabaseSettings
+
+
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """A new database on the server DATABASE_URL names (PostGIS and migrations are the
+    caller's), yielded as its URL and dropped afterwards, whatever happened."""
+    server = make_url(DatabaseSettings(url=os.environ.get("DATABASE_URL", "")).url)
+    name = f"{prefix}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def add_uniform_population(
