@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.orm import Session as Session
 
+from service.errors import NotFound
 from service.settings import DatabaseSettings, Settings
+
+_T = TypeVar("_T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -80,3 +84,14 @@ def try_advisory_xact_lock(session: Session, *parts: object) -> bool:
 def advisory_xact_lock(session: Session, *parts: object) -> None:
     """Wait for a transaction-scoped advisory lock (released at commit or rollback)."""
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_lock_key(*parts)})
+
+
+def get_or_404(
+    session: Session, model: type[_T], ident: int, missing: str, *, for_update: bool = False
+) -> _T:
+    """The row `model` with primary key `ident`, or NotFound (404) with the message `missing`
+    (which says what is missing and where to look)."""
+    row = session.get(model, ident, with_for_update=for_update)
+    if row is None:
+        raise NotFound(missing)
+    return row

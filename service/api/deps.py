@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.auth.service import ANONYMOUS, Principal, authenticate
 from service.errors import Forbidden, Unauthorized
+from service.ops import audit
 from service.settings import Settings
 
 
@@ -93,3 +94,40 @@ def require_role(role: str) -> Callable[[Principal], Principal]:
 CoordinatorDep = Annotated[Principal, Depends(require_role("coordinator"))]
 ResponderDep = Annotated[Principal, Depends(require_role("responder"))]
 AdminDep = Annotated[Principal, Depends(require_role("admin"))]
+
+
+class AuditedWrite:
+    """The write-route ritual in one place: flush the change, record who made it in the same
+    transaction (ops.audit), commit. Routes take it as `write: AuditDep` and end with
+    `write.commit("groups.create", f"group:{group.id}", details)`."""
+
+    def __init__(self, request: Request, session: Session) -> None:
+        self.request = request
+        self.session = session
+
+    def commit(self, action: str, target: str | None = None, details: dict | None = None) -> None:
+        self.session.flush()
+        audit.record(
+            session=self.session, actor=self.request, action=action, target=target, details=details
+        )
+        self.session.commit()
+
+    def record_committed(
+        self, action: str, target: str | None = None, details: dict | None = None
+    ) -> None:
+        """For services that own their transactions (imports): the entry follows the change
+        in its own transaction."""
+        audit.record_committed(
+            session_factory=self.request.app.state.session_factory,
+            actor=self.request,
+            action=action,
+            target=target,
+            details=details,
+        )
+
+
+async def get_audited_write(request: Request, session: SessionDep) -> AuditedWrite:
+    return AuditedWrite(request, session)
+
+
+AuditDep = Annotated[AuditedWrite, Depends(get_audited_write)]
