@@ -1,4 +1,4 @@
-"""The app factory: `create_app(settings)`; its lifespan owns the engine and the HTTP client."""
+"""The app factory: `create_app(settings)`; its lifespan owns the engine."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
@@ -22,6 +21,7 @@ from service.api.routes import (
     feeds,
     hazards,
     health,
+    jobs,
     keys,
     ops,
     risk,
@@ -43,6 +43,7 @@ ROUTERS = [
     shelters.router,
     hazards.router,
     risk.router,
+    jobs.router,
     feeds.router,
     alerts.router,
     webhooks.router,
@@ -104,18 +105,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         clean_stale_uploads(upload_root(settings.storage.upload_dir))
         app.state.engine = engine or make_engine(settings.database)
         app.state.session_factory = make_session_factory(app.state.engine, settings)
-        timeout = httpx.Timeout(
-            settings.feeds.read_timeout_s, connect=settings.feeds.connect_timeout_s
-        )
-        async with httpx.AsyncClient(timeout=timeout) as client:
-            app.state.http = client
-            # Everything made so far (modules, routes, models, SQL templates: a few hundred
-            # thousand objects) lives as long as the process: move it out of the collector's
-            # reach, so that full collections under load scan only per-request garbage instead
-            # of pausing every in-flight request for the whole heap.
-            gc.collect()
-            gc.freeze()
-            yield
+        # Everything made so far (modules, routes, models, SQL templates: a few hundred
+        # thousand objects) lives as long as the process: move it out of the collector's
+        # reach, so that full collections under load scan only per-request garbage instead
+        # of pausing every in-flight request for the whole heap.
+        gc.collect()
+        gc.freeze()
+        yield
         if own_engine:
             app.state.engine.dispose()
 
