@@ -29,7 +29,7 @@ from service.api.routes import (
     webhooks,
 )
 from service.api.uploads import clean_stale_uploads, upload_root
-from service.db import make_engine, make_session_factory
+from service.db import make_engine, make_read_session_factory, make_session_factory
 from service.errors import register_error_handlers
 from service.logging import configure_logging
 from service.ops.bodylimit import BodyLimitMiddleware
@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         clean_stale_uploads(upload_root(settings.storage.upload_dir))
         app.state.engine = engine or make_engine(settings.database)
         app.state.session_factory = make_session_factory(app.state.engine, settings)
+        app.state.read_session_factory = make_read_session_factory(app.state.engine, settings)
         # Everything made so far (modules, routes, models, SQL templates: a few hundred
         # thousand objects) lives as long as the process: move it out of the collector's
         # reach, so that full collections under load scan only per-request garbage instead

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from service.api.deps import SessionDep, SettingsDep, get_principal
+from service.api.deps import ReadSessionDep, SessionDep, SettingsDep, get_principal
 from service.api.docs import swagger_page
 from service.api.ogc import catalog, html, registry
 from service.api.ogc.crs import CRS84, CRS_URIS
@@ -300,7 +300,7 @@ def get_items(
     collection_id: str,
     request: Request,
     settings: SettingsDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
 ) -> Response:
     fmt = _fmt(request, ("json", "html", "csv"))
@@ -352,7 +352,7 @@ def get_item(
     feature_id: str,
     request: Request,
     settings: SettingsDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
 ) -> Response:
     fmt = _fmt(request)
