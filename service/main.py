@@ -37,7 +37,13 @@ from service.ops.metrics import Metrics
 from service.ops.middleware import RateLimitMiddleware, RequestContextMiddleware, is_webhook_path
 from service.settings import Settings, load_settings
 
+# Order is matching order, and FastAPI tries every route of each router in turn (about 5 us
+# per route on this machine): the hot read paths (OGC items, tiles) come first, which cut
+# matching a tile request from about 550 to 110 us. Their prefixes (/ogc, /tiles) are
+# their own, so the order changes no route's meaning; it does list the tiles first in /docs.
 ROUTERS = [
+    ogc.router,
+    tiles.router,
     health.router,
     communities.router,
     shelters.router,
@@ -49,8 +55,6 @@ ROUTERS = [
     webhooks.router,
     keys.router,
     ops.router,
-    ogc.router,
-    tiles.router,
     cap.router,
     web.router,
     docs.router,
