@@ -13,8 +13,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
 from service import __version__
+from service.alerts import hooks as alerts_hooks
 from service.api import cap, docs, tiles, web
 from service.api.ogc import routes as ogc
+from service.api.ogc.catalog import build_catalog
 from service.api.preauth import AuthBeforeBodyMiddleware
 from service.api.routes import (
     alerts,
@@ -104,6 +106,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         clean_stale_uploads(upload_root(settings.storage.upload_dir))
         app.state.engine = engine or make_engine(settings.database)
         app.state.session_factory = make_session_factory(app.state.engine, settings)
+        alerts_hooks.install()  # replies arriving at the webhooks go to alerts
+        # The OGC collections are described by the domains and checked here, once per app.
+        app.state.ogc_catalog = build_catalog()
         timeout = httpx.Timeout(
             settings.feeds.read_timeout_s, connect=settings.feeds.connect_timeout_s
         )

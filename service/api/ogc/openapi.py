@@ -12,7 +12,7 @@ from typing import Any
 
 from service import __version__
 from service.api.ogc.oas_parameters import parameters
-from service.api.ogc.registry import Collection
+from service.ogc_collections import Collection
 
 OPENAPI_MEDIA_TYPE = "application/vnd.oai.openapi+json;version=3.0"
 _REF_PARAM = "#/components/parameters/"
