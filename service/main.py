@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from service import __version__
 from service.alerts import hooks as alerts_hooks
 from service.api import cap, docs, tiles, web
+from service.api.metrics import DB_GAUGES
 from service.api.ogc import routes as ogc
 from service.api.ogc.catalog import build_catalog
 from service.api.preauth import AuthBeforeBodyMiddleware
@@ -135,7 +136,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.state.settings = settings
     app.state.engine = None  # set by the lifespan
-    app.state.metrics = Metrics(lambda: app.state.engine)
+    app.state.metrics = Metrics(lambda: app.state.engine, DB_GAUGES)
     # Added innermost first: CORS wraps everything so that 429s and 500s carry its headers.
     # Order, outermost first: CORS, RequestContext, RateLimit (before any key lookup, so keys
     # cannot be guessed unthrottled), AuthBeforeBody (401/403 before a body is read),
