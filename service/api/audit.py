@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 
 from service.auth.service import Principal
-from service.logging import request_id_var
 from service.ops import audit
 from service.ops.audit import ACTOR_STATE, AUDITED_FLAG, Actor, AuditEntry
 
@@ -39,7 +38,8 @@ def request_actor(request: Request) -> Actor:
     setattr(request.state, AUDITED_FLAG, True)
     actor: Actor = getattr(request.state, ACTOR_STATE, ANONYMOUS_ACTOR)
     client = request.client.host if request.client else None
-    request_id = getattr(request.state, "request_id", None) or request_id_var.get()
+    # Without one on the request, ops.audit.record takes the request id of the log context.
+    request_id = getattr(request.state, "request_id", None)
     return replace(actor, request_id=request_id, client_ip=client)
 
 
