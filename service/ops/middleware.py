@@ -131,44 +131,39 @@ class RequestContextMiddleware:
                 )
                 await _send_problem(send, 500, body, [(b"x-request-id", request_id.encode())])
         finally:
-            await self._finish(scope, state, status, time.perf_counter() - t0, request_id)
+            seconds = time.perf_counter() - t0
+            route = route_template(scope)
+            method = scope["method"]
+            app_state = scope["app"].state if "app" in scope else None
+            metrics = getattr(app_state, "metrics", None)
+            if metrics is not None:
+                metrics.observe(method=method, route=route, status=status, seconds=seconds)
+            actor: Actor | None = state.get(ACTOR_STATE)
+            log.info(
+                "%s %s %s %.1fms",
+                method,
+                scope["path"],
+                status,
+                seconds * 1000,
+                extra={
+                    "method": method,
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 1),
+                    "client": (scope.get("client") or (None,))[0],
+                    "key_id": actor.key_id if actor else None,
+                },
+            )
+            if (
+                method in WRITE_METHODS
+                and status < 400
+                and actor is not None
+                and not state.get("audited")
+                and app_state is not None
+            ):
+                await self._audit_fallback(app_state, scope, actor, route, status, request_id)
             request_id_var.reset(token)
-
-    async def _finish(
-        self, scope: Scope, state: dict[str, Any], status: int, seconds: float, request_id: str
-    ) -> None:
-        """After the response: latency metric, access log line, fallback audit entry."""
-        route = route_template(scope)
-        method = scope["method"]
-        app_state = scope["app"].state if "app" in scope else None
-        metrics = getattr(app_state, "metrics", None)
-        if metrics is not None:
-            metrics.observe(method=method, route=route, status=status, seconds=seconds)
-        actor: Actor | None = state.get(ACTOR_STATE)
-        log.info(
-            "%s %s %s %.1fms",
-            method,
-            scope["path"],
-            status,
-            seconds * 1000,
-            extra={
-                "method": method,
-                "path": scope["path"],
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 1),
-                "client": (scope.get("client") or (None,))[0],
-                "key_id": actor.key_id if actor else None,
-            },
-        )
-        if (
-            method in WRITE_METHODS
-            and status < 400
-            and actor is not None
-            and not state.get("audited")
-            and app_state is not None
-        ):
-            await self._audit_fallback(app_state, scope, actor, route, status, request_id)
 
     @staticmethod
     async def _audit_fallback(
