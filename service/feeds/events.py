@@ -28,9 +28,9 @@ from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from service.db import utcnow
+from service.feeds import intensity
 from service.feeds.models import EventReport, EventRevision, HazardEvent
 from service.feeds.parsers.common import Report
-from service.risk import intensity
 from service.settings import FeedSettings
 
 SOURCE_PRIORITY = {"bmkg": 0, "shakemap": 1, "inatews": 2, "usgs": 3, "gdacs": 4, "cap": 5}

@@ -13,8 +13,9 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import try_advisory_xact_lock
+from service.feeds.fetching import build_client
 from service.feeds.models import EventReport, EventRevision, Feed, HazardEvent
-from service.feeds.polling import build_client, poll_due_feeds, poll_feed
+from service.feeds.polling import poll_due_feeds, poll_feed
 from service.hazards.models import HazardLayer
 from service.settings import Settings
 from tests.fakes.feed_server import FeedServer, Route
