@@ -80,9 +80,13 @@ def register_handlers() -> None:
 
 
 def recompute_stale(session_factory: sessionmaker[Session], settings: Settings) -> dict[str, Any]:
-    """The scheduled sweep: recompute every current layer whose inputs changed or that failed."""
+    """The scheduled sweep: recompute every current layer whose inputs changed or that failed,
+    except those a queued or running recompute job will do."""
+    with session_factory() as session:
+        queued = _layers_with_open_jobs(session)
+        layer_ids = [layer.id for layer in current_hazard_layers(session) if layer.id not in queued]
     result = risk_service.recompute_many(
-        session_factory=session_factory, settings=settings, only_if_stale=True
+        session_factory=session_factory, settings=settings, layer_ids=layer_ids, only_if_stale=True
     )
     done = result["counts"].get("succeeded", 0) + result["counts"].get("failed", 0)
     if done:
@@ -95,10 +99,16 @@ JOB_POLL_SECONDS = 2.0
 
 def never_computed_layers(session: Session) -> list[int]:
     """Current hazard layers with no computation recorded yet (new imports, new events) and no
-    recompute job queued or running for them (a feed's shaking layer comes with its job)."""
-    done: set[int | None] = set(session.scalars(select(RiskLayerState.layer_id)))
-    done |= {p.get("layer_id") for p in open_jobs_params(session, RECOMPUTE)}
+    recompute job queued or running for them."""
+    done = set(session.scalars(select(RiskLayerState.layer_id))) | _layers_with_open_jobs(session)
     return [layer.id for layer in current_hazard_layers(session) if layer.id not in done]
+
+
+def _layers_with_open_jobs(session: Session) -> set[int]:
+    """Layers a queued or running recompute job names (a feed's shaking layer comes with its
+    job): the sweeps leave them to it rather than race it for the layer's lock."""
+    named = (p.get("layer_id") for p in open_jobs_params(session, RECOMPUTE))
+    return {int(layer_id) for layer_id in named if layer_id is not None}
 
 
 def poll(session_factory: sessionmaker[Session], settings: Settings) -> None:
