@@ -42,9 +42,10 @@ def build_scheduler(rt: Runtime, evaluator: Evaluator | None = None) -> Backgrou
     )
     # Each domain adds its jobs here, in data-flow order (the dispatcher and the woken job
     # runner have their own threads), and registers the handlers of the job kinds it runs.
+    # Queued jobs (a shaking layer's recompute) let the rule evaluation run first.
     risk_jobs.register_handlers()
     feeds_jobs.register(scheduler, rt)
-    risk_jobs.schedule(scheduler, rt)
+    risk_jobs.schedule(scheduler, rt, evaluator.rules_first if evaluator else None)
     alerts_jobs.register(scheduler, rt)
     return scheduler
 
@@ -83,6 +84,11 @@ class Evaluator(threading.Thread):
             time.sleep(0.01)
         self.idle.wait(max(0.0, limit - (time.monotonic() - started)))
 
+    def rules_first(self) -> None:
+        """Before queued jobs run: a job's NOTIFY comes in the same commit as the signal that
+        woke the evaluation, after it, so no grace for the wake-up is needed."""
+        self.wait_for_rules(grace_s=0.0)
+
     def run(self) -> None:
         while not self.stop_event.is_set():
             if not self.has_work.wait(1.0):
@@ -106,9 +112,7 @@ def start_chain(
     returns the threads to join at shutdown."""
     dispatcher, dispatch_thread = messaging_jobs.start(rt, stop)
     evaluator.start()
-    runner = JobRunner(
-        rt.session_factory, rt.settings, stop, lambda: evaluator.wait_for_rules(grace_s=0.0)
-    )
+    runner = JobRunner(rt.session_factory, rt.settings, stop, evaluator.rules_first)
     runner.start()
     first = [True]
 

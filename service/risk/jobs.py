@@ -6,6 +6,7 @@ sweep of stale layers.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -111,12 +112,19 @@ def _layers_with_open_jobs(session: Session) -> set[int]:
     return {int(layer_id) for layer_id in named if layer_id is not None}
 
 
-def poll(session_factory: sessionmaker[Session], settings: Settings) -> None:
+def poll(
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    before_jobs: Callable[[], None] | None = None,
+) -> None:
     """Every couple of seconds: run queued jobs, then score any hazard layer never scored.
 
     The second part is how a newly imported layer gets its scores within seconds without the
     importer having to know about risk; importers may also queue `request_recompute`.
+    `before_jobs` is the worker's wait for a running rule evaluation (as the job thread's).
     """
+    if before_jobs is not None:
+        before_jobs()
     run_pending_jobs(session_factory, settings)
     with session_factory() as session:
         new = never_computed_layers(session)
@@ -126,14 +134,14 @@ def poll(session_factory: sessionmaker[Session], settings: Settings) -> None:
         )
 
 
-def schedule(scheduler: Any, rt: Any) -> None:
+def schedule(scheduler: Any, rt: Any, before_jobs: Callable[[], None] | None = None) -> None:
     """Register the risk jobs on a worker's scheduler (called from service.scheduler)."""
     factory, settings = rt.session_factory, rt.settings
     scheduler.add_job(
         poll,
         "interval",
         seconds=JOB_POLL_SECONDS,
-        args=[factory, settings],
+        args=[factory, settings, before_jobs],
         id="jobs.poll",
         name="run queued jobs; score new hazard layers",
         max_instances=1,
