@@ -43,17 +43,19 @@ class Parsed:
     partial: list[str] = field(default_factory=list)  # parts that failed (CAP index alerts)
 
 
-Handler = Callable[[PollContext, bytes], Parsed]
+BodyHandler = Callable[[PollContext, bytes], Parsed]
 
 
 @dataclass(frozen=True)
-class FeedKind:
-    handle: Handler
+class KindHandler:
+    """How a poll treats a kind's answers: its body handler and two quirks."""
+
+    handle: BodyHandler
     empty_means_no_events: bool = False  # 204/404 answers "nothing matches" (GDACS)
     binary: bool = False  # not a text format: the HTML-page check does not apply
 
 
-def _reports(parse: Callable[[bytes], list[Report]]) -> Handler:
+def _reports(parse: Callable[[bytes], list[Report]]) -> BodyHandler:
     return lambda ctx, body: Parsed(parse(body))
 
 
@@ -132,11 +134,12 @@ def _raster(ctx: PollContext, body: bytes) -> Parsed:
     return Parsed([])
 
 
-KINDS: dict[str, FeedKind] = {
-    "bmkg": FeedKind(_reports(bmkg.parse)),
-    "usgs": FeedKind(_reports(usgs.parse)),
-    "gdacs": FeedKind(_reports(gdacs.parse), empty_means_no_events=True),
-    "cap": FeedKind(_cap),
-    "shakemap": FeedKind(_shakemap),
-    "raster": FeedKind(_raster, binary=True),
+# Every kind of service.feeds.models.FEED_KINDS has its row (tests/feeds/test_polling.py).
+KINDS: dict[str, KindHandler] = {
+    "bmkg": KindHandler(_reports(bmkg.parse)),
+    "usgs": KindHandler(_reports(usgs.parse)),
+    "gdacs": KindHandler(_reports(gdacs.parse), empty_means_no_events=True),
+    "cap": KindHandler(_cap),
+    "shakemap": KindHandler(_shakemap),
+    "raster": KindHandler(_raster, binary=True),
 }
