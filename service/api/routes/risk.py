@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from service import jobs
+from service.api import audit
 from service.api.deps import CoordinatorDep, SessionDep
-from service.ops import audit
 from service.risk import jobs as risk_jobs
 from service.risk import readouts
 
