@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from service.risk.exposure import CoverageWeights
+from service.risk.exposure.weights import CoverageWeights
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 from service.communities.models import Community
 from service.hazards import population
 from service.hazards.models import HazardLayer, HazardZone
-from service.risk import cache, exposure, rasters
+from service.risk import cache, rasters
+from service.risk.exposure.scanline import coverage_weights
+from service.risk.exposure.weights import CoverageWeights
 from service.settings import Settings
 
 EQUAL_AREA_CRS = "EPSG:6933"  # for zone/community areas in m²
@@ -157,17 +159,17 @@ def weights_for(
     method: str,
     geoms: gpd.GeoSeries | None = None,
     extra_key: str = "",
-) -> tuple[exposure.CoverageWeights, str]:
+) -> tuple[CoverageWeights, str]:
     """Weights of the polygons (`geoms`, else the communities `ids`) on the population grid;
     `set_key` names the community set (ids and update times), so a hit reads no geometry."""
     path = raster_file(settings, pop.raster_path or "")
     grid = rasters.grid_of(path)
     key = cache.cache_key(set_key, extra_key, pop.id, pop.version, grid.key(), method)
 
-    def build() -> exposure.CoverageWeights:
+    def build() -> CoverageWeights:
         series = geoms if geoms is not None else community_geoms(session, ids)
         in_grid = series.to_crs(grid.crs) if grid.crs else series
-        return exposure.coverage_weights(np.asarray(in_grid.values), grid, method=method)
+        return coverage_weights(np.asarray(in_grid.values), grid, method=method)
 
     return cache.get_or_build(key, build, directory=settings.storage.data_dir / "cache" / "weights")
 

@@ -14,7 +14,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.hazards.models import HazardLayer, HazardZone
-from service.risk import cache, exposure, rasters, scoring
+from service.risk import cache, rasters, scoring
+from service.risk.exposure import sums as exposure_sums
+from service.risk.exposure.grid import cell_areas_m2
+from service.risk.exposure.sums import aggregate_pieces, polygon_sums
+from service.risk.exposure.weights import CoverageWeights
 from service.risk.inputs import (
     EQUAL_AREA_CRS,
     CommunityRow,
@@ -34,18 +38,16 @@ from service.settings import Settings
 # ------------------------------------------------------------------------------------------
 
 
-def population_totals(
-    weights: exposure.CoverageWeights, pop_path: Path
-) -> tuple[np.ndarray, np.ndarray]:
+def population_totals(weights: CoverageWeights, pop_path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Population and area (m²) of every polygon of `weights` on the population grid."""
-    areas = exposure.cell_areas_m2(weights.grid, weights.window)
+    areas = cell_areas_m2(weights.grid, weights.window)
 
     def stacked() -> Any:
         for op, pop in rasters.iter_population_bands(weights, pop_path):
             cell = np.broadcast_to(areas[op.row0 : op.row0 + op.nrows, None], pop.shape)
             yield op, np.stack([pop, cell], axis=-1)
 
-    sums = exposure.polygon_sums(weights, stacked())
+    sums = polygon_sums(weights, stacked())
     if sums.ndim == 1:  # no band at all (no community on the grid)
         sums = np.zeros((weights.n, 2))
     return sums[:, 0].copy(), sums[:, 1].copy()
@@ -82,11 +84,11 @@ def raster_exposure(
         window = rasters.hazard_window(weights.grid, haz_path)
         sub = weights.subset(rows_of, window)
         bands = rasters.iter_hazard_bands(sub, pop_path, haz_path, scheme)
-        res = exposure.raster_exposure(
+        res = exposure_sums.raster_exposure(
             sub,
             bands,
             scheme,
-            cell_area_rows=exposure.cell_areas_m2(sub.grid, sub.window),
+            cell_area_rows=cell_areas_m2(sub.grid, sub.window),
             on_band=lambda done, total: progress(0.1 + 0.8 * done / max(total, 1), "exposure"),
         )
     except rasterio_errors() as exc:
@@ -191,11 +193,11 @@ def zones_exposure(
     )
     t1 = time.perf_counter()
     pop_path = raster_file(settings, inp.population.raster_path or "")
-    sums = exposure.polygon_sums(weights, rasters.iter_population_bands(weights, pop_path))
+    sums = polygon_sums(weights, rasters.iter_population_bands(weights, pop_path))
     n = len(inp.communities)
     kz = len(zone_classes)
-    pop_by = exposure.aggregate_pieces(sums[n:], ci.astype(np.int64), zi.astype(np.int64), n, kz)
-    area_by = exposure.aggregate_pieces(areas[n:], ci.astype(np.int64), zi.astype(np.int64), n, kz)
+    pop_by = aggregate_pieces(sums[n:], ci.astype(np.int64), zi.astype(np.int64), n, kz)
+    area_by = aggregate_pieces(areas[n:], ci.astype(np.int64), zi.astype(np.int64), n, kz)
     intensity = {k: c.get("intensity") for k, c in enumerate(zone_classes)}
     rows = []
     for k in range(n):

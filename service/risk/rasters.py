@@ -26,7 +26,9 @@ from rasterio.enums import MaskFlags, Resampling
 from rasterio.warp import reproject
 from rasterio.windows import Window as RioWindow
 
-from service.risk.exposure import BandOperator, CoverageWeights, Grid, Window
+from service.risk.exposure.bands import BandOperator
+from service.risk.exposure.grid import Grid, Window
+from service.risk.exposure.weights import CoverageWeights
 
 
 def grid_of(path: Path) -> Grid:
