@@ -20,6 +20,7 @@ from service.communities.models import Community
 from service.hazards import population
 from service.hazards.models import HazardLayer, HazardZone
 from service.risk import cache, rasters
+from service.risk.batch_scoring import FLAGS, SHARES, IndicatorFrame
 from service.risk.exposure.scanline import coverage_weights
 from service.risk.exposure.weights import CoverageWeights
 from service.settings import Settings
@@ -187,3 +188,20 @@ def grid_community_set(session: Session, pop: HazardLayer) -> tuple[str, list[in
         q = q.where(func.ST_Intersects(Community.geom, pop.extent))
     digest, ids = session.execute(q).one()
     return f"grid:{digest or ''}", [int(i) for i in ids or []]
+
+
+def indicator_frame(communities: list[CommunityRow]) -> IndicatorFrame:
+    """The communities' indicators as columns (None = nan; the area's None is kept apart,
+    since a NaN area counts as known in `scoring`)."""
+
+    def column(name: str) -> np.ndarray:
+        return np.array([getattr(c, name) for c in communities], dtype=np.float64)
+
+    return IndicatorFrame(
+        population=column("population"),
+        area_km2=column("area_km2"),
+        area_known=np.array([c.area_km2 is not None for c in communities], dtype=bool),
+        shares={name: column(name) for name in SHARES},
+        flags={name: column(name) for name in FLAGS},
+        drills_per_year=column("drills_per_year"),
+    )

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from service.hazards.models import HazardLayer, HazardZone
 from service.risk import cache, rasters, scoring
+from service.risk.batch_scoring import ExposureFrame
 from service.risk.exposure import sums as exposure_sums
 from service.risk.exposure.grid import cell_areas_m2
 from service.risk.exposure.sums import aggregate_pieces, polygon_sums
@@ -59,7 +60,7 @@ def raster_exposure(
     inp: LayerInputs,
     scheme: dict[str, Any],
     progress: Progress,
-) -> tuple[list[dict[str, Any]], dict[str, Any], list[CommunityRow]]:
+) -> tuple[ExposureFrame, dict[str, Any], list[CommunityRow]]:
     """Exposure of the communities the raster reaches; weights are those of every community
     on the population grid, so any hazard raster on that grid reuses them."""
     t0 = time.perf_counter()
@@ -94,22 +95,14 @@ def raster_exposure(
     except rasterio_errors() as exc:
         raise RecomputeError(f"cannot read hazard raster {inp.layer.raster_path}: {exc}") from exc
     t3 = time.perf_counter()
-    out = []
-    for k in range(len(rows_of)):
-        out.append(
-            {
-                "population": float(pop_total[k]),
-                "area_m2": float(area_total[k]),
-                "population_by_class": res.population_by_class[k].tolist(),
-                "area_by_class_m2": res.area_by_class_m2[k].tolist(),
-                "max_intensity": None
-                if np.isnan(res.max_intensity[k])
-                else float(res.max_intensity[k]),
-                "mean_intensity": None
-                if np.isnan(res.mean_intensity[k])
-                else float(res.mean_intensity[k]),
-            }
-        )
+    frame = ExposureFrame(
+        population=pop_total,
+        area_m2=area_total,
+        population_by_class=res.population_by_class,
+        area_by_class_m2=res.area_by_class_m2,
+        max_intensity=res.max_intensity,
+        mean_intensity=res.mean_intensity,
+    )
     timing = {
         "weights_s": round(t1 - t0, 3),
         "weights_source": source,
@@ -118,7 +111,7 @@ def raster_exposure(
         "resampling": rasters.resampling_for(scheme).name,
         "window": [sub.window.row_off, sub.window.col_off, sub.window.height, sub.window.width],
     }
-    return out, timing, assessed
+    return frame, timing, assessed
 
 
 def rasterio_errors() -> tuple[type[BaseException], ...]:
@@ -168,7 +161,7 @@ def zones_exposure(
     inp: LayerInputs,
     scheme: dict[str, Any],
     progress: Progress,
-) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]], list[str]]:
+) -> tuple[ExposureFrame, dict[str, Any], list[dict[str, Any]], list[str]]:
     t0 = time.perf_counter()
     zone_classes, zone_geoms, unmapped = _zone_pieces(session, inp.layer, scheme)
     communities = community_geoms(session, [c.id for c in inp.communities])
@@ -198,20 +191,8 @@ def zones_exposure(
     kz = len(zone_classes)
     pop_by = aggregate_pieces(sums[n:], ci.astype(np.int64), zi.astype(np.int64), n, kz)
     area_by = aggregate_pieces(areas[n:], ci.astype(np.int64), zi.astype(np.int64), n, kz)
-    intensity = {k: c.get("intensity") for k, c in enumerate(zone_classes)}
-    rows = []
-    for k in range(n):
-        rows.append(
-            {
-                "population": float(sums[k]),
-                "area_m2": float(areas[k]),
-                "population_by_class": pop_by[k].tolist(),
-                "area_by_class_m2": area_by[k].tolist(),
-                "max_intensity": None,
-                "mean_intensity": None,
-            }
-        )
-    del intensity
+    none = np.full(n, np.nan)
+    frame = ExposureFrame(sums[:n].copy(), areas[:n].copy(), pop_by, area_by, none, none.copy())
     timing = {
         "weights_s": round(t1 - t0, 3),
         "weights_source": source,
@@ -219,7 +200,7 @@ def zones_exposure(
         "pieces": len(pieces),
     }
     return (
-        rows,
+        frame,
         timing,
         [{k: v for k, v in c.items() if k != "_index"} for c in zone_classes],
         unmapped,
