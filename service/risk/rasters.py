@@ -13,10 +13,12 @@ stays bounded by the band size whatever the raster size:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import rasterio
@@ -29,6 +31,8 @@ from rasterio.windows import Window as RioWindow
 from service.risk.exposure.bands import BandOperator
 from service.risk.exposure.grid import Grid, Window
 from service.risk.exposure.weights import CoverageWeights
+
+T = TypeVar("T")
 
 
 def grid_of(path: Path) -> Grid:
@@ -46,11 +50,12 @@ def read_band(ds: Any, window: Window, row0: int, nrows: int) -> NDArray[np.floa
         # The mask is only the nodata value (or none): compare values instead of building a
         # masked array (half the time of a national band read).
         raw = ds.read(1, window=win)
-        out = raw.astype(np.float64)
-        bad = ~np.isfinite(out)
+        # Cleaned in the raster's own type before widening: a float32 band is half the bytes.
+        bad = ~np.isfinite(raw) if raw.dtype.kind == "f" else np.zeros(raw.shape, bool)
         if MaskFlags.nodata in flags and ds.nodata is not None and not np.isnan(ds.nodata):
             bad |= raw == raw.dtype.type(ds.nodata)
-        out[bad] = 0.0
+        out = raw.astype(np.float64)
+        np.copyto(out, 0.0, where=bad)
         return out
     arr = ds.read(1, window=win, masked=True).astype(np.float64)
     out = np.ma.filled(arr, 0.0)
@@ -106,12 +111,31 @@ def warp_band(
     return dst
 
 
+def read_ahead(reads: Iterable[Callable[[], T]]) -> Iterator[T]:
+    """The result of each read in turn, the next read running in a thread meanwhile.
+
+    GDAL and numpy release the GIL, so reading band k + 1 overlaps summing band k: the
+    warm national sum is about as much reading as summing. One reader thread, so a dataset
+    is never used by two threads at once; at most two bands wait besides the one in use.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="siaga-band-read") as reader:
+        pending: Future[T] | None = None
+        for read in reads:
+            following = reader.submit(read)
+            if pending is not None:
+                yield pending.result()
+            pending = following
+        if pending is not None:
+            yield pending.result()
+
+
 def iter_population_bands(
     weights: CoverageWeights, population_path: Path
 ) -> Iterator[tuple[BandOperator, NDArray[np.float64]]]:
     with rasterio.open(population_path) as pop:
-        for op in weights.bands():
-            yield op, read_band(pop, weights.window, op.row0, op.nrows)
+        ops = weights.bands()
+        reads = (partial(read_band, pop, weights.window, op.row0, op.nrows) for op in ops)
+        yield from zip(ops, read_ahead(reads), strict=True)
 
 
 def hazard_window(grid: Grid, hazard_path: Path) -> Window:
@@ -151,9 +175,13 @@ def iter_hazard_bands(
         haz = stack.enter_context(rasterio.open(hazard_path))
         if haz.crs is None:
             raise ValueError(f"hazard raster {hazard_path.name} has no CRS")
-        for op in weights.bands():
-            if op.row0 + op.nrows <= first or op.row0 >= stop:
-                continue  # the hazard does not reach these rows
+        # Only the bands in `rows`: the hazard does not reach the others.
+        ops = [op for op in weights.bands() if op.row0 < stop and op.row0 + op.nrows > first]
+
+        def read(op: BandOperator) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
             p = read_band(pop, weights.window, op.row0, op.nrows)
             h = warp_band(haz, weights.grid, weights.window, op.row0, op.nrows, resampling)
+            return p, h
+
+        for op, (p, h) in zip(ops, read_ahead(partial(read, op) for op in ops), strict=True):
             yield op, p, h
