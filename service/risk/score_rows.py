@@ -173,7 +173,7 @@ def copy_text(
     sc: ScoreColumns,
     exp: ExposureFrame,
     *,
-    rows_per_chunk: int = 10_000,
+    rows_per_chunk: int = 2_000,
 ) -> Iterator[str]:
     """The COPY lines of every community, joined into chunks of `rows_per_chunk` lines."""
     template = line_template(layer, classes)

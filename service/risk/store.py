@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy.orm import Session
 
 COLUMNS = (
@@ -36,9 +37,9 @@ def copy_lines(session: Session, chunks: Iterable[str]) -> None:
     conn = session.connection().connection.driver_connection
     if conn is None:  # pragma: no cover - a session always has a live connection here
         raise RuntimeError("no database connection for COPY")
-    with (
-        conn.cursor() as cur,
-        cur.copy(f"COPY risk_scores ({', '.join(COLUMNS)}) FROM STDIN") as copy,
-    ):
+    statement = f"COPY risk_scores ({', '.join(COLUMNS)}) FROM STDIN"
+    # A writer thread sends each chunk while the next one is formatted, so PostgreSQL
+    # parses rows while Python builds them.
+    with conn.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
         for chunk in chunks:
             copy.write(chunk)
