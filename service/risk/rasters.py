@@ -129,10 +129,19 @@ def read_ahead(reads: Iterable[Callable[[], T]]) -> Iterator[T]:
             yield pending.result()
 
 
+# GDAL's block cache for band reads. Its default (5 % of RAM) filled with tiles a band-by-band
+# pass never reads again: 1.2 GB of a national sum's peak memory. This holds three rows of
+# 512-cell tiles of a 40,000-cell-wide float32 raster, so consecutive bands share tiles.
+BAND_READ_CACHE_BYTES = 256 * 2**20
+
+
 def iter_population_bands(
     weights: CoverageWeights, population_path: Path
 ) -> Iterator[tuple[BandOperator, NDArray[np.float64]]]:
-    with rasterio.open(population_path) as pop:
+    with (
+        rasterio.Env(GDAL_CACHEMAX=BAND_READ_CACHE_BYTES),
+        rasterio.open(population_path) as pop,
+    ):
         ops = weights.bands()
         reads = (partial(read_band, pop, weights.window, op.row0, op.nrows) for op in ops)
         yield from zip(ops, read_ahead(reads), strict=True)
@@ -171,6 +180,7 @@ def iter_hazard_bands(
     resampling = resampling_for(scheme)
     first, stop = rows if rows is not None else (0, weights.window.height)
     with ExitStack() as stack:
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=BAND_READ_CACHE_BYTES))
         pop = stack.enter_context(rasterio.open(population_path))
         haz = stack.enter_context(rasterio.open(hazard_path))
         if haz.crs is None:
