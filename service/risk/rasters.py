@@ -28,7 +28,7 @@ from rasterio.enums import MaskFlags, Resampling
 from rasterio.warp import reproject
 from rasterio.windows import Window as RioWindow
 
-from service.risk.exposure.bands import BandOperator
+from service.risk.exposure.bands import BandOperator, Scratch
 from service.risk.exposure.grid import Grid, Window
 from service.risk.exposure.weights import CoverageWeights
 
@@ -42,18 +42,31 @@ def grid_of(path: Path) -> Grid:
         return Grid.from_affine(ds.transform, ds.width, ds.height, ds.crs.to_wkt())
 
 
-def read_band(ds: Any, window: Window, row0: int, nrows: int) -> NDArray[np.float64]:
-    """Rows [row0, row0+nrows) of `window` from band 1, masked/nodata/non-finite cells as 0."""
+def read_band(
+    ds: Any, window: Window, row0: int, nrows: int, scratch: Scratch | None = None
+) -> NDArray[np.float64]:
+    """Rows [row0, row0+nrows) of `window` from band 1, masked/nodata/non-finite cells as 0.
+
+    `scratch` lends the raw read's buffers from band to band (the result is always new)."""
     win = RioWindow(window.col_off, window.row_off + row0, window.width, nrows)
     flags = set(ds.mask_flag_enums[0])
     if flags <= {MaskFlags.nodata, MaskFlags.all_valid} and _fits(ds.nodata, ds.dtypes[0]):
         # The mask is only the nodata value (or none): compare values instead of building a
-        # masked array (half the time of a national band read).
-        raw = ds.read(1, window=win)
-        # Cleaned in the raster's own type before widening: a float32 band is half the bytes.
-        bad = ~np.isfinite(raw) if raw.dtype.kind == "f" else np.zeros(raw.shape, bool)
+        # masked array (half the time of a national band read). Cleaned in the raster's own
+        # type before widening: a float32 band is half the bytes.
+        work = scratch or Scratch()
+        shape = (nrows, window.width)
+        raw = ds.read(1, window=win, out=work.array("raw", shape, ds.dtypes[0]))
+        bad = work.array("bad", shape, np.bool_)
+        if raw.dtype.kind == "f":
+            np.isfinite(raw, out=bad)
+            np.logical_not(bad, out=bad)
+        else:
+            bad.fill(False)
         if MaskFlags.nodata in flags and ds.nodata is not None and not np.isnan(ds.nodata):
-            bad |= raw == raw.dtype.type(ds.nodata)
+            equal = work.array("equal", shape, np.bool_)
+            np.equal(raw, raw.dtype.type(ds.nodata), out=equal)
+            bad |= equal
         out = raw.astype(np.float64)
         np.copyto(out, 0.0, where=bad)
         return out
@@ -143,7 +156,8 @@ def iter_population_bands(
         rasterio.open(population_path) as pop,
     ):
         ops = weights.bands()
-        reads = (partial(read_band, pop, weights.window, op.row0, op.nrows) for op in ops)
+        scratch = Scratch()  # used by the reader thread alone
+        reads = (partial(read_band, pop, weights.window, op.row0, op.nrows, scratch) for op in ops)
         yield from zip(ops, read_ahead(reads), strict=True)
 
 
@@ -188,8 +202,10 @@ def iter_hazard_bands(
         # Only the bands in `rows`: the hazard does not reach the others.
         ops = [op for op in weights.bands() if op.row0 < stop and op.row0 + op.nrows > first]
 
+        scratch = Scratch()  # used by the reader thread alone
+
         def read(op: BandOperator) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-            p = read_band(pop, weights.window, op.row0, op.nrows)
+            p = read_band(pop, weights.window, op.row0, op.nrows, scratch)
             h = warp_band(haz, weights.grid, weights.window, op.row0, op.nrows, resampling)
             return p, h
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from service.risk.exposure.bands import BandOperator
+from service.risk.exposure.bands import BandOperator, Scratch
 from service.risk.exposure.weights import CoverageWeights
 
 
@@ -91,6 +91,7 @@ def raster_exposure(
     n = weights.n
     totals = np.zeros((n, 2 * k + 4))
     vmax = np.full(n, -np.inf)
+    scratch = Scratch()
     for op, pop, haz in bands:
         row0 = op.row0
         nb, w = pop.shape
@@ -106,7 +107,7 @@ def raster_exposure(
         stack[..., 2 * k + 1] = area
         stack[..., 2 * k + 2] = np.where(present, pop * np.nan_to_num(haz), 0.0)
         stack[..., 2 * k + 3] = np.where(present, pop, 0.0)
-        totals += op.sums(stack)
+        totals += op.sums(stack, scratch)
         vmax = np.maximum(vmax, op.maxima(np.where(present, haz, np.nan), n))
         if on_band is not None:
             on_band(row0 + nb, weights.window.height)
@@ -129,8 +130,9 @@ def polygon_sums(
 ) -> NDArray[np.float64]:
     """Σ weight x value per polygon (e.g. population in zone ∩ community pieces) over bands."""
     total: NDArray[np.float64] | None = None
+    scratch = Scratch()
     for op, values in bands:
-        part = op.sums(values)
+        part = op.sums(values, scratch)
         total = part if total is None else total + part
     return total if total is not None else np.zeros(weights.n)
 
