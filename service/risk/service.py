@@ -1,7 +1,8 @@
 """Recomputing exposure and risk scores for hazard layers.
 
-What a recompute reads is in `inputs`, the exposure per layer kind in `layer_exposure`, and
-reading scores back (the card, the layers' states) in `readouts`.
+What a recompute reads is in `inputs`, the exposure per layer kind in `layer_exposure`, the
+scores of all its communities at once in `batch_scoring`, their COPY lines in `score_rows`,
+and reading scores back (the card, the layers' states) in `readouts`.
 
 One recompute of a layer runs in one transaction holding a PostgreSQL advisory lock on that
 layer: another worker asking for the same layer skips it; a failure rolls everything back
