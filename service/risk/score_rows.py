@@ -70,6 +70,7 @@ def _components_template() -> str:
 
 def _inputs_template(layer: LayerConstants) -> str:
     shared = _lit(layer.inputs)[1:-1]  # the constant keys, without the braces
+    shared += "," if shared else ""
     indicators = (
         '"density_per_km2":%r,'
         + _fields(SHARES)
@@ -77,7 +78,7 @@ def _inputs_template(layer: LayerConstants) -> str:
         + _fields(FLAGS, "%s")
         + ',"drills_per_year":%d'
     )
-    return "{" + shared + ',"indicators":{' + indicators + '},"defaults":%s}'
+    return "{" + shared + '"indicators":{' + indicators + '},"defaults":%s}'
 
 
 def _exposure_template(layer: LayerConstants, classes: Sequence[Mapping[str, Any]]) -> str:
