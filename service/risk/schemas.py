@@ -1,4 +1,4 @@
-"""Risk output models: the risk card, layer states, recompute requests and jobs.
+"""Risk output models: the risk card, layer states and recompute requests.
 
 The read-outs build plain dicts (times as `isoformat()` strings); these models describe them
 for /docs and check them on the way out. Numbers read back from JSONB keep their JSON type
@@ -29,22 +29,6 @@ class RecomputeQueued(BaseModel):
     job_id: int
     status: Literal["queued"]
     href: str = Field(description="poll this for progress")
-
-
-class JobPublic(BaseModel):
-    id: int
-    kind: str
-    params: dict[str, Any]
-    status: str = Field(description="queued, running, done or failed")
-    progress: float = Field(description="0..1")
-    message: str | None
-    result: dict[str, Any] | None
-    error: str | None
-    created_at: Timestamp | None
-    started_at: Timestamp | None
-    finished_at: Timestamp | None
-    attempts: int
-    heartbeat_at: Timestamp | None
 
 
 class LayerState(BaseModel):

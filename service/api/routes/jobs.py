@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from service import jobs
 from service.api.deps import IdPath, SessionDep
-from service.risk import jobs
-from service.risk.schemas import JobPublic
+from service.jobs.schemas import JobPublic
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
