@@ -19,21 +19,38 @@ import time
 from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
 from service.messaging.engines import NOT_STARTED
-from service.messaging.providers.base import OutboundMessage, ProviderError
-from service.messaging.providers.wire import Reply, TransportFailure, WireRequest
+from service.messaging.outcomes import Claimed, Outcome
+from service.messaging.providers.base import OutboundMessage, Provider, ProviderError, SendResult
+from service.messaging.providers.wire import (
+    Reply,
+    TransportFailure,
+    WireRequest,
+    response_or_raise,
+)
 
 if TYPE_CHECKING:
-    from service.messaging.dispatcher import Claimed, Dispatcher, Outcome, PassResult
+    from service.messaging.dispatcher import Dispatcher, PassResult
 
 log = logging.getLogger(__name__)
 
 RECORD_EVERY_S = 0.1  # outcomes wait at most this long for the next write
 CLAIM_FOR_S = 10.0  # one pass stops claiming after this, so the reaper and the loop get a turn
 IDLE_RECLAIM_S = 0.25  # a provider with nothing due is asked again after this
+
+
+def send_result(provider: Provider, reply: Reply) -> SendResult:
+    return provider.send_result(response_or_raise(provider.name, reply))
+
+
+def lookup_result(
+    provider: Provider, reply: Reply, message: OutboundMessage, since: datetime
+) -> SendResult | None:
+    return provider.lookup_result(response_or_raise(provider.name, reply), message, since=since)
 
 
 @dataclass
@@ -187,8 +204,6 @@ class Window:
 
     def _request(self, item: _Item) -> WireRequest | None:
         """The next request of a row, or None when its outcome is already known."""
-        from service.messaging.dispatcher import Outcome
-
         r, provider = item.row, self.d.providers[item.row.provider]
         if item.lookup:
             request = provider.lookup_request(item.message)
@@ -223,8 +238,6 @@ class Window:
                 self._on_reply(item, reply)
 
     def _on_reply(self, item: _Item, reply: Reply) -> None:
-        from service.messaging.dispatcher import lookup_result, send_result
-
         r, provider = item.row, self.d.providers[item.row.provider]
         if not item.lookup:
             self._add(self.d.settle(r, partial(send_result, provider, reply)))
