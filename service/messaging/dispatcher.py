@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import utcnow
@@ -39,7 +40,7 @@ from service.messaging.engines import HttpEngine, build_engine
 from service.messaging.outcomes import Claimed, Outcome, RetryPolicy, plan_writes
 from service.messaging.providers import build_providers, provider_for_channel
 from service.messaging.providers.base import OutboundMessage, Provider, ProviderError, SendResult
-from service.messaging.recording import write_plan
+from service.messaging.recording import write_plan, write_with_fallbacks
 from service.messaging.token_bucket import TokenBucket
 from service.messaging.window import Window
 from service.settings import AlertSettings
@@ -70,8 +71,10 @@ class Dispatcher:
         self.engine = engine
         self.clock = clock
         self.rng = rng or random.Random()
+        # Claims, rate tokens and outcomes are single statements in autocommit (claims.py).
+        self.db = claims.autocommit(session_factory)
         self.buckets = {
-            name: TokenBucket(session_factory, name=name, rate=settings.rate_per_second)
+            name: TokenBucket(self.db, name=name, rate=settings.rate_per_second)
             for name in providers
         }
         self.retry_policy = RetryPolicy(
@@ -81,6 +84,7 @@ class Dispatcher:
             meta_reconcile_wait_s=settings.meta_reconcile_wait_s,
         )
         self._last_sweep = 0.0
+        self.pass_conn: Connection | None = None  # autocommit, held during run_once
         self.request_tags = itertools.count()  # see window.Window
         # Set when new outbox rows are committed (LISTEN/NOTIFY, service.wakeup): the idle
         # wait in run_forever ends at once instead of at the next tick.
@@ -130,8 +134,14 @@ class Dispatcher:
     def run_once(self) -> PassResult:
         """Reap stale claims, then claim, send and record until nothing is due (or for at
         most window.CLAIM_FOR_S), through the sliding window (window.py)."""
-        self.reap_stale(self.clock())
-        return Window(self).run()
+        # One connection for the whole pass: no pool check-out (and pre-ping) per statement.
+        with self.db.connect() as conn:
+            self.pass_conn = conn
+            try:
+                self.reap_stale(self.clock(), conn=conn)
+                return Window(self, conn=conn).run()
+            finally:
+                self.pass_conn = None
 
     def drain(self, *, max_seconds: float = 30.0, stop: threading.Event | None = None) -> int:
         """Send until nothing is due (or time is up); returns how many rows were handled."""
@@ -163,34 +173,44 @@ class Dispatcher:
 
     # -- claims (claims.py) ----------------------------------------------------------------
 
-    def has_due(self, channels: list[str], now: datetime) -> bool:
-        return claims.has_due(self.session_factory, channels, now)
+    # `conn`: the pass's autocommit connection; without one, a connection from the pool.
+
+    def has_due(
+        self, channels: list[str], now: datetime, *, conn: Connection | None = None
+    ) -> bool:
+        if conn is None:
+            with self.db.connect() as own:
+                return claims.has_due(own, channels, now)
+        return claims.has_due(conn, channels, now)
 
     def claim(
-        self, provider: str, channels: list[str], limit: int, now: datetime
+        self,
+        provider: str,
+        channels: list[str],
+        limit: int,
+        now: datetime,
+        *,
+        conn: Connection | None = None,
     ) -> list[Claimed | None]:
-        """Claim up to `limit` due rows and commit (None for opted-out rows, closed)."""
-        return claims.claim_due(
-            self.session_factory, provider=provider, channels=channels, limit=limit, now=now
-        )
+        """Claim up to `limit` due rows, committed at once (None for opted-out rows, closed)."""
+        if conn is None:
+            with self.db.connect() as own:
+                return self.claim(provider, channels, limit, now, conn=own)
+        return claims.claim_due(conn, provider=provider, channels=channels, limit=limit, now=now)
 
-    def reap_stale(self, now: datetime) -> int:
+    def reap_stale(self, now: datetime, *, conn: Connection | None = None) -> int:
+        if conn is None:
+            with self.db.connect() as own:
+                return self.reap_stale(now, conn=own)
         s = self.settings
         reaped = claims.reap_stale(
-            self.session_factory,
-            now=now,
-            lease_s=s.sending_lease_s,
-            meta_wait_s=s.meta_reconcile_wait_s,
+            conn, now=now, lease_s=s.sending_lease_s, meta_wait_s=s.meta_reconcile_wait_s
         )
         if reaped:
             log.warning("reclaimed %d deliveries left 'sending' by a stopped worker", reaped)
         return reaped
 
     # -- sending --------------------------------------------------------------------------
-
-    def window_open(self, phones: list[str], now: datetime) -> set[str]:
-        """Numbers that wrote to us in the last 24 h (WhatsApp free-form text allowed)."""
-        return claims.whatsapp_window_open(self.session_factory, phones, now)
 
     def process(self, rows: list[Claimed]) -> None:
         """Send rows already claimed and record their outcomes."""
@@ -236,6 +256,11 @@ class Dispatcher:
     # -- recording (outcomes.py plans, recording.py writes) ----------------------------------
 
     def record(self, outcomes: list[Outcome]) -> None:
+        """Write outcomes: on the pass's connection during a pass, unless it was lost (the
+        outcomes of a pass that failed on the database then go through a new one)."""
+        conn = self.pass_conn
+        if conn is not None and conn.invalidated:
+            conn = None
         now = self.clock()
         plan = plan_writes(
             outcomes,
@@ -244,8 +269,14 @@ class Dispatcher:
             supports_lookup=lambda name: self.providers[name].supports_lookup,
             rng=self.rng,
         )
-        with self.session_factory() as session, session.begin():
-            write_plan(session, plan, now=now)
+        if plan.fallbacks:  # rare: the fallback rows commit with the outcomes
+            with self.session_factory() as session, session.begin():
+                write_with_fallbacks(session, plan, now=now)
+        elif conn is None:
+            with self.db.connect() as own:
+                write_plan(own, plan, now=now)
+        else:
+            write_plan(conn, plan, now=now)
 
     # -- WhatsApp without a receipt (fallback.py) -------------------------------------------
 

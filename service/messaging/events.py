@@ -43,7 +43,7 @@ def add_event(
     return session.execute(stmt).scalar() is not None
 
 
-_EVENT_COLUMNS = {
+EVENT_COLUMNS = {
     "dedupe_key": "text[]",
     "delivery_id": "bigint[]",
     "status": "text[]",
@@ -54,8 +54,8 @@ _EVENT_COLUMNS = {
     "error_message": "text[]",
 }
 _INSERT_EVENTS = text(
-    f"INSERT INTO message_delivery_events ({', '.join(_EVENT_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{c} AS {t})" for c, t in _EVENT_COLUMNS.items())
+    f"INSERT INTO message_delivery_events ({', '.join(EVENT_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{c} AS {t})" for c, t in EVENT_COLUMNS.items())
     + ") ON CONFLICT (dedupe_key) DO NOTHING"
 )
 
@@ -65,5 +65,5 @@ def add_events(session: Session, events: list[dict[str, Any]]) -> None:
     if events:
         session.execute(
             _INSERT_EVENTS,
-            {c: [e.get(c) for e in events] for c in _EVENT_COLUMNS},
+            {c: [e.get(c) for e in events] for c in EVENT_COLUMNS},
         )

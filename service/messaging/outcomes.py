@@ -32,6 +32,7 @@ class Claimed:
     first_claimed_at: datetime
     claim_token: str
     provider: str
+    window_open: bool = False  # WhatsApp: the number wrote to us in the last 24 h
 
 
 @dataclass

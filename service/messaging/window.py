@@ -34,6 +34,8 @@ from service.messaging.providers.wire import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from service.messaging.dispatcher import Dispatcher, PassResult
 
 log = logging.getLogger(__name__)
@@ -64,8 +66,16 @@ class _Item:
 class Window:
     """One pass of a dispatcher (`claim=True`), or the sending of rows already claimed."""
 
-    def __init__(self, dispatcher: Dispatcher, *, claim: bool = True, record: bool = True) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        *,
+        claim: bool = True,
+        record: bool = True,
+        conn: Connection | None = None,
+    ) -> None:
         self.d = dispatcher
+        self.conn = conn  # autocommit, held for the pass (None: one from the pool per step)
         self.engine = dispatcher.engine
         s = dispatcher.settings
         self.claiming = claim
@@ -141,18 +151,18 @@ class Window:
             if now_mono < self.next_claim[provider]:
                 continue
             bucket = self.d.buckets[provider]
-            granted, wait = bucket.take(want)
+            granted, wait = bucket.take(want, conn=self.conn)
             if granted < want:  # out of tokens: let a chunk's worth build up, not one by one
                 self.next_claim[provider] = now_mono + min(0.5, self.chunk / bucket.rate)
             if granted == 0:
                 busy = bool(self.flight or self.queue)
-                if not busy and self.d.has_due(channels, now):
+                if not busy and self.d.has_due(channels, now, conn=self.conn):
                     self.wait_s = max(self.wait_s, wait)  # the caller sleeps, then comes back
                 self.dry[provider] = not busy
                 continue
-            rows = self.d.claim(provider, channels, granted, now)
+            rows = self.d.claim(provider, channels, granted, now, conn=self.conn)
             sendable = [r for r in rows if r is not None]
-            bucket.give_back(granted - len(sendable))
+            bucket.give_back(granted - len(sendable), conn=self.conn)
             self.claimed += len(rows)
             if len(rows) < granted:  # nothing more is due now
                 self._mark_dry(provider, now_mono)
@@ -171,11 +181,8 @@ class Window:
         # Nothing starts so late that it could still be running when the claim's lease runs
         # out: another dispatcher would then reclaim rows this one is about to send.
         start_by = time.monotonic() + s.sending_lease_s * 0.75 - s.http_timeout_s
-        now = self.d.clock()
-        templated = [r.phone for r in rows if r.channel == "whatsapp" and r.template]
-        open_window = self.d.window_open(templated, now)
         for r in rows:
-            message = self.d.message(r, outside_window=r.phone not in open_window)
+            message = self.d.message(r, outside_window=not r.window_open)
             lookup = r.uncertain and self.d.providers[r.provider].supports_lookup
             # Lookups first: an uncertain row found at the provider is not sent again.
             item = _Item(r, message, start_by, lookup)
@@ -268,4 +275,4 @@ class Window:
         due = time.monotonic() - self.first_done >= RECORD_EVERY_S
         if force or due or len(self.done) >= self.d.settings.dispatch_batch:
             done, self.done = self.done, []
-            self.d.record(done)
+            self.d.record(done)  # on the pass's connection (Dispatcher.pass_conn)
