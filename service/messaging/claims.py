@@ -9,27 +9,29 @@ is what a loaded machine makes expensive."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, Row, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.messaging.events import EVENT_COLUMNS
 from service.messaging.outcomes import Claimed
+from service.messaging.token_bucket import TAKE_CTES, TokenBucket
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 OPTED_OUT_MESSAGE = "the number replied STOP/BERHENTI; MULAI restarts"
 
-_CLAIM = text(
-    """
-    WITH due AS (
-        SELECT id FROM message_deliveries
-        WHERE status = 'pending' AND next_attempt_at <= :now
-          AND channel = ANY(:channels)
-        ORDER BY next_attempt_at, id
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    )
+_DUE = """
+    SELECT id FROM message_deliveries
+    WHERE status = 'pending' AND next_attempt_at <= :now AND channel = ANY(:channels)
+    ORDER BY next_attempt_at, id
+    LIMIT {limit}
+    FOR UPDATE SKIP LOCKED
+"""
+_MARK_SENDING = """
     UPDATE message_deliveries d
     SET status = 'sending', claim_token = :token, claimed_at = :now,
         first_claimed_at = coalesce(d.first_claimed_at, :now),
@@ -44,6 +46,24 @@ _CLAIM = text(
               EXISTS (SELECT 1 FROM message_inbound i
                       WHERE i.phone = d.phone AND i.channel = 'whatsapp'
                         AND i.received_at > :window_since) AS window_open
+"""
+_CLAIM = text(f"WITH due AS ({_DUE.format(limit=':limit')}) {_MARK_SENDING}")
+# Rate tokens and rows in one statement: as many rows as tokens are granted, and the bucket
+# charged only for the rows that will be sent (not for opted-out ones, nor for rows that
+# were not there), so nothing needs giving back. The bucket row is locked first (the LIMIT
+# needs it); rows are taken with SKIP LOCKED, so two dispatchers never wait on each other.
+_CLAIM_WITH_TOKENS = text(
+    f"""
+    WITH {TAKE_CTES},
+    due AS ({_DUE.format(limit="coalesce((SELECT n FROM granted), 0)")}),
+    claimed AS ({_MARK_SENDING}),
+    charged AS (
+        UPDATE message_rate_buckets b
+        SET tokens = g.available - (SELECT count(*) FROM claimed WHERE NOT claimed.opted_out),
+            updated_at = clock_timestamp()
+        FROM granted g WHERE b.name = :bucket
+    )
+    SELECT g.available, g.n AS granted, c.* FROM granted g LEFT JOIN claimed c ON true
     """
 )
 _EVENTS_FROM = ", ".join(EVENT_COLUMNS)
@@ -108,15 +128,60 @@ def claim_due(
     """Claim up to `limit` due rows (committed at once: `conn` is in autocommit); opted-out
     numbers are closed, not sent (returned as None so their rate tokens go back)."""
     token = str(uuid.uuid4())
+    params = _claim_parameters(provider, channels, now, token)
+    rows = conn.execute(_CLAIM, {**params, "limit": limit}).all()
+    return _claimed(conn, rows, provider=provider, token=token, now=now)
+
+
+@dataclass
+class TokenClaim:
+    rows: list[Claimed | None]  # None: an opted-out row, closed
+    granted: int  # rate tokens there were for the rows asked for
+    wait_s: float  # until the next token, when fewer than one is left
+
+
+def claim_with_tokens(
+    conn: Connection,
+    bucket: TokenBucket,
+    *,
+    provider: str,
+    channels: list[str],
+    want: int,
+    now: datetime,
+) -> TokenClaim:
+    """Take up to `want` rate tokens from `bucket` and claim that many due rows, in one
+    statement (committed at once); the bucket is charged for the rows to send only."""
+    token = str(uuid.uuid4())
     params = {
+        **_claim_parameters(provider, channels, now, token),
+        **bucket.parameters(want),
+    }
+    result = conn.execute(_CLAIM_WITH_TOKENS, params).all()
+    if not result:  # the bucket's first use: it starts full
+        bucket.ensure(conn)
+        result = conn.execute(_CLAIM_WITH_TOKENS, params).all()
+    available, granted = float(result[0].available), int(result[0].granted)
+    rows = [r for r in result if r.id is not None]
+    claimed = _claimed(conn, rows, provider=provider, token=token, now=now)
+    used = sum(1 for c in claimed if c is not None)
+    return TokenClaim(claimed, granted, bucket.wait_s(available - used))
+
+
+def _claim_parameters(
+    provider: str, channels: list[str], now: datetime, token: str
+) -> dict[str, Any]:
+    return {
         "now": now,
         "channels": channels,
-        "limit": limit,
         "token": token,
         "provider": provider,
         "window_since": now - WHATSAPP_WINDOW,
     }
-    rows = conn.execute(_CLAIM, params).all()
+
+
+def _claimed(
+    conn: Connection, rows: Sequence[Row[Any]], *, provider: str, token: str, now: datetime
+) -> list[Claimed | None]:
     opted_out = [r.id for r in rows if r.opted_out]
     if opted_out:
         conn.execute(

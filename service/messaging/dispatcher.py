@@ -74,8 +74,7 @@ class Dispatcher:
         # Claims, rate tokens and outcomes are single statements in autocommit (claims.py).
         self.db = claims.autocommit(session_factory)
         self.buckets = {
-            name: TokenBucket(self.db, name=name, rate=settings.rate_per_second)
-            for name in providers
+            name: TokenBucket(name=name, rate=settings.rate_per_second) for name in providers
         }
         self.retry_policy = RetryPolicy(
             max_attempts=settings.max_attempts,

@@ -23,6 +23,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
+from service.messaging import claims
 from service.messaging.engines import NOT_STARTED
 from service.messaging.outcomes import Claimed, Outcome
 from service.messaging.providers.base import OutboundMessage, Provider, ProviderError, SendResult
@@ -138,6 +139,7 @@ class Window:
         return not all(self.dry.values())
 
     def _refill(self) -> None:
+        assert self.conn is not None, "a claiming pass holds a connection (Dispatcher.run_once)"
         now_mono = time.monotonic()
         if now_mono >= self.claim_until:
             return
@@ -151,18 +153,19 @@ class Window:
             if now_mono < self.next_claim[provider]:
                 continue
             bucket = self.d.buckets[provider]
-            granted, wait = bucket.take(want, conn=self.conn)
+            got = claims.claim_with_tokens(
+                self.conn, bucket, provider=provider, channels=channels, want=want, now=now
+            )
+            granted, rows = got.granted, got.rows
             if granted < want:  # out of tokens: let a chunk's worth build up, not one by one
                 self.next_claim[provider] = now_mono + min(0.5, self.chunk / bucket.rate)
             if granted == 0:
                 busy = bool(self.flight or self.queue)
                 if not busy and self.d.has_due(channels, now, conn=self.conn):
-                    self.wait_s = max(self.wait_s, wait)  # the caller sleeps, then comes back
+                    self.wait_s = max(self.wait_s, got.wait_s)  # the caller sleeps, comes back
                 self.dry[provider] = not busy
                 continue
-            rows = self.d.claim(provider, channels, granted, now, conn=self.conn)
             sendable = [r for r in rows if r is not None]
-            bucket.give_back(granted - len(sendable), conn=self.conn)
             self.claimed += len(rows)
             if len(rows) < granted:  # nothing more is due now
                 self._mark_dry(provider, now_mono)
