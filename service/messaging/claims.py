@@ -126,7 +126,7 @@ def claim_due(
     now: datetime,
 ) -> list[Claimed | None]:
     """Claim up to `limit` due rows (committed at once: `conn` is in autocommit); opted-out
-    numbers are closed, not sent (returned as None so their rate tokens go back)."""
+    numbers are closed, not sent (returned as None). No rate tokens: see claim_with_tokens."""
     token = str(uuid.uuid4())
     params = _claim_parameters(provider, channels, now, token)
     rows = conn.execute(_CLAIM, {**params, "limit": limit}).all()

@@ -2,15 +2,16 @@
 
 Any number of dispatchers on any number of machines share the outbox:
 
-1. take rate tokens for a provider (PostgreSQL token bucket), then claim at most that many
+1. take rate tokens for a provider (PostgreSQL token bucket) and claim at most that many
    due rows with `FOR UPDATE SKIP LOCKED`, marking them `sending` with a fresh claim token and
-   committing *before* any HTTP call;
+   committing *before* any HTTP call (claims.py: one statement);
 2. send them through one HTTP engine (libcurl's multi interface by default, see engines.py)
    as a sliding window (window.py): each reply frees a slot for the next claimed row, so a
    slow answer never holds the others; a row marked `uncertain` (an earlier attempt may have
    reached the provider) is first looked up at the provider and only sent again if it is
    not there;
-3. record outcomes as they arrive, a few per transaction, guarded by the claim token.
+3. record outcomes as they arrive, a batch per statement, guarded by the claim token
+   (outcomes.py plans the writes, recording.py makes them; fallback.py: WhatsApp → SMS).
 
 A worker that dies between 1 and 3 leaves rows `sending`; after `sending_lease_s` any
 dispatcher turns them back to `pending` + `uncertain`, so they are reconciled, never blindly
