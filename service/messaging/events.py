@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -43,6 +41,7 @@ def add_event(
     return session.execute(stmt).scalar() is not None
 
 
+# Column -> array type, for statements that insert events over unnest (claims, recording).
 EVENT_COLUMNS = {
     "dedupe_key": "text[]",
     "delivery_id": "bigint[]",
@@ -53,17 +52,3 @@ EVENT_COLUMNS = {
     "error_code": "text[]",
     "error_message": "text[]",
 }
-_INSERT_EVENTS = text(
-    f"INSERT INTO message_delivery_events ({', '.join(EVENT_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{c} AS {t})" for c, t in EVENT_COLUMNS.items())
-    + ") ON CONFLICT (dedupe_key) DO NOTHING"
-)
-
-
-def add_events(session: Session, events: list[dict[str, Any]]) -> None:
-    """Bulk add_event for the dispatcher's batches: one statement over arrays."""
-    if events:
-        session.execute(
-            _INSERT_EVENTS,
-            {c: [e.get(c) for e in events] for c in EVENT_COLUMNS},
-        )
