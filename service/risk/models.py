@@ -107,6 +107,12 @@ class RiskScore(Base):
             "level",
             postgresql_where=text("superseded_at IS NULL"),
         ),
+        # The recompute supersedes a series' current scores by layer name (migration 0011).
+        Index(
+            "ix_risk_scores_current_layer",
+            "layer_name",
+            postgresql_where=text("superseded_at IS NULL"),
+        ),
         Index(
             "uq_risk_scores_current_series",
             "community_id",
