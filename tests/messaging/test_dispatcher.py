@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import utcnow
-from service.messaging.dispatcher import Dispatcher, backoff_s
+from service.messaging.dispatcher import Dispatcher
 from service.messaging.outbox import enqueue
+from service.messaging.outcomes import backoff_s
 from service.settings import AlertSettings
 from tests.messaging.conftest import Fakes, LiveApp, drain_all, enqueue_fanout, phones, rows
 
