@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 
 from service.auth.service import Principal
-from service.logging import request_id_var
+from service.logs import request_id_var
 from service.ops.models import AuditEntry
 
 AUDITED_FLAG = "audited"

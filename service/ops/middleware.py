@@ -20,8 +20,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import DATABASE_DOWN, PROBLEM_MEDIA_TYPE, RETRY_AFTER_S
-from service.logging import redact, request_id_var
-from service.ops import ratelimit
+from service.logs import redact, request_id_var
+from service.ops import request_limits
 from service.ops.audit import Actor
 from service.ops.models import AuditEntry
 
@@ -221,13 +221,13 @@ class RateLimitMiddleware:
         if engine is None:
             await self.app(scope, receive, send)
             return
-        buckets = [ratelimit.ip_bucket((scope.get("client") or ("unknown",))[0] or "unknown")]
+        buckets = [request_limits.ip_bucket((scope.get("client") or ("unknown",))[0] or "unknown")]
         scheme, _, token = (Headers(scope=scope).get("authorization") or "").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
-            buckets.insert(0, ratelimit.key_bucket(token.strip()))
+            buckets.insert(0, request_limits.key_bucket(token.strip()))
         try:
             verdict = await anyio.to_thread.run_sync(
-                lambda: ratelimit.hit(engine, buckets=buckets, limit=self.limit)
+                lambda: request_limits.hit(engine, buckets=buckets, limit=self.limit)
             )
         except SQLAlchemyError:
             # The database is down: the write itself will fail with a clear error; do not

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from service.main import create_app
-from service.ops import ratelimit
+from service.ops import request_limits
 from service.settings import Settings
 
 
@@ -54,11 +54,11 @@ def test_address_limit_applies_without_a_key(settings: Settings, clean_db: Engin
 
 def test_windows_are_fixed_minutes(clean_db: Engine) -> None:
     t = datetime(2026, 11, 23, 15, 0, 59, tzinfo=UTC)
-    v1 = ratelimit.hit(clean_db, buckets=["ip:x"], limit=1, now=t)
-    v2 = ratelimit.hit(clean_db, buckets=["ip:x"], limit=1, now=t)
+    v1 = request_limits.hit(clean_db, buckets=["ip:x"], limit=1, now=t)
+    v2 = request_limits.hit(clean_db, buckets=["ip:x"], limit=1, now=t)
     assert v1.allowed and not v2.allowed and v2.retry_after_s == 1
     t_next = datetime(2026, 11, 23, 15, 1, 0, tzinfo=UTC)
-    assert ratelimit.hit(clean_db, buckets=["ip:x"], limit=1, now=t_next).allowed
+    assert request_limits.hit(clean_db, buckets=["ip:x"], limit=1, now=t_next).allowed
 
 
 def test_cors_from_settings_covers_errors_too(settings: Settings, clean_db: Engine) -> None:
