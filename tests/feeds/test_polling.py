@@ -538,6 +538,7 @@ def test_bmkg_feeds_with_different_fields_do_not_flip_flop(
         assert report.values["properties"]["felt"][0]["place"] == "Dompu"
 
 
+@pytest.mark.slow  # two worker processes
 def test_two_worker_processes_never_poll_one_feed_at_once(
     database_url: str,
     shared_data: Path,
