@@ -67,6 +67,7 @@ SAMPLES = [
 ]
 
 
+@pytest.mark.slow  # every real sample polled end to end (parsers: test_parsers.py)
 @pytest.mark.parametrize(("name", "kind", "ctype", "count"), SAMPLES, ids=[s[0] for s in SAMPLES])
 def test_every_sample_is_served_parsed_and_stored(
     name: str,
@@ -162,6 +163,7 @@ MALFORMED = {
 }
 
 
+@pytest.mark.slow  # fault injection waiting out real timeouts, nine times
 @pytest.mark.parametrize("case", list(MALFORMED))
 def test_malformed_feed_is_unhealthy_and_nothing_else_moves(
     case: str,
@@ -290,6 +292,7 @@ def test_same_feed_never_polled_twice_at_once(
     assert feed_server.count("/a.json") == 1 and len(_events(session_factory)) == 1
 
 
+@pytest.mark.slow  # three real feeds polled end to end
 def test_one_earthquake_from_three_sources_is_one_event(
     shared_data: Path,
     feed_server: FeedServer,
