@@ -28,6 +28,7 @@ from service.alerts.schemas import (
     SignalIn,
 )
 from service.alerts.service import cancel_alert, create_drill, evaluate_signals
+from service.api import audit
 from service.api.deps import (
     CoordinatorDep,
     IdPath,
@@ -40,7 +41,6 @@ from service.auth.service import Principal
 from service.db import utcnow
 from service.errors import InvalidFile, NotFound, PayloadTooLarge
 from service.messaging.inbound import opted_out
-from service.ops import audit
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
