@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import re
+import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -96,6 +98,13 @@ def body_limits(settings: Settings) -> Callable[[str], tuple[int, str]]:
     return limit_for
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # What httpx builds by default, built once per process: loading the CA bundle costs tens
+    # of milliseconds, paid by every app start otherwise (a test suite starts hundreds).
+    return httpx.create_ssl_context()
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(settings)
@@ -113,7 +122,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         timeout = httpx.Timeout(
             settings.feeds.read_timeout_s, connect=settings.feeds.connect_timeout_s
         )
-        async with httpx.AsyncClient(timeout=timeout) as client:
+        async with httpx.AsyncClient(timeout=timeout, verify=_tls_context()) as client:
             app.state.http = client
             # Everything made so far (modules, routes, models, SQL templates: a few hundred
             # thousand objects) lives as long as the process: move it out of the collector's
