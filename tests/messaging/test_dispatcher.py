@@ -40,6 +40,7 @@ def test_console_provider_keeps_messages_visible(session_factory: SessionFactory
     assert all(r.provider_message_id.startswith("CN") for r in got)
 
 
+@pytest.mark.slow  # a fan-out waiting out timeouts
 @pytest.mark.parametrize("http_engine", ["curl", "httpx"])
 def test_fanout_with_transient_failures_and_timeouts_messages_everyone_once(
     session_factory: SessionFactory, fakes: Fakes, live_app: LiveApp, http_engine: str
