@@ -26,6 +26,7 @@ from service.api.routes import (
     health,
     jobs,
     keys,
+    messaging,
     ops,
     risk,
     shelters,
@@ -34,7 +35,7 @@ from service.api.routes import (
 from service.api.uploads import clean_stale_uploads, upload_root
 from service.db import make_engine, make_read_session_factory, make_session_factory
 from service.errors import register_error_handlers
-from service.logging import configure_logging
+from service.logs import configure_logging
 from service.ops.bodylimit import BodyLimitMiddleware
 from service.ops.metrics import Metrics
 from service.ops.middleware import RateLimitMiddleware, RequestContextMiddleware, is_webhook_path
@@ -56,6 +57,7 @@ ROUTERS = [
     feeds.router,
     alerts.router,
     webhooks.router,
+    messaging.router,
     keys.router,
     ops.router,
     cap.router,
