@@ -41,6 +41,21 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
 
 
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    """A session for read-only routes, in autocommit (db.make_read_session_factory).
+
+    Closed on the event loop, not in a worker thread: with no transaction open, returning
+    its connection to the pool does no I/O (psycopg skips the ROLLBACK of an idle
+    connection, and resetting autocommit is a client-side flag), so the thread hop would
+    only add a wake-up per request."""
+    factory: sessionmaker[Session] = request.app.state.read_session_factory
+    session = factory()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
 # Database ids are bigint: bound them so an out-of-range id is a 400/422, never a 500.
 MAX_ID = 2**63 - 1
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -55,6 +70,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 # that was most of the p99 of /ogc items and tiles under load (docs/ogc.md, "Speed").
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
+# For GET routes answered by one statement (OGC items, tiles): no BEGIN/ROLLBACK around it.
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 def get_principal(request: Request) -> Principal:

@@ -1,11 +1,5 @@
-"""Response classes for GeoJSON and friends."""
+"""Media types of the API's responses."""
 
 from __future__ import annotations
 
-from fastapi.responses import JSONResponse
-
 GEOJSON = "application/geo+json"
-
-
-class GeoJSONResponse(JSONResponse):
-    media_type = GEOJSON

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from service.api.deps import SessionDep, SettingsDep
+from service.api.deps import ReadSessionDep, SettingsDep
 from service.communities.search import all_bounds
 from service.errors import InvalidInput
 from service.hazards.models import HAZARD_TYPES
@@ -59,7 +59,7 @@ def _wants_gzip(request: Request) -> bool:
 @router.get("/risk/{z}/{x}/{y}.pbf", response_class=Response)
 def risk_tile(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     z: int,
     x: int,
     y: int,
@@ -92,7 +92,7 @@ def risk_tile(
 @router.get("/risk.json")
 def risk_tilejson(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     hazard: Annotated[str | None, Query(description="flood, earthquake, volcano, ...")] = None,
 ) -> dict[str, object]:

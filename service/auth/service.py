@@ -11,8 +11,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from service.auth.models import ROLES, ApiKey, ApiKeyGroup
-from service.db import utcnow
-from service.errors import Forbidden, InvalidInput, NotFound
+from service.db import get_or_404, utcnow
+from service.errors import Forbidden, InvalidInput
 
 # Each role includes the ones before it.
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -123,8 +123,6 @@ def authenticate(*, session: Session, token: str) -> Principal | None:
 
 
 def revoke_key(*, session: Session, key_id: int) -> None:
-    key = session.get(ApiKey, key_id)
-    if key is None:
-        raise NotFound(f"no API key with id {key_id}")
+    key = get_or_404(session, ApiKey, key_id, f"no API key with id {key_id}")
     if key.revoked_at is None:  # revoking twice keeps the first time
         key.revoked_at = utcnow()

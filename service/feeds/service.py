@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.communities.models import Community
-from service.errors import Conflict, InvalidInput, NotFound
+from service.db import get_or_404
+from service.errors import Conflict, InvalidInput
 from service.feeds.guard import literal_refused, mask_url, parse_allowed
 from service.feeds.models import EventIntensity, EventReport, EventRevision, Feed, HazardEvent
 from service.feeds.schemas import (
@@ -110,10 +111,9 @@ def feed_public(feed: Feed, *, detail: bool = False) -> FeedPublic:
 
 
 def _get(session: Session, feed_id: int) -> Feed:
-    feed = session.get(Feed, feed_id)
-    if feed is None:
-        raise NotFound(f"feed {feed_id} does not exist; list feeds with GET /api/v1/feeds")
-    return feed
+    return get_or_404(
+        session, Feed, feed_id, f"feed {feed_id} does not exist; list feeds with GET /api/v1/feeds"
+    )
 
 
 def check_url(url: str, allowed_hosts: list[str]) -> None:
@@ -190,9 +190,12 @@ def register_public_feeds(*, session: Session, enabled: bool = False) -> list[Fe
 
 
 def get_event(*, session: Session, event_id: int) -> EventPublic:
-    event = session.get(HazardEvent, event_id)
-    if event is None:
-        raise NotFound(f"event {event_id} does not exist; see the OGC collection 'events'")
+    event = get_or_404(
+        session,
+        HazardEvent,
+        event_id,
+        f"event {event_id} does not exist; see the OGC collection 'events'",
+    )
     point = to_shape(event.epicentre) if event.epicentre is not None else None
     reports = session.scalars(
         select(EventReport).where(EventReport.event_id == event_id).order_by(EventReport.id)

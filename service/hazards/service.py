@@ -11,8 +11,8 @@ from shapely.geometry import box
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.db import advisory_lock_key, transaction
-from service.errors import InvalidInput, NotFound
+from service.db import advisory_lock_key, get_or_404, transaction
+from service.errors import InvalidInput
 from service.geochecks import GeometryLimits
 from service.hazards import population, storage
 from service.hazards.importing import (
@@ -258,10 +258,17 @@ def list_layers(
     ]
 
 
+def _layer_or_404(session: Session, layer_id: int) -> HazardLayer:
+    return get_or_404(
+        session,
+        HazardLayer,
+        layer_id,
+        f"no hazard layer with id {layer_id}; list them at /api/v1/hazard-layers",
+    )
+
+
 def get_layer(*, session: Session, layer_id: int) -> HazardLayerPublic:
-    layer = session.get(HazardLayer, layer_id)
-    if layer is None:
-        raise NotFound(f"no hazard layer with id {layer_id}; list them at /api/v1/hazard-layers")
+    layer = _layer_or_404(session, layer_id)
     return _public(session, layer)
 
 
@@ -271,9 +278,7 @@ def delete_layer(*, session: Session, layer_id: int) -> dict[str, Any]:
     The caller records the audit entry, commits, then removes the raster file with
     `storage.remove_file(data_dir, details["raster_path"])`.
     """
-    layer = session.get(HazardLayer, layer_id)
-    if layer is None:
-        raise NotFound(f"no hazard layer with id {layer_id}; list them at /api/v1/hazard-layers")
+    layer = _layer_or_404(session, layer_id)
     details: dict[str, Any] = {
         "name": layer.name,
         "version": layer.version,
@@ -291,9 +296,7 @@ def pin_population(
     """Re-pin a hazard layer to a population raster (None: the newest covering it now).
 
     The layer's scores change at its next recompute, not before."""
-    layer = session.get(HazardLayer, layer_id)
-    if layer is None:
-        raise NotFound(f"no hazard layer with id {layer_id}; list them at /api/v1/hazard-layers")
+    layer = _layer_or_404(session, layer_id)
     if layer.role != "hazard":
         raise InvalidInput(
             f"layer {layer_id} ({layer.name}) is a population layer; pin hazard layers only"

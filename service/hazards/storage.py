@@ -96,7 +96,3 @@ def remove_file(data_dir: Path, relpath: str | None) -> None:
     final = data_dir / path
     final.unlink(missing_ok=True)
     _remove_empty_parents(final.parent, stop=data_dir)
-
-
-def absolute(data_dir: Path, relpath: str) -> Path:
-    return data_dir / relpath

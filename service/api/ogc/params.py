@@ -63,10 +63,6 @@ def pick_format(
     return "json"
 
 
-def check_format(params: QueryParams) -> None:
-    pick_format(params, offered=("json",))
-
-
 def parse_limit(raw: str | None, *, default: int, maximum: int) -> int:
     """Limit over the advertised maximum is clamped, as OGC API Features requires."""
     if raw is None:

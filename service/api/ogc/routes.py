@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from service.api.deps import SessionDep, SettingsDep, get_principal
+from service.api.deps import ReadSessionDep, SessionDep, SettingsDep, get_principal
 from service.api.docs import swagger_page
 from service.api.ogc import html
 from service.api.ogc.catalog import catalog_of
@@ -298,7 +298,7 @@ def get_items(
     collection_id: str,
     request: Request,
     settings: SettingsDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
 ) -> Response:
     fmt = _fmt(request, ("json", "html", "csv"))
@@ -350,7 +350,7 @@ def get_item(
     feature_id: str,
     request: Request,
     settings: SettingsDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
 ) -> Response:
     fmt = _fmt(request)

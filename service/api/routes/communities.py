@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Response, UploadFile
 
-from service.api import audit
-from service.api.deps import AdminDep, CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
+from service.api.deps import (
+    AdminDep,
+    AuditDep,
+    CoordinatorDep,
+    SessionDep,
+    SessionFactoryDep,
+    SettingsDep,
+)
 from service.api.uploads import only_form_fields, staged_uploads
 from service.communities import service
 from service.communities.schemas import (
@@ -33,7 +39,7 @@ IMPORT_FIELDS = {"file", *FieldMapping.model_fields}
 )
 def import_communities(
     _: CoordinatorDep,
-    request: Request,
+    write: AuditDep,
     settings: SettingsDep,
     session_factory: SessionFactoryDep,
     file: Annotated[list[UploadFile], File(description="the boundary file (one layer)")],
@@ -53,12 +59,10 @@ def import_communities(
             label=paths[0].name,
             limits=GeometryLimits.of(settings.imports),
         )
-    audit.record_committed(
-        session_factory=session_factory,
-        actor=request,
-        action="communities.import",
-        target=f"file:{report.file}",
-        details=report.model_dump(include={"features", "created", "updated", "unchanged"}),
+    write.record_committed(
+        "communities.import",
+        f"file:{report.file}",
+        report.model_dump(include={"features", "created", "updated", "unchanged"}),
     )
     return report
 
@@ -126,15 +130,13 @@ def update_community(
     changes: CommunityUpdate,
     _: CoordinatorDep,
     session_factory: SessionFactoryDep,
-    request: Request,
+    write: AuditDep,
 ) -> CommunityPublic:
     updated = service.update_community(session_factory=session_factory, code=code, changes=changes)
-    audit.record_committed(
-        session_factory=session_factory,
-        actor=request,
-        action="communities.update",
-        target=f"community:{code}",
-        details=changes.model_dump(mode="json", exclude_unset=True),
+    write.record_committed(
+        "communities.update",
+        f"community:{code}",
+        changes.model_dump(mode="json", exclude_unset=True),
     )
     return updated
 
@@ -144,16 +146,7 @@ def update_community(
     summary="Delete a community with its risk scores (admin; audited)",
     status_code=204,
 )
-def delete_community(
-    code: CodePath, _: AdminDep, session: SessionDep, request: Request
-) -> Response:
-    details = service.delete_community(session=session, code=code)
-    audit.record(
-        session=session,
-        actor=request,
-        action="communities.delete",
-        target=f"community:{code}",
-        details=details,
-    )
-    session.commit()
+def delete_community(code: CodePath, _: AdminDep, write: AuditDep) -> Response:
+    details = service.delete_community(session=write.session, code=code)
+    write.commit("communities.delete", f"community:{code}", details)
     return Response(status_code=204)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
-from service.api import audit
 from service.api.deps import (
+    AuditDep,
     CoordinatorDep,
     IdPath,
     PrincipalDep,
@@ -30,25 +30,17 @@ def list_feeds(session: SessionDep, who: PrincipalDep) -> list[FeedPublic]:
 
 @router.post("/feeds", response_model=FeedPublic, status_code=status.HTTP_201_CREATED)
 def create_feed(
-    spec: FeedCreate,
-    session: SessionDep,
-    who: CoordinatorDep,
-    request: Request,
-    settings: SettingsDep,
+    spec: FeedCreate, write: AuditDep, who: CoordinatorDep, settings: SettingsDep
 ) -> FeedPublic:
     """Register a feed (coordinator or admin); internal addresses need SIAGA_FEEDS_ALLOWED_HOSTS."""
     feed = service.create_feed(
-        session=session, spec=spec, allowed_hosts=settings.feeds.allowed_hosts
+        session=write.session, spec=spec, allowed_hosts=settings.feeds.allowed_hosts
     )
-    session.flush()
-    audit.record(
-        session=session,
-        actor=request,
-        action="feeds.create",
-        target=f"feed:{feed.id}",
-        details={**spec.model_dump(mode="json"), "url": service.mask_url(str(spec.url))},
+    write.commit(
+        "feeds.create",
+        f"feed:{feed.id}",
+        {**spec.model_dump(mode="json"), "url": service.mask_url(str(spec.url))},
     )
-    session.commit()
     return service.feed_public(feed, detail=who.has("admin"))
 
 
@@ -63,26 +55,21 @@ def get_feed(feed_id: IdPath, session: SessionDep, who: PrincipalDep) -> FeedPub
 def update_feed(
     feed_id: IdPath,
     spec: FeedUpdate,
-    session: SessionDep,
+    write: AuditDep,
     who: CoordinatorDep,
-    request: Request,
     settings: SettingsDep,
 ) -> FeedPublic:
     """Change URL, interval, enabled flag or options (coordinator or admin)."""
     feed = service.update_feed(
-        session=session, feed_id=feed_id, spec=spec, allowed_hosts=settings.feeds.allowed_hosts
+        session=write.session,
+        feed_id=feed_id,
+        spec=spec,
+        allowed_hosts=settings.feeds.allowed_hosts,
     )
     details = spec.model_dump(mode="json", exclude_unset=True)
     if details.get("url"):
         details["url"] = service.mask_url(details["url"])
-    audit.record(
-        session=session,
-        actor=request,
-        action="feeds.update",
-        target=f"feed:{feed_id}",
-        details=details,
-    )
-    session.commit()
+    write.commit("feeds.update", f"feed:{feed_id}", details)
     return service.feed_public(feed, detail=who.has("admin"))
 
 
@@ -92,7 +79,7 @@ def poll_now(
     session_factory: SessionFactoryDep,
     settings: SettingsDep,
     who: CoordinatorDep,
-    request: Request,
+    write: AuditDep,
 ) -> PollResult:
     """Poll the feed now, even when disabled; the result says what changed (the error as a
     short reason, the full text for admins)."""
@@ -110,13 +97,7 @@ def poll_now(
     with session_factory() as s:
         feed = service.feed_public(service.get_feed(session=s, feed_id=feed_id), detail=detail)
     result = PollResult(**outcome.public(detail=detail), feed=feed)
-    audit.record_committed(
-        session_factory=session_factory,
-        actor=request,
-        action="feeds.poll",
-        target=f"feed:{feed_id}",
-        details=outcome.public(),
-    )
+    write.record_committed("feeds.poll", f"feed:{feed_id}", outcome.public())
     return result
 
 

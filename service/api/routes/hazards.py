@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 
-from service.api import audit
 from service.api.deps import (
     AdminDep,
+    AuditDep,
     CoordinatorDep,
     IdPath,
     SessionDep,
@@ -41,7 +41,7 @@ IMPORT_FIELDS = {"file", *HazardLayerCreate.model_fields}
 )
 def import_layer(
     _: CoordinatorDep,
-    request: Request,
+    write: AuditDep,
     settings: SettingsDep,
     session_factory: SessionFactoryDep,
     file: Annotated[
@@ -63,12 +63,10 @@ def import_layer(
             spec=spec,
             limits=GeometryLimits.of(settings.imports),
         )
-    audit.record_committed(
-        session_factory=session_factory,
-        actor=request,
-        action="hazard_layers.import",
-        target=f"hazard_layer:{report.layer.id}",
-        details={
+    write.record_committed(
+        "hazard_layers.import",
+        f"hazard_layer:{report.layer.id}",
+        {
             "name": report.layer.name,
             "version": report.layer.version,
             "file": report.file,
@@ -105,18 +103,9 @@ def get_layer(layer_id: IdPath, session: SessionDep) -> HazardLayerPublic:
     summary="Delete one layer version with its zones, scores and raster file (admin; audited)",
     status_code=204,
 )
-def delete_layer(
-    layer_id: IdPath, _: AdminDep, session: SessionDep, settings: SettingsDep, request: Request
-) -> Response:
-    details = service.delete_layer(session=session, layer_id=layer_id)
-    audit.record(
-        session=session,
-        actor=request,
-        action="hazard_layers.delete",
-        target=f"hazard_layer:{layer_id}",
-        details=details,
-    )
-    session.commit()
+def delete_layer(layer_id: IdPath, _: AdminDep, write: AuditDep, settings: SettingsDep) -> Response:
+    details = service.delete_layer(session=write.session, layer_id=layer_id)
+    write.commit("hazard_layers.delete", f"hazard_layer:{layer_id}", details)
     storage.remove_file(settings.storage.data_dir, details["raster_path"])
     return Response(status_code=204)
 
@@ -130,18 +119,14 @@ def update_layer(
     layer_id: IdPath,
     changes: HazardLayerUpdate,
     _: CoordinatorDep,
-    session: SessionDep,
-    request: Request,
+    write: AuditDep,
 ) -> HazardLayerPublic:
     updated = service.pin_population(
-        session=session, layer_id=layer_id, population_layer_id=changes.population_layer_id
+        session=write.session, layer_id=layer_id, population_layer_id=changes.population_layer_id
     )
-    audit.record(
-        session=session,
-        actor=request,
-        action="hazard_layers.pin_population",
-        target=f"hazard_layer:{layer_id}",
-        details={"population_layer_id": updated.population_layer_id},
+    write.commit(
+        "hazard_layers.pin_population",
+        f"hazard_layer:{layer_id}",
+        {"population_layer_id": updated.population_layer_id},
     )
-    session.commit()
     return updated

@@ -9,17 +9,23 @@ from sqlalchemy import text
 from service.api.deps import SessionDep
 from service.errors import RETRY_AFTER_S
 from service.migrate import current_revision, head_revision
+from service.ops.schemas import Liveness, Readiness
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="The process is up")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+def healthz() -> Liveness:
+    return Liveness(status="ok")
 
 
-@router.get("/readyz", summary="The database is reachable and migrated to head")
+@router.get(
+    "/readyz",
+    summary="The database is reachable and migrated to head",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "the database or its schema is not"}},
+)
 def readyz(session: SessionDep) -> JSONResponse:
     """Says what is down, never how (no host, port or driver text: that goes to the log)."""
     try:

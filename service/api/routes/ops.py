@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import BaseModel
 
 from service.api.deps import AdminDep, SessionDep
 from service.ops import audit
+from service.ops.schemas import AuditEntryPublic, AuditPage
 
 router = APIRouter(tags=["operations"])
 
@@ -25,24 +25,6 @@ router = APIRouter(tags=["operations"])
 def metrics(request: Request) -> Response:
     body = request.app.state.metrics.render()
     return Response(body, media_type=CONTENT_TYPE_LATEST)
-
-
-class AuditEntryPublic(BaseModel):
-    id: int
-    at: datetime
-    key_id: int | None
-    key_name: str | None
-    role: str | None
-    action: str
-    target: str | None
-    details: dict[str, Any]
-    request_id: str | None
-    client_ip: str | None
-
-
-class AuditPage(BaseModel):
-    entries: list[AuditEntryPublic]
-    next_before_id: int | None
 
 
 @router.get("/api/v1/audit", summary="The audit log, newest first (admin)")

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from service.api import audit
-from service.api.deps import CoordinatorDep, IdPath, PrincipalDep, SessionDep
+from service.api.deps import AuditDep, CoordinatorDep, IdPath, PrincipalDep, SessionDep
 from service.api.routes.communities import CodePath
 from service.errors import InvalidInput, PayloadTooLarge
 from service.shelters import service
 from service.shelters.parsing import ShelterIn, ShelterUpdate, parse_csv, parse_json
+from service.shelters.schemas import ShelterPublic
 
 router = APIRouter(prefix="/api/v1/communities", tags=["shelters"])
 
@@ -71,7 +71,11 @@ async def shelter_rows(request: Request) -> list[ShelterIn]:
 RowsDep = Annotated[list[ShelterIn], Depends(shelter_rows)]
 
 
-@router.get("/{code}/shelters", summary="The community's assembly points, shelters and posko")
+@router.get(
+    "/{code}/shelters",
+    summary="The community's assembly points, shelters and posko",
+    response_model=list[ShelterPublic],
+)
 def list_shelters(
     code: CodePath, session: SessionDep, principal: PrincipalDep
 ) -> list[dict[str, Any]]:
@@ -84,56 +88,47 @@ def list_shelters(
     status_code=201,
     summary="Add one point (JSON or GeoJSON Feature) or many (FeatureCollection, list, CSV)",
     openapi_extra=_BODY,
+    response_model=list[ShelterPublic],
 )
 def add_shelters(
-    code: CodePath,
-    _: CoordinatorDep,
-    rows: RowsDep,
-    session: SessionDep,
-    request: Request,
+    code: CodePath, _: CoordinatorDep, rows: RowsDep, write: AuditDep
 ) -> list[dict[str, Any]]:
-    made = service.add_shelters(session=session, code=code, rows=rows)
-    audit.record(
-        session=session,
-        actor=request,
-        action="shelters.create",
-        target=f"community:{code}",
-        details={"ids": [m["id"] for m in made][:100], "count": len(made)},
+    made = service.add_shelters(session=write.session, code=code, rows=rows)
+    write.commit(
+        "shelters.create",
+        f"community:{code}",
+        {"ids": [m["id"] for m in made][:100], "count": len(made)},
     )
-    session.commit()
     return made
 
 
-@router.patch("/{code}/shelters/{shelter_id}", summary="Edit a point (fields left out stay)")
+@router.patch(
+    "/{code}/shelters/{shelter_id}",
+    summary="Edit a point (fields left out stay)",
+    response_model=ShelterPublic,
+)
 def update_shelter(
     code: CodePath,
     shelter_id: IdPath,
     changes: ShelterUpdate,
-    session: SessionDep,
+    write: AuditDep,
     _: CoordinatorDep,
-    request: Request,
 ) -> dict[str, Any]:
     updated = service.update_shelter(
-        session=session, code=code, shelter_id=shelter_id, changes=changes
+        session=write.session, code=code, shelter_id=shelter_id, changes=changes
     )
-    audit.record(
-        session=session,
-        actor=request,
-        action="shelters.update",
-        target=f"shelter:{shelter_id}",
-        details=changes.model_dump(mode="json", exclude_unset=True, exclude={"notes"}),
+    write.commit(
+        "shelters.update",
+        f"shelter:{shelter_id}",
+        changes.model_dump(mode="json", exclude_unset=True, exclude={"notes"}),
     )
-    session.commit()
     return updated
 
 
 @router.delete("/{code}/shelters/{shelter_id}", status_code=204, summary="Remove a point")
 def delete_shelter(
-    code: CodePath, shelter_id: IdPath, session: SessionDep, _: CoordinatorDep, request: Request
+    code: CodePath, shelter_id: IdPath, write: AuditDep, _: CoordinatorDep
 ) -> Response:
-    service.delete_shelter(session=session, code=code, shelter_id=shelter_id)
-    audit.record(
-        session=session, actor=request, action="shelters.delete", target=f"shelter:{shelter_id}"
-    )
-    session.commit()
+    service.delete_shelter(session=write.session, code=code, shelter_id=shelter_id)
+    write.commit("shelters.delete", f"shelter:{shelter_id}")
     return Response(status_code=204)
