@@ -127,7 +127,10 @@ class FeedServer:
         self.httpd.block_on_close = False  # a misbehaving handler must not hold up teardown
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for the loop to look (0.5 s by default, per test).
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     def set(self, path: str, route: Route) -> str:
         self.routes[path] = route
