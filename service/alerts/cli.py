@@ -125,8 +125,8 @@ def drill(
     level: int = typer.Option(3, min=1, max=3, help="1 waspada, 2 siaga, 3 awas"),
 ) -> None:
     """Send a drill (CAP status Exercise; every message says LATIHAN) to the whole tree."""
+    from service.alerts.drills import create_drill
     from service.alerts.schemas import DrillIn
-    from service.alerts.service import create_drill
 
     try:
         with open_runtime() as rt, transaction(rt.session_factory) as session:

@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from service.alerts.fanout import local_number, message_context
 from service.alerts.models import Alert, AlertGroup, AlertRecipient, Member
-from service.alerts.service import local_number, message_context
 from service.alerts.templates import MessageContext, TemplateError, render, whatsapp_template
 from service.messaging import outbox
 from service.settings import Settings

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query, Request, Response
 
 from service.alerts import groups as svc
 from service.alerts import views
+from service.alerts.drills import cancel_alert, create_drill
+from service.alerts.evaluation import evaluate_signals
 from service.alerts.models import Alert, Member
 from service.alerts.rules import Signal
 from service.alerts.schemas import (
@@ -27,7 +29,6 @@ from service.alerts.schemas import (
     RuleUpdate,
     SignalIn,
 )
-from service.alerts.service import cancel_alert, create_drill, evaluate_signals
 from service.api.deps import (
     CoordinatorDep,
     IdPath,
