@@ -13,13 +13,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
 from service import __version__
-from service.api import cap, docs, tiles, web
+from service.api import docs, tiles, web
 from service.api.ogc import routes as ogc
 from service.api.preauth import AuthBeforeBodyMiddleware
 from service.api.routes import (
     alerts,
+    cap,
     communities,
     feeds,
+    groups,
     hazards,
     health,
     keys,
@@ -44,6 +46,7 @@ ROUTERS = [
     hazards.router,
     risk.router,
     feeds.router,
+    groups.router,
     alerts.router,
     webhooks.router,
     keys.router,

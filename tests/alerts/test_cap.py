@@ -10,7 +10,7 @@ import pytest
 import xmlschema
 from lxml import etree
 
-from service.alerts.cap import cap_polygons, cap_time
+from service.alerts.cap_xml import cap_polygons, cap_time
 from service.alerts.drills import cancel_alert, create_drill
 from service.alerts.evaluation import evaluate_signals
 from service.alerts.models import AlertRule

@@ -8,7 +8,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from service.alerts.cap import (
+from service.alerts.cap_xml import (
     CATEGORY,
     EVENT_EN,
     EVENT_ID,
