@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -46,19 +45,3 @@ def parse_pairs(values: list[str] | None, option: str) -> dict[str, str]:
             raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=option)
         out[key.strip()] = value.strip()
     return out
-
-
-@contextmanager
-def audited_write(action: str, target: str) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
-    """A write from the command line: yields (runtime, session, details); the caller does its
-    change in the session and fills `details`; on a clean exit the audit entry (actor: the OS
-    user) is added in the same transaction and both commit together. User errors print and
-    exit 2, as with `user_errors`."""
-    from service.ops.audit import Actor, record
-    from service.runtime import open_runtime
-
-    with user_errors(), open_runtime() as rt, rt.session_factory() as session:
-        details: dict[str, Any] = {}
-        yield rt, session, details
-        record(session=session, actor=Actor.cli(), action=action, target=target, details=details)
-        session.commit()

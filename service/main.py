@@ -13,8 +13,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
 from service import __version__
+from service.alerts import hooks as alerts_hooks
 from service.api import docs, tiles, web
+from service.api.metrics import DB_GAUGES
 from service.api.ogc import routes as ogc
+from service.api.ogc.catalog import build_catalog
 from service.api.preauth import AuthBeforeBodyMiddleware
 from service.api.routes import (
     alerts,
@@ -107,6 +110,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         clean_stale_uploads(upload_root(settings.storage.upload_dir))
         app.state.engine = engine or make_engine(settings.database)
         app.state.session_factory = make_session_factory(app.state.engine, settings)
+        alerts_hooks.install()  # replies arriving at the webhooks go to alerts
+        # The OGC collections are described by the domains and checked here, once per app.
+        app.state.ogc_catalog = build_catalog()
         timeout = httpx.Timeout(
             settings.feeds.read_timeout_s, connect=settings.feeds.connect_timeout_s
         )
@@ -133,7 +139,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.state.settings = settings
     app.state.engine = None  # set by the lifespan
-    app.state.metrics = Metrics(lambda: app.state.engine)
+    app.state.metrics = Metrics(lambda: app.state.engine, DB_GAUGES)
     # Added innermost first: CORS wraps everything so that 429s and 500s carry its headers.
     # Order, outermost first: CORS, RequestContext, RateLimit (before any key lookup, so keys
     # cannot be guessed unthrottled), AuthBeforeBody (401/403 before a body is read),

@@ -20,6 +20,7 @@ import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from service.alerts import hooks as alerts_hooks
 from service.alerts import jobs as alerts_jobs
 from service.db import utcnow
 from service.feeds import jobs as feeds_jobs
@@ -127,6 +128,7 @@ def run_worker() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    alerts_hooks.install()
     with open_runtime() as rt:
         evaluator = Evaluator(rt, stop)
         scheduler = build_scheduler(rt, evaluator)

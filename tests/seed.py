@@ -9,8 +9,7 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, box
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.api.ogc import catalog as ogc_catalog
-from service.api.ogc import registry as ogc_registry
+from service.api.ogc.catalog import domain_collections
 from service.auth.service import create_key
 from service.communities.models import Community
 from service.feeds.models import Feed, HazardEvent
@@ -105,7 +104,6 @@ def seed_feed_and_event(session: Session) -> tuple[list[int], list[int]]:
 
 def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
     """Seed what exists on this branch; return candidate values per path-parameter name."""
-    ogc_catalog.load()
     with factory() as s, s.begin():
         communities = seed_communities(s)
         for name, phone in zip(SEEDED_NAMES, SEEDED_PHONES, strict=True):
@@ -125,7 +123,7 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
         "feed_id": feed_ids,
         "event_id": event_ids,
         "job_id": job_ids,
-        "collection_id": [c.id for c in ogc_registry.collections()],
+        "collection_id": [c.id for c in domain_collections()],
         # Items are also reached through the links the walk follows; "1" is the first row.
         "feature_id": ["1", codes[0]],
         "hazard": HAZARDS[:2],

@@ -8,8 +8,8 @@ from sqlalchemy import ColumnElement, FromClause, case, func, select
 
 from service.alerts.models import ALERT_KINDS, Alert, AlertGroup, GroundReport
 from service.alerts.redact import PHONE, PHONE_MASK
-from service.api.ogc.registry import Collection, Filter, register
 from service.communities.models import Community
+from service.ogc_collections import Collection, Filter
 
 PHONE_PATTERN = PHONE.pattern
 
@@ -88,90 +88,88 @@ def _reports_source() -> FromClause:
     )
 
 
-register(
-    Collection(
-        id="alerts",
-        title="Peringatan dini (alerts)",
-        description=(
-            "Peringatan yang dikirim ke kelompok masyarakat: bahaya, tingkat (waspada/siaga/"
-            "awas), jenis pesan CAP dan wilayah desa. Alerts sent to community groups: hazard, "
-            "level, CAP message type and status, the community's area; no names or numbers."
+ALERTS = Collection(
+    id="alerts",
+    title="Peringatan dini (alerts)",
+    description=(
+        "Peringatan yang dikirim ke kelompok masyarakat: bahaya, tingkat (waspada/siaga/"
+        "awas), jenis pesan CAP dan wilayah desa. Alerts sent to community groups: hazard, "
+        "level, CAP message type and status, the community's area; no names or numbers."
+    ),
+    source=_alerts_source,
+    id_column="id",
+    properties=(
+        "identifier",
+        "hazard",
+        "level",
+        "level_name",
+        "kind",
+        "msg_type",
+        "cap_status",
+        "thread_id",
+        "community_code",
+        "community_name",
+        "group_id",
+        "group_name",
+        "headline",
+        "label",
+        "cancelled",
+        "cancelled_at",
+        "sent_at",
+        "expires_at",
+        "closed_at",
+        "cap_url",
+    ),
+    time_column="sent_at",
+    time_end_column="expires_at",
+    filters=(
+        Filter(name="hazard", column="hazard", description="hazard type"),
+        Filter(
+            name="level",
+            column="level",
+            type="integer",
+            description="1 waspada, 2 siaga, 3 awas",
         ),
-        source=_alerts_source,
-        id_column="id",
-        properties=(
-            "identifier",
-            "hazard",
-            "level",
-            "level_name",
-            "kind",
-            "msg_type",
-            "cap_status",
-            "thread_id",
-            "community_code",
-            "community_name",
-            "group_id",
-            "group_name",
-            "headline",
-            "label",
-            "cancelled",
-            "cancelled_at",
-            "sent_at",
-            "expires_at",
-            "closed_at",
-            "cap_url",
+        Filter(
+            name="kind",
+            column="kind",
+            enum=tuple(k for k in ALERT_KINDS if k != "preparedness"),
+            description="alert, update, all_clear, cancel",
         ),
-        time_column="sent_at",
-        time_end_column="expires_at",
-        filters=(
-            Filter(name="hazard", column="hazard", description="hazard type"),
-            Filter(
-                name="level",
-                column="level",
-                type="integer",
-                description="1 waspada, 2 siaga, 3 awas",
-            ),
-            Filter(
-                name="kind",
-                column="kind",
-                enum=tuple(k for k in ALERT_KINDS if k != "preparedness"),
-                description="alert, update, all_clear, cancel",
-            ),
-            Filter(name="cap_status", column="cap_status", enum=("Actual", "Exercise")),
-            Filter(name="community_code", column="community_code", description="Kemendagri code"),
-            Filter(name="group_id", column="group_id", type="integer"),
-        ),
-        keywords=("alerts", "peringatan", "CAP"),
-    )
+        Filter(name="cap_status", column="cap_status", enum=("Actual", "Exercise")),
+        Filter(name="community_code", column="community_code", description="Kemendagri code"),
+        Filter(name="group_id", column="group_id", type="integer"),
+    ),
+    keywords=("alerts", "peringatan", "CAP"),
 )
 
-register(
-    Collection(
-        id="reports",
-        title="Laporan lapangan (ground reports)",
-        description=(
-            "Balasan anggota yang bukan kode konfirmasi: laporan dari lapangan, di titik desa "
-            "pelapor. Replies from members that are not acknowledgement codes, placed on the "
-            "reporter's community; phone numbers in the text are masked. Needs an API key."
-        ),
-        source=_reports_source,
-        id_column="id",
-        properties=(
-            "text",
-            "channel",
-            "received_at",
-            "community_code",
-            "community_name",
-            "group_id",
-            "alert_id",
-        ),
-        time_column="received_at",
-        filters=(
-            Filter(name="community_code", column="community_code"),
-            Filter(name="group_id", column="group_id", type="integer"),
-            Filter(name="alert_id", column="alert_id", type="integer"),
-        ),
-        public=False,
-        keywords=("reports", "laporan"),
-    )
+REPORTS = Collection(
+    id="reports",
+    title="Laporan lapangan (ground reports)",
+    description=(
+        "Balasan anggota yang bukan kode konfirmasi: laporan dari lapangan, di titik desa "
+        "pelapor. Replies from members that are not acknowledgement codes, placed on the "
+        "reporter's community; phone numbers in the text are masked. Needs an API key."
+    ),
+    source=_reports_source,
+    id_column="id",
+    properties=(
+        "text",
+        "channel",
+        "received_at",
+        "community_code",
+        "community_name",
+        "group_id",
+        "alert_id",
+    ),
+    time_column="received_at",
+    filters=(
+        Filter(name="community_code", column="community_code"),
+        Filter(name="group_id", column="group_id", type="integer"),
+        Filter(name="alert_id", column="alert_id", type="integer"),
+    ),
+    public=False,
+    keywords=("reports", "laporan"),
 )
+
+COLLECTIONS = (ALERTS, REPORTS)

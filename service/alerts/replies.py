@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,22 +20,12 @@ from service.alerts.redact import redact
 from service.alerts.reply_words import Reply, classify
 from service.communities.models import Community
 from service.messaging import outbox
+from service.messaging.inbound import IncomingReply as InboundMessage
 
 log = logging.getLogger(__name__)
 
 # A report longer than this is cut; the rest is dropped and counted in `dropped_chars`.
 REPORT_MAX_CHARS = 1600
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    channel: str  # "sms" | "whatsapp"
-    phone: str  # E.164, e.g. "+6281234567890"
-    text: str
-    received_at: datetime
-    provider: str  # "twilio" | "meta" | "console"
-    provider_message_id: str
-    button_payload: str | None = None
 
 
 def _known_names(session: Session, group_id: int) -> list[str]:

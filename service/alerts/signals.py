@@ -1,7 +1,7 @@
 """Signals gathered from the database: current risk levels and recent hazard events.
 
-The risk and feeds domains own those tables; this module only reads them, in SQL, and
-returns nothing for a table that does not exist yet (the domains land independently).
+The risk and feeds domains own those tables; this module reads them through their query
+functions (`service.risk.current`, `service.feeds.touches`), typed against their models.
 Signals may also arrive through `POST /api/v1/alerts/signals`.
 """
 
@@ -11,19 +11,13 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, text
 from sqlalchemy.orm import Session
 
 from service.alerts.rules import Signal
 from service.communities.localtime import local_clock, zone_for
+from service.feeds.touches import EventTouch, event_touches
+from service.risk.current import current_levels
 from service.settings import Settings
-
-
-def _have(session: Session, *tables: str) -> bool:
-    return all(
-        session.execute(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": t}).scalar()
-        for t in tables
-    )
 
 
 def risk_signals(
@@ -35,32 +29,19 @@ def risk_signals(
     The source is the hazard layer version (a new version is new data; a recompute of the
     same version is not), so an unchanged layer never alerts twice.
     """
-    if not _have(session, "risk_scores"):
-        return []
-    only = "" if layer_ids is None else " AND s.layer_id = ANY(:layers)"
-    rows = session.execute(
-        text(
-            "SELECT c.code, s.hazard, s.layer_id, s.layer_name, s.level, s.score, s.computed_at, "
-            "l.title, l.event_id, l.properties ->> 'feed_id' AS feed_id "
-            "FROM risk_scores s JOIN communities c ON c.id = s.community_id "
-            "JOIN hazard_layers l ON l.id = s.layer_id "
-            "WHERE s.superseded_at IS NULL AND s.computed_at <= :now" + only
-        ),
-        {"now": now, "layers": layer_ids},
-    ).all()
     return [
         Signal(
-            community_code=r.code,
+            community_code=r.community_code,
             hazard=r.hazard,
             source_ref=f"risk:layer:{r.layer_id}",
             observed_at=r.computed_at,
             risk_level=r.level,
             score=r.score,
             # A layer a feed or an event made is an observation; any other is a map.
-            basis="feed" if r.event_id is not None or r.feed_id is not None else "map",
-            headline=(r.title or r.layer_name)[:120],
+            basis="feed" if r.observed else "map",
+            headline=(r.layer_title or r.layer_name)[:120],
         )
-        for r in rows
+        for r in current_levels(session, now=now, layer_ids=layer_ids)
     ]
 
 
@@ -70,38 +51,9 @@ def feed_signals(
     """Signals from active hazard events younger than the event window (and not expired):
     earthquakes by the shaking computed at each community, other events by the communities
     their footprint (e.g. a CAP polygon) touches. Only the given events with `event_ids`."""
-    if not _have(session, "hazard_events"):
-        return []
     since = now - timedelta(hours=settings.alerts.event_window_hours)
-    params = {"now": now, "since": since, "events": event_ids}
-    window = (
-        "e.status = 'active' AND e.time >= :since AND e.time <= :now "
-        "AND (e.expires IS NULL OR e.expires > :now)"
-    ) + ("" if event_ids is None else " AND e.id = ANY(:events)")
-    signals: list[Signal] = []
-    if _have(session, "hazard_event_intensities"):
-        rows = session.execute(
-            text(
-                "SELECT c.code, c.province_code, e.id, e.type, e.revision, e.time, e.title, "
-                "i.mmi, e.severity, e.alert_level, e.magnitude, e.properties "
-                "FROM hazard_event_intensities i "
-                "JOIN hazard_events e ON e.id = i.event_id "
-                "JOIN communities c ON c.id = i.community_id WHERE " + window
-            ),
-            params,
-        ).all()
-        signals += [_event_signal(r, r.mmi, settings) for r in rows]
-    rows = session.execute(
-        text(
-            "SELECT c.code, c.province_code, e.id, e.type, e.revision, e.time, e.title, "
-            "e.severity, e.alert_level, e.magnitude, e.properties FROM hazard_events e "
-            "JOIN communities c "
-            "ON e.footprint IS NOT NULL AND ST_Intersects(c.geom, e.footprint) WHERE " + window
-        ),
-        params,
-    ).all()
-    signals += [_event_signal(r, None, settings) for r in rows]
-    return signals
+    touches = event_touches(session, since=since, now=now, event_ids=event_ids)
+    return [_event_signal(t, settings) for t in touches]
 
 
 def event_reason(
@@ -127,23 +79,23 @@ def event_reason(
     return (title or "")[:120] or None
 
 
-def _event_signal(r: Row[Any], mmi: float | None, settings: Settings) -> Signal:
-    zone = zone_for(r.code, r.province_code, settings.alerts.timezone)
+def _event_signal(t: EventTouch, settings: Settings) -> Signal:
+    zone = zone_for(t.community_code, t.province_code, settings.alerts.timezone)
     reason = event_reason(
-        hazard=r.type,
-        title=r.title,
-        magnitude=r.magnitude,
-        properties=r.properties,
-        clock=local_clock(r.time, zone),
+        hazard=t.hazard,
+        title=t.title,
+        magnitude=t.magnitude,
+        properties=t.properties,
+        clock=local_clock(t.time, zone),
     )
     return Signal(
-        community_code=r.code,
-        hazard=r.type,
-        source_ref=f"event:{r.id}",
-        observed_at=r.time,
-        mmi=mmi,
-        cap_severity=r.severity,
-        alert_level=r.alert_level,
+        community_code=t.community_code,
+        hazard=t.hazard,
+        source_ref=f"event:{t.event_id}",
+        observed_at=t.time,
+        mmi=t.mmi,
+        cap_severity=t.severity,
+        alert_level=t.alert_level,
         headline=reason[:120] if reason else None,
     )
 

@@ -9,9 +9,9 @@ import anyio
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.api import audit
 from service.auth.service import ANONYMOUS, Principal, authenticate
 from service.errors import Forbidden, Unauthorized
-from service.ops import audit
 from service.settings import Settings
 
 
@@ -69,7 +69,7 @@ def get_principal(request: Request) -> Principal:
         principal = authenticate(session=session, token=token.strip())
     if principal is None:
         raise Unauthorized("the API key is unknown or revoked; create one with `siaga keys create`")
-    request.state.principal = principal
+    audit.remember_principal(request, principal)
     return principal
 
 
@@ -98,7 +98,8 @@ AdminDep = Annotated[Principal, Depends(require_role("admin"))]
 
 class AuditedWrite:
     """The write-route ritual in one place: flush the change, record who made it in the same
-    transaction (ops.audit), commit. Routes take it as `write: AuditDep` and end with
+    transaction (ops.audit; service.api.audit names the caller), commit. Routes take it as
+    `write: AuditDep` and end with
     `write.commit("groups.create", f"group:{group.id}", details)`."""
 
     def __init__(self, request: Request, session: Session) -> None:

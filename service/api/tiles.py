@@ -1,9 +1,10 @@
 """Vector tiles of current risk levels: `GET /tiles/risk/{z}/{x}/{y}.pbf` (ST_AsMVT), and
 their TileJSON at `GET /tiles/risk.json`.
 
-Tiles carry an ETag derived from the score version (the newest score id and the layers'
-last computations), so a client revalidating after `Cache-Control: max-age` gets a 304 until
-scores change; they are gzipped when the client accepts it.
+The queries are the risk domain's (service/risk/tiles.py). Tiles carry an ETag derived from
+the score version (the newest score id and the layers' last computations), so a client
+revalidating after `Cache-Control: max-age` gets a 304 until scores change; they are gzipped
+when the client accepts it.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import text
 
 from service.api.deps import SessionDep, SettingsDep
+from service.communities.search import all_bounds
 from service.errors import InvalidInput
 from service.hazards.models import HAZARD_TYPES
+from service.risk import tiles
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 
@@ -27,40 +29,6 @@ CACHE_CONTROL = "public, max-age=60"
 # gzip level: tiles are small; 5 is within a few per cent of 9 at a fraction of the CPU.
 GZIP_LEVEL = 5
 _MERCATOR_LAT = 85.051129
-
-# What changes when scores change: a new score row (recompute inserts, never updates), or a
-# layer's computation record (a recompute, or a layer deleted with its scores).
-_VERSION_SQL = """(SELECT concat_ws('/', (SELECT max(id) FROM risk_scores),
-   (SELECT concat_ws('/', count(*), max(computed_at)) FROM risk_layer_states)))"""
-_VERSION = text(f"SELECT {_VERSION_SQL}")
-
-# One feature per community in the tile: its highest current score (for the given hazard, or
-# any). Communities not scored yet are kept with a null level, so the map shows them as
-# "belum dinilai" instead of leaving a hole; the lateral lookup runs per community in the
-# tile only, on the current-score index.
-_TILE_SQL = text(f"""
-WITH bounds AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
-mvt AS (
-  SELECT c.code, c.name, top.hazard, top.level, top.score,
-         ST_AsMVTGeom(ST_Transform(c.geom, 3857), bounds.env, 4096, 64, true) AS geom
-  FROM communities c
-  CROSS JOIN bounds
-  LEFT JOIN LATERAL (
-    SELECT s.hazard, s.level, s.score
-    FROM risk_scores s
-    WHERE s.community_id = c.id AND s.superseded_at IS NULL
-      AND (CAST(:hazard AS text) IS NULL OR s.hazard = :hazard)
-    ORDER BY s.score DESC, s.id DESC
-    LIMIT 1
-  ) top ON true
-  WHERE c.geom && ST_Transform(bounds.env, 4326)
-)
-SELECT {_VERSION_SQL}, (SELECT ST_AsMVT(mvt, 'risk', 4096, 'geom') FROM mvt WHERE geom IS NOT NULL)
-""")
-_BOUNDS_SQL = text(
-    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-    "FROM (SELECT ST_Extent(geom) AS e FROM communities) x"
-)
 
 
 def check_hazard(hazard: str | None) -> None:
@@ -110,11 +78,10 @@ def risk_tile(
     headers = {"Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
     if_none_match = request.headers.get("if-none-match")
     if if_none_match:
-        etag = _etag(session.execute(_VERSION).scalar(), hazard, gz)
+        etag = _etag(tiles.score_version(session), hazard, gz)
         if _matches(if_none_match, etag):
             return Response(status_code=304, headers=headers | {"ETag": etag})
-    version, data = session.execute(_TILE_SQL, {"z": z, "x": x, "y": y, "hazard": hazard}).one()
-    body = bytes(data or b"")
+    version, body = tiles.risk_tile(session, z=z, x=x, y=y, hazard=hazard)
     headers["ETag"] = _etag(version, hazard, gz)
     if gz and body:
         body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
@@ -134,11 +101,7 @@ def risk_tilejson(
     check_hazard(hazard)
     base = (settings.api.public_url or str(request.base_url)).rstrip("/")
     url = f"{base}/tiles/risk/{{z}}/{{x}}/{{y}}.pbf" + (f"?hazard={hazard}" if hazard else "")
-    row = session.execute(_BOUNDS_SQL).one()
-    if row[0] is None:
-        bounds = [-180.0, -_MERCATOR_LAT, 180.0, _MERCATOR_LAT]
-    else:
-        bounds = [round(float(v), 6) for v in row]
+    bounds = all_bounds(session) or [-180.0, -_MERCATOR_LAT, 180.0, _MERCATOR_LAT]
     centre = [round((bounds[0] + bounds[2]) / 2, 6), round((bounds[1] + bounds[3]) / 2, 6), 8]
     fields = {
         "code": "Kemendagri code",

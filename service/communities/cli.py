@@ -7,8 +7,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from service.clitools import audited_write, parse_pairs, user_errors
+from service.clitools import parse_pairs, user_errors
 from service.geochecks import GeometryLimits
+from service.ops.cli import audited_write
 
 app = typer.Typer(
     help="communities (desa/kelurahan boundaries and indicators)", no_args_is_help=True

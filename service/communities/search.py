@@ -215,3 +215,12 @@ def area_outlines(*, session: Session, level: AreaLevel, tolerance_deg: float) -
             for r in rows
         ],
     }
+
+
+def all_bounds(session: Session) -> list[float] | None:
+    """[west, south, east, north] of every community (rounded to 6 decimals); None when
+    there are none."""
+    row = session.execute(select(*_bbox_columns(func.ST_Extent(Community.geom)))).one()
+    if row[0] is None:
+        return None
+    return [round(float(v), 6) for v in row]

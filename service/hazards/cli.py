@@ -9,8 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from service.clitools import audited_write, parse_pairs, user_errors
+from service.clitools import parse_pairs, user_errors
 from service.geochecks import GeometryLimits
+from service.ops.cli import audited_write
 
 app = typer.Typer(help="hazard and exposure layers", no_args_is_help=True)
 console = Console()

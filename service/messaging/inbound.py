@@ -1,19 +1,26 @@
 """Inbound messages: stored once per provider id; STOP/BERHENTI and MULAI handled here by
-phone number, everything else handed to alerts (acknowledgements and ground reports)."""
+phone number, everything else handed to the reply handler (acknowledgements and ground
+reports).
+
+Messaging sits below alerts and does not import it: alerts registers its handler with
+`set_reply_handler` when a process starts (`service.alerts.hooks.install`, called by the app
+factory and the worker). A process that receives a message with no handler registered raises
+`NoReplyHandler` (the webhook answers 500 and the provider retries) instead of dropping it.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from service.alerts import replies
 from service.messaging.models import InboundMessage, OptOut
 from service.messaging.outbox import E164
 
@@ -21,6 +28,54 @@ log = logging.getLogger(__name__)
 
 STOP_WORDS = {"STOP", "BERHENTI", "UNSUBSCRIBE"}
 START_WORDS = {"MULAI", "START", "UNSTOP"}
+
+
+@dataclass(frozen=True)
+class IncomingReply:
+    """One inbound text as the reply handler sees it."""
+
+    channel: str  # "sms" | "whatsapp"
+    phone: str  # E.164, e.g. "+6281234567890"
+    text: str
+    received_at: datetime
+    provider: str  # "twilio" | "meta" | "console"
+    provider_message_id: str
+    button_payload: str | None = None
+
+
+class ReplyHandler(Protocol):
+    """What alerts does with replies (`service.alerts.replies` is one)."""
+
+    def handle_inbound(self, *, session: Session, message: IncomingReply) -> str:
+        """Act on a reply in the caller's transaction; return what it was (ack, report...)."""
+        ...
+
+    def confirm_keyword(self, *, session: Session, message: IncomingReply, kind: str) -> bool:
+        """Answer a STOP/MULAI (`kind` "stop" or "start")."""
+        ...
+
+
+class NoReplyHandler(RuntimeError):
+    """A message arrived in a process that never registered a reply handler."""
+
+
+_reply_handler: list[ReplyHandler] = []
+
+
+def set_reply_handler(handler: ReplyHandler | None) -> None:
+    """Register (or, with None, clear) the process's reply handler."""
+    _reply_handler.clear()
+    if handler is not None:
+        _reply_handler.append(handler)
+
+
+def reply_handler() -> ReplyHandler:
+    if not _reply_handler:
+        raise NoReplyHandler(
+            "no reply handler is registered in this process: call "
+            "service.alerts.hooks.install() at start-up"
+        )
+    return _reply_handler[0]
 
 
 def normalise_sender(address: str) -> tuple[str, str]:
@@ -58,6 +113,7 @@ def receive(
     invalid_sender (the sender is no phone number: stored, nothing else done), pending (alerts
     could not take it yet; kept for later), error, or duplicate (already stored: nothing done).
     """
+    handler = reply_handler()  # before anything is stored: no handler, nothing half-done
     new_id = session.execute(
         insert(InboundMessage)
         .values(
@@ -75,7 +131,7 @@ def receive(
     ).scalar()
     if new_id is None:
         return "duplicate"
-    message = replies.InboundMessage(
+    message = IncomingReply(
         channel=channel,
         phone=phone,
         text=text_,
@@ -92,13 +148,13 @@ def receive(
     elif word in STOP_WORDS:
         outcome = "stop"
         set_opt_out(session, phone=phone, word=word, channel=channel, at=received_at, active=True)
-        _confirm_keyword(session, message, outcome)
+        _confirm_keyword(session, handler, message, outcome)
     elif word in START_WORDS:
         outcome = "start"
         set_opt_out(session, phone=phone, word=word, channel=channel, at=received_at, active=False)
-        _confirm_keyword(session, message, outcome)
+        _confirm_keyword(session, handler, message, outcome)
     else:
-        outcome = _hand_to_alerts(session, message)
+        outcome = _hand_to_alerts(session, handler, message)
     session.execute(
         text("UPDATE message_inbound SET handled_as = :h WHERE id = :id"),
         {"h": outcome, "id": new_id},
@@ -106,10 +162,10 @@ def receive(
     return outcome
 
 
-def _hand_to_alerts(session: Session, message: replies.InboundMessage) -> str:
+def _hand_to_alerts(session: Session, handler: ReplyHandler, message: IncomingReply) -> str:
     try:
         with session.begin_nested():  # alerts' failure must not lose the stored message
-            return replies.handle_inbound(session=session, message=message)
+            return handler.handle_inbound(session=session, message=message)
     except NotImplementedError:
         return "pending"
     except Exception:
@@ -117,10 +173,12 @@ def _hand_to_alerts(session: Session, message: replies.InboundMessage) -> str:
         return "error"
 
 
-def _confirm_keyword(session: Session, message: replies.InboundMessage, kind: str) -> None:
+def _confirm_keyword(
+    session: Session, handler: ReplyHandler, message: IncomingReply, kind: str
+) -> None:
     try:
         with session.begin_nested():  # a failed answer must not undo the opt-out
-            replies.confirm_keyword(session=session, message=message, kind=kind)
+            handler.confirm_keyword(session=session, message=message, kind=kind)
     except Exception:
         log.exception("could not answer %s %s", kind, message.provider_message_id)
 

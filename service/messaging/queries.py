@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from service.alerts.models import Member
 from service.messaging.models import Delivery, InboundMessage
 from service.messaging.status import history
 
@@ -23,11 +22,28 @@ def _public(d: Delivery) -> dict[str, Any]:
     return {f: getattr(d, f) for f in DELIVERY_FIELDS}
 
 
+# Which members belong to some groups, as a select of member ids. Alerts owns groups and
+# members and sits above messaging: it registers this at start-up (service.alerts.hooks).
+GroupMembers = Callable[[list[int]], Select[Any]]
+_group_members: list[GroupMembers] = []
+
+
+def set_group_members(query: GroupMembers | None) -> None:
+    """Register (or, with None, clear) the process's group-members query."""
+    _group_members.clear()
+    if query is not None:
+        _group_members.append(query)
+
+
 def _in_groups(q: Select[Any], group_ids: Collection[int] | None) -> Select[Any]:
     if group_ids is None:
         return q
-    members = select(Member.id).where(Member.group_id.in_(list(group_ids)))
-    return q.where(Delivery.member_id.in_(members))
+    if not _group_members:
+        raise RuntimeError(
+            "no group-members query is registered in this process: call "
+            "service.alerts.hooks.install() at start-up"
+        )
+    return q.where(Delivery.member_id.in_(_group_members[0](list(group_ids))))
 
 
 def deliveries_for_alert(*, session: Session, alert_id: int) -> list[dict[str, Any]]:

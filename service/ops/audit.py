@@ -1,9 +1,10 @@
 """The audit log: who changed what, written in the same transaction as the change.
 
-Domains call `record(...)` in their write paths, passing the FastAPI `Request` (the key, the
-request id and the client address are read from it) or an `Actor` for the CLI and jobs:
+Write paths call `record(...)` with a plain `Actor`: the API builds it from the caller's key,
+request id and address (`service.api.audit`), the CLI and jobs with `Actor.cli()` and
+`Actor.system(job)`. This module knows no keys, roles or requests of its own:
 
-    record(session=session, actor=request, action="groups.create",
+    record(session=session, actor=Actor.cli(), action="groups.create",
            target=f"group:{group.id}", details={"name": group.name})
 
 A write route that records nothing is still logged by the request middleware after it
@@ -19,13 +20,14 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.requests import Request
 
-from service.auth.service import Principal
 from service.logging import request_id_var
 from service.ops.models import AuditEntry
 
 AUDITED_FLAG = "audited"
+# Where the API keeps the caller (an Actor) on the request's state once its key is checked:
+# the middleware's fallback entry reads it there.
+ACTOR_STATE = "audit_actor"
 
 
 @dataclass(frozen=True)
@@ -49,34 +51,16 @@ class Actor:
     def system(cls, job: str) -> Actor:
         return cls(key_id=None, key_name=f"job:{job}", role=None)
 
-    @classmethod
-    def from_principal(
-        cls, principal: Principal, *, request_id: str | None = None, client_ip: str | None = None
-    ) -> Actor:
-        return cls(principal.key_id, principal.name, principal.role, request_id, client_ip)
-
-
-def actor_from_request(request: Request) -> Actor:
-    principal: Principal | None = getattr(request.state, "principal", None)
-    client = request.client.host if request.client else None
-    request_id = getattr(request.state, "request_id", None) or request_id_var.get()
-    if principal is None:
-        return Actor(None, "anonymous", None, request_id, client)
-    return Actor.from_principal(principal, request_id=request_id, client_ip=client)
-
 
 def record(
     *,
     session: Session,
-    actor: Actor | Request,
+    actor: Actor,
     action: str,
     target: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Add an audit entry to `session` (it commits or rolls back with the caller's change)."""
-    if isinstance(actor, Request):
-        actor.state.audited = True
-        actor = actor_from_request(actor)
     entry = AuditEntry(
         key_id=actor.key_id,
         key_name=actor.key_name,
@@ -94,7 +78,7 @@ def record(
 def record_committed(
     *,
     session_factory: sessionmaker[Session],
-    actor: Actor | Request,
+    actor: Actor,
     action: str,
     target: str | None = None,
     details: dict[str, Any] | None = None,

@@ -1,14 +1,19 @@
-"""`siaga audit list`: read the audit log from the command line."""
+"""`siaga audit list`: read the audit log from the command line; `audited_write`: a change
+made from the command line together with its audit entry (the domain CLIs use it)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from service.ops.audit import list_entries
+from service.clitools import user_errors
+from service.ops.audit import Actor, list_entries, record
 from service.runtime import open_runtime
 
 app = typer.Typer(help="the audit log: who changed what", no_args_is_help=True)
@@ -56,3 +61,16 @@ def list_audit(
                 e.request_id or "",
             )
         console.print(table)
+
+
+@contextmanager
+def audited_write(action: str, target: str) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
+    """A write from the command line: yields (runtime, session, details); the caller does its
+    change in the session and fills `details`; on a clean exit the audit entry (actor: the OS
+    user) is added in the same transaction and both commit together. User errors print and
+    exit 2, as with `user_errors`."""
+    with user_errors(), open_runtime() as rt, rt.session_factory() as session:
+        details: dict[str, Any] = {}
+        yield rt, session, details
+        record(session=session, actor=Actor.cli(), action=action, target=target, details=details)
+        session.commit()

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.errors import DATABASE_DOWN, PROBLEM_MEDIA_TYPE, RETRY_AFTER_S
 from service.logging import redact, request_id_var
 from service.ops import ratelimit
-from service.ops.audit import Actor
+from service.ops.audit import ACTOR_STATE, Actor
 from service.ops.models import AuditEntry
 
 log = logging.getLogger("service.access")
@@ -138,7 +138,7 @@ class RequestContextMiddleware:
             metrics = getattr(app_state, "metrics", None)
             if metrics is not None:
                 metrics.observe(method=method, route=route, status=status, seconds=seconds)
-            principal = state.get("principal")
+            actor: Actor | None = state.get(ACTOR_STATE)
             log.info(
                 "%s %s %s %.1fms",
                 method,
@@ -152,29 +152,26 @@ class RequestContextMiddleware:
                     "status": status,
                     "duration_ms": round(seconds * 1000, 1),
                     "client": (scope.get("client") or (None,))[0],
-                    "key_id": getattr(principal, "key_id", None),
+                    "key_id": actor.key_id if actor else None,
                 },
             )
             if (
                 method in WRITE_METHODS
                 and status < 400
-                and principal is not None
+                and actor is not None
                 and not state.get("audited")
                 and app_state is not None
             ):
-                await self._audit_fallback(app_state, scope, principal, route, status, request_id)
+                await self._audit_fallback(app_state, scope, actor, route, status, request_id)
             request_id_var.reset(token)
 
     @staticmethod
     async def _audit_fallback(
-        app_state: Any, scope: Scope, principal: Any, route: str, status: int, request_id: str
+        app_state: Any, scope: Scope, actor: Actor, route: str, status: int, request_id: str
     ) -> None:
         engine = getattr(app_state, "engine", None)
         if engine is None:
             return
-        actor = Actor.from_principal(
-            principal, request_id=request_id, client_ip=(scope.get("client") or (None,))[0]
-        )
         entry = {
             "key_id": actor.key_id,
             "key_name": actor.key_name,
@@ -187,7 +184,7 @@ class RequestContextMiddleware:
                 "query": redact(scope.get("query_string", b"").decode("latin-1"))[:500],
             },
             "request_id": request_id,
-            "client_ip": actor.client_ip,
+            "client_ip": (scope.get("client") or (None,))[0],
         }
 
         def write() -> None:

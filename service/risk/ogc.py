@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, FromClause, Select, select, true
 from sqlalchemy.dialects.postgresql import distinct_on
 
-from service.api.ogc.registry import Collection, Filter, register
 from service.communities.models import Community
 from service.hazards.models import HAZARD_TYPES
+from service.ogc_collections import Collection, Filter
 from service.risk.models import RISK_LEVELS, RiskScore
 
 _PROPERTIES = (
@@ -98,47 +98,45 @@ _FILTERS = (
     Filter(name="code", column="code", description="Kemendagri code of the community"),
 )
 
-register(
-    Collection(
-        id="risk",
-        title="Risiko bencana per desa (community risk, current)",
-        description=(
-            "Tingkat risiko saat ini (rendah/sedang/tinggi) dan skor R = H x V / C per "
-            "desa/kelurahan dan jenis bahaya. Today's risk: one feature per community and "
-            "hazard (id `code:hazard`), the highest-scoring current layer of that hazard, as "
-            "the risk card ranks them. Earlier versions: collection `risk-history`."
-        ),
-        source=_current_source,
-        id_column="id",
-        properties=_PROPERTIES,
-        filters=_FILTERS,
-        keywords=("risiko", "risk", "rendah", "sedang", "tinggi"),
-    )
+RISK = Collection(
+    id="risk",
+    title="Risiko bencana per desa (community risk, current)",
+    description=(
+        "Tingkat risiko saat ini (rendah/sedang/tinggi) dan skor R = H x V / C per "
+        "desa/kelurahan dan jenis bahaya. Today's risk: one feature per community and "
+        "hazard (id `code:hazard`), the highest-scoring current layer of that hazard, as "
+        "the risk card ranks them. Earlier versions: collection `risk-history`."
+    ),
+    source=_current_source,
+    id_column="id",
+    properties=_PROPERTIES,
+    filters=_FILTERS,
+    keywords=("risiko", "risk", "rendah", "sedang", "tinggi"),
 )
 
-register(
-    Collection(
-        id="risk-history",
-        title="Riwayat skor risiko (risk score history)",
-        description=(
-            "Semua versi skor risiko. Each feature is one score of one community for one "
-            "hazard layer (id = score id), valid from computed_at until superseded_at (null = "
-            "current): `datetime=T` gives the map as of T, `current=true` only current scores."
+RISK_HISTORY = Collection(
+    id="risk-history",
+    title="Riwayat skor risiko (risk score history)",
+    description=(
+        "Semua versi skor risiko. Each feature is one score of one community for one "
+        "hazard layer (id = score id), valid from computed_at until superseded_at (null = "
+        "current): `datetime=T` gives the map as of T, `current=true` only current scores."
+    ),
+    source=_history_source,
+    id_column="id",
+    properties=(*_PROPERTIES, "superseded_at"),
+    time_column="computed_at",
+    time_end_column="superseded_at",
+    filters=(
+        *_FILTERS,
+        Filter(
+            name="current",
+            type="boolean",
+            where=_current,
+            description="true: only current scores; false: only superseded ones",
         ),
-        source=_history_source,
-        id_column="id",
-        properties=(*_PROPERTIES, "superseded_at"),
-        time_column="computed_at",
-        time_end_column="superseded_at",
-        filters=(
-            *_FILTERS,
-            Filter(
-                name="current",
-                type="boolean",
-                where=_current,
-                description="true: only current scores; false: only superseded ones",
-            ),
-        ),
-        keywords=("risiko", "risk", "history", "riwayat"),
-    )
+    ),
+    keywords=("risiko", "risk", "history", "riwayat"),
 )
+
+COLLECTIONS = (RISK, RISK_HISTORY)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import FromClause, func, select
 
-from service.api.ogc.registry import Collection, Filter, register
 from service.communities.models import Community
+from service.ogc_collections import Collection, Filter
 from service.shelters.models import SHELTER_KINDS, Shelter
 from service.shelters.service import PHONE, PHONE_MASK
 
@@ -29,30 +29,30 @@ def _shelters_source() -> FromClause:
     )
 
 
-register(
-    Collection(
-        id="shelters",
-        title="Titik kumpul dan shelter (assembly points and shelters)",
-        description=(
-            "Titik kumpul, tempat evakuasi (shelter) dan posko yang dipetakan warga per "
-            "desa/kelurahan, dengan kapasitas. Assembly points, shelters and posts mapped by "
-            "community coordinators, with capacity; phone numbers in notes are masked."
-        ),
-        source=_shelters_source,
-        id_column="id",
-        properties=(
-            "name",
-            "kind",
-            "capacity",
-            "notes",
-            "community_code",
-            "community_name",
-            "updated_at",
-        ),
-        filters=(
-            Filter(name="kind", column="kind", enum=SHELTER_KINDS),
-            Filter(name="community_code", column="community_code", description="Kemendagri code"),
-        ),
-        keywords=("shelters", "titik kumpul", "evakuasi"),
-    )
+SHELTERS = Collection(
+    id="shelters",
+    title="Titik kumpul dan shelter (assembly points and shelters)",
+    description=(
+        "Titik kumpul, tempat evakuasi (shelter) dan posko yang dipetakan warga per "
+        "desa/kelurahan, dengan kapasitas. Assembly points, shelters and posts mapped by "
+        "community coordinators, with capacity; phone numbers in notes are masked."
+    ),
+    source=_shelters_source,
+    id_column="id",
+    properties=(
+        "name",
+        "kind",
+        "capacity",
+        "notes",
+        "community_code",
+        "community_name",
+        "updated_at",
+    ),
+    filters=(
+        Filter(name="kind", column="kind", enum=SHELTER_KINDS),
+        Filter(name="community_code", column="community_code", description="Kemendagri code"),
+    ),
+    keywords=("shelters", "titik kumpul", "evakuasi"),
 )
+
+COLLECTIONS = (SHELTERS,)

@@ -293,12 +293,12 @@ def test_translated_filter_binds_every_literal() -> None:
     from pygeofilter.parsers.cql2_text import parse
     from sqlalchemy.dialects import postgresql
 
-    from service.api.ogc import registry
+    from service.api.ogc.catalog import build_catalog
     from service.api.ogc.cql2 import Translator
     from service.api.ogc.crs import DEFAULT
     from service.api.ogc.queryables import queryables as qs
 
-    coll = registry.get("communities")
+    coll = build_catalog().get("communities")
     assert coll is not None
     node = parse("name LIKE 'Robert%' AND population > 5 AND S_INTERSECTS(geometry, POINT(1 2))")
     cond = Translator(coll.table(), qs(coll), DEFAULT).condition(node)

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from service.api.ogc import registry
-from service.api.ogc.registry import Collection, Filter
+from service.api.ogc.catalog import build_catalog
 from service.communities.models import Community
+from service.ogc_collections import Catalog, Collection, Filter
 from tests.ogc.builders import community_code, insert_communities, insert_hazard_layer
 from tests.ogc.conftest import MAX_LIMIT
 
@@ -338,9 +338,14 @@ def test_empty_collection(client: TestClient, clean_db: Engine) -> None:
     assert _rel(fc, "next") is None
 
 
+def _catalog(client: TestClient) -> Catalog:
+    catalog: Catalog = client.app.state.ogc_catalog  # type: ignore[attr-defined]
+    return catalog
+
+
 @pytest.fixture
-def private_collection() -> Iterator[Collection]:
-    coll = registry.register(
+def private_collection(client: TestClient) -> Iterator[Collection]:
+    coll = _catalog(client).add(
         Collection(
             id="test-private",
             title="Private",
@@ -352,7 +357,7 @@ def private_collection() -> Iterator[Collection]:
         )
     )
     yield coll
-    registry.unregister(coll.id)
+    _catalog(client).remove(coll.id)
 
 
 def test_private_collection_needs_a_key(
@@ -383,7 +388,7 @@ def test_private_collection_needs_a_key(
 
 def test_many_properties_and_custom_filter(client: TestClient, communities: list[str]) -> None:
     props = {f"p{i:02d}": "population" for i in range(60)}  # over json_build_object's 50 pairs
-    coll = registry.register(
+    coll = _catalog(client).add(
         Collection(
             id="test-wide",
             title="Wide",
@@ -409,19 +414,22 @@ def test_many_properties_and_custom_filter(client: TestClient, communities: list
         )
         assert "min_population" in str(client.get("/ogc/api").json()["paths"])
     finally:
-        registry.unregister(coll.id)
+        _catalog(client).remove(coll.id)
 
 
 def test_register_refuses_inconsistent_descriptions() -> None:
     base: dict[str, Any] = dict(
         id="test-bad", title="x", description="x", source=Community.__table__, id_column="code"
     )
+    catalog = build_catalog()
     with pytest.raises(ValueError, match="no column"):
-        registry.register(Collection(**{**base, "properties": ("nope",)}))
+        catalog.add(Collection(**{**base, "properties": ("nope",)}))
     with pytest.raises(ValueError, match="reserved"):
-        registry.register(Collection(**base, filters=(Filter(name="limit", column="level"),)))
+        catalog.add(Collection(**base, filters=(Filter(name="limit", column="level"),)))
     with pytest.raises(ValueError, match="already registered"):
-        registry.register(Collection(**{**base, "id": "communities"}))
+        catalog.add(Collection(**{**base, "id": "communities"}))
     with pytest.raises(ValueError, match="collection id"):
-        registry.register(Collection(**{**base, "id": "Bad Id"}))
-    assert registry.get("test-bad") is None
+        catalog.add(Collection(**{**base, "id": "Bad Id"}))
+    with pytest.raises(ValueError, match="min_role"):
+        catalog.add(Collection(**base, public=False, min_role="boss"))
+    assert catalog.get("test-bad") is None

@@ -15,17 +15,16 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import Engine
 
-from service.api.ogc import catalog, registry
+from service.api.ogc.catalog import build_catalog
 from service.api.ogc.openapi import build_openapi
 from tests.conftest import LiveServer
 from tests.ogc.builders import insert_communities, insert_hazard_layer
 from tests.ogc.conftest import MAX_LIMIT
 
-catalog.load()
 schema = schemathesis.openapi.from_dict(
     build_openapi(
         server_url="http://127.0.0.1/ogc",
-        collections=[c for c in registry.collections() if c.public],
+        collections=[c for c in build_catalog().collections() if c.public],
         default_limit=10,
         max_limit=MAX_LIMIT,
     )

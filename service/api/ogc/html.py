@@ -14,7 +14,7 @@ from urllib.parse import quote
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, Template, select_autoescape
 
-from service.api.ogc.registry import Collection
+from service.ogc_collections import Collection
 
 HTML = "text/html"
 # Same-origin only; the page carries an inline <style> and no scripts.

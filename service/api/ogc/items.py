@@ -22,8 +22,8 @@ from service.api.ogc.params import (
 )
 from service.api.ogc.queries import ItemsQuery, Shape
 from service.api.ogc.queryables import queryables, sortables
-from service.api.ogc.registry import RESERVED_PARAMS, Collection
 from service.errors import InvalidInput
+from service.ogc_collections import RESERVED_PARAMS, Collection
 from service.settings import Settings
 
 # Query parameters of the items request itself (collection filters come on top).

@@ -11,8 +11,8 @@ from typing import Any
 from starlette.datastructures import QueryParams
 
 from service.api.ogc.crs import Crs, check_bbox_in
-from service.api.ogc.registry import Filter
 from service.errors import InvalidInput
+from service.ogc_collections import Filter
 
 JSON_FORMATS = {"json", "geojson", "application/json", "application/geo+json"}
 _FORMAT_NAMES = {"html": "html", "text/html": "html", "csv": "csv", "text/csv": "csv"}

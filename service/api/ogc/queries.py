@@ -34,7 +34,7 @@ from sqlalchemy.types import JSON, BigInteger, SmallInteger
 
 from service.api.ogc.crs import DEFAULT, Crs
 from service.api.ogc.params import Interval
-from service.api.ogc.registry import Collection
+from service.ogc_collections import Collection
 
 # json_build_object takes at most 100 arguments: 50 key/value pairs.
 _PAIRS_PER_OBJECT = 50

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Numeric, String
 from sqlalchemy.types import TypeEngine
 
-from service.api.ogc.registry import Collection
+from service.ogc_collections import Collection
 
 GEOMETRY = "geometry"
 SCHEMA_MEDIA_TYPE = "application/schema+json"

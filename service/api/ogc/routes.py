@@ -22,20 +22,19 @@ from fastapi.responses import Response
 
 from service.api.deps import SessionDep, SettingsDep, get_principal
 from service.api.docs import swagger_page
-from service.api.ogc import catalog, html, registry
+from service.api.ogc import html
+from service.api.ogc.catalog import catalog_of
 from service.api.ogc.crs import CRS84, CRS_URIS
 from service.api.ogc.items import ITEM_PARAMS, items_query, shape_of
 from service.api.ogc.openapi import OPENAPI_MEDIA_TYPE, build_openapi
 from service.api.ogc.params import pick_format, reject_unknown
 from service.api.ogc.queries import extent, items_page, items_table, one_feature
 from service.api.ogc.queryables import SCHEMA_MEDIA_TYPE, queryables_schema
-from service.api.ogc.registry import Collection
 from service.api.responses import GEOJSON
 from service.auth.service import ANONYMOUS, Principal
 from service.errors import NotFound
+from service.ogc_collections import Catalog, Collection
 from service.settings import Settings
-
-catalog.load()
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], include_in_schema=False)
 
@@ -117,10 +116,10 @@ def visible(coll: Collection, principal: Principal) -> bool:
     return coll.public or (principal.key_id is not None and principal.has(coll.min_role))
 
 
-def find_collection(collection_id: str, principal: Principal) -> Collection:
-    coll = registry.get(collection_id)
+def find_collection(catalog: Catalog, collection_id: str, principal: Principal) -> Collection:
+    coll = catalog.get(collection_id)
     if coll is None or not visible(coll, principal):
-        known = ", ".join(c.id for c in registry.collections() if visible(c, principal))
+        known = ", ".join(c.id for c in catalog.collections() if visible(c, principal))
         raise NotFound(f"no collection {collection_id!r}; collections here: {known}")
     return coll
 
@@ -184,7 +183,7 @@ def landing(request: Request, settings: SettingsDep) -> Response:
 def api_definition(request: Request, settings: SettingsDep, principal: PrincipalDep) -> Response:
     if _fmt(request) == "html":
         return api_documentation(request, settings)
-    colls = [c for c in registry.collections() if visible(c, principal)]
+    colls = [c for c in catalog_of(request).collections() if visible(c, principal)]
     doc = build_openapi(
         server_url=ogc_root(request, settings),
         collections=colls,
@@ -218,9 +217,8 @@ def list_collections(
 ) -> Response:
     fmt = _fmt(request)
     root = ogc_root(request, settings)
-    docs = [
-        collection_doc(c, root, session) for c in registry.collections() if visible(c, principal)
-    ]
+    colls = [c for c in catalog_of(request).collections() if visible(c, principal)]
+    docs = [collection_doc(c, root, session) for c in colls]
     links = [
         link(f"{root}/collections", "self", JSON, "Collections"),
         link(f"{root}/collections?f=html", "alternate", HTML, "Collections as HTML"),
@@ -244,7 +242,7 @@ def describe_collection(
     principal: PrincipalDep,
 ) -> Response:
     fmt = _fmt(request)
-    coll = find_collection(collection_id, principal)
+    coll = find_collection(catalog_of(request), collection_id, principal)
     root = ogc_root(request, settings)
     doc = collection_doc(coll, root, session)
     if fmt == "html":
@@ -271,7 +269,7 @@ def get_queryables(
     collection_id: str, request: Request, settings: SettingsDep, principal: PrincipalDep
 ) -> Response:
     fmt = _fmt(request)
-    coll = find_collection(collection_id, principal)
+    coll = find_collection(catalog_of(request), collection_id, principal)
     root = ogc_root(request, settings)
     href = f"{root}/collections/{coll.id}/queryables"
     schema = queryables_schema(coll, href)
@@ -304,7 +302,7 @@ def get_items(
     principal: PrincipalDep,
 ) -> Response:
     fmt = _fmt(request, ("json", "html", "csv"))
-    coll = find_collection(collection_id, principal)
+    coll = find_collection(catalog_of(request), collection_id, principal)
     q = items_query(coll, request.query_params, settings)
     headers = q.shape.crs.header
     if fmt == "csv":
@@ -356,7 +354,7 @@ def get_item(
     principal: PrincipalDep,
 ) -> Response:
     fmt = _fmt(request)
-    coll = find_collection(collection_id, principal)
+    coll = find_collection(catalog_of(request), collection_id, principal)
     reject_unknown(request.query_params, ITEM_PARAMS)
     shape = shape_of(coll, request.query_params)
     feature = one_feature(session.connection(), coll, feature_id, shape)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
 
+from service.api import audit
 from service.api.deps import AdminDep, CoordinatorDep, SessionDep, SessionFactoryDep, SettingsDep
 from service.api.uploads import only_form_fields, staged_uploads
 from service.communities import service
@@ -18,7 +19,6 @@ from service.communities.schemas import (
 from service.communities.search import CommunityPage, search_communities
 from service.errors import InvalidInput
 from service.geochecks import GeometryLimits
-from service.ops import audit
 
 router = APIRouter(prefix="/api/v1/communities", tags=["communities"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
+from service.api import audit
 from service.api.deps import (
     CoordinatorDep,
     IdPath,
@@ -15,7 +16,6 @@ from service.api.deps import (
 from service.feeds import service
 from service.feeds.polling import build_client, poll_feed
 from service.feeds.schemas import EventPublic, FeedCreate, FeedPublic, FeedUpdate, PollResult
-from service.ops import audit
 
 router = APIRouter(prefix="/api/v1", tags=["feeds"])
 

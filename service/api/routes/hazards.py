@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
+from service.api import audit
 from service.api.deps import (
     AdminDep,
     CoordinatorDep,
@@ -25,7 +26,6 @@ from service.hazards.schemas import (
     HazardType,
     Role,
 )
-from service.ops import audit
 
 router = APIRouter(prefix="/api/v1/hazard-layers", tags=["hazard layers"])
 

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Path, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from service.api import audit
 from service.api.deps import AdminDep, SessionDep, require_role
 from service.auth.models import ApiKey
 from service.auth.service import Principal, create_key, key_groups, revoke_key
-from service.ops import audit
 
 router = APIRouter(prefix="/api/v1/keys", tags=["access"])
 

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.api import audit
 from service.api.deps import CoordinatorDep, SessionDep
-from service.ops import audit
 from service.risk import jobs as risk_jobs
 from service.risk import readouts
 

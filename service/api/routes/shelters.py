@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from service.api import audit
 from service.api.deps import CoordinatorDep, IdPath, PrincipalDep, SessionDep
 from service.api.routes.communities import CodePath
 from service.errors import InvalidInput, PayloadTooLarge
-from service.ops import audit
 from service.shelters import service
 from service.shelters.parsing import ShelterIn, ShelterUpdate, parse_csv, parse_json
 

@@ -1,20 +1,24 @@
-"""The collection registry: each domain describes its OGC API collections here in a few lines.
+"""How a domain describes its OGC API collections, in a few lines of data.
 
 A `Collection` says where the rows come from (a table or a select turned into a subquery),
 which column is the feature id, which is the geometry, which columns become properties, which
 column(s) carry time, and which extra query parameters filter it. The items endpoint builds
 its SQL from that description (see `queries.py`); nothing is loaded into Python wholesale.
 
-    register(Collection(
-        id="hazard-events", title="Kejadian bahaya", description="...",
-        source=HazardEvent.__table__, id_column="id", geometry_column="footprint",
-        properties=("hazard", "magnitude", "event_time"),
-        time_column="event_time",
-        filters=(Filter(name="hazard", column="hazard"),),
-    ))
+    COLLECTIONS = (
+        Collection(
+            id="hazard-events", title="Kejadian bahaya", description="...",
+            source=HazardEvent.__table__, id_column="id", geometry_column="footprint",
+            properties=("hazard", "magnitude", "event_time"),
+            time_column="event_time",
+            filters=(Filter(name="hazard", column="hazard"),),
+        ),
+    )
 
-Registration happens at import time of the module that declares the collection; the modules
-are listed once in `service/api/ogc/catalog.py`.
+Each domain lists its collections in `<domain>/ogc.py` as such a tuple; nothing is registered
+on import. The API builds a `Catalog` of them when the app starts (`service/api/ogc/catalog.py`).
+This module sits below the domains and above nothing but SQLAlchemy: it knows no roles, no
+HTTP and no domain.
 """
 
 from __future__ import annotations
@@ -25,8 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, FromClause
-
-from service.auth.models import ROLES
 
 FilterType = Literal["string", "integer", "number", "boolean"]
 _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -118,8 +120,11 @@ class Collection:
     def has_time(self) -> bool:
         return self.time_column is not None
 
-    def validate(self) -> None:
-        """Fail at start-up, not at the first request, when the description is inconsistent."""
+    def validate(self, roles: Sequence[str]) -> None:
+        """Fail at start-up, not at the first request, when the description is inconsistent.
+
+        `roles`: the role names `min_role` may take (the caller knows them; this module does
+        not)."""
         if not _ID_PATTERN.match(self.id):
             raise ValueError(f"collection id {self.id!r}: use lower-case letters, digits, - and _")
         cols = self.table().c
@@ -129,8 +134,8 @@ class Collection:
         missing = [name for name in needed if name not in cols]
         if missing:
             raise ValueError(f"collection {self.id!r}: source has no column(s) {missing}")
-        if self.min_role not in ROLES:
-            raise ValueError(f"collection {self.id!r}: min_role must be one of {ROLES}")
+        if self.min_role not in roles:
+            raise ValueError(f"collection {self.id!r}: min_role must be one of {tuple(roles)}")
         if self.time_end_column and not self.time_column:
             raise ValueError(f"collection {self.id!r}: time_end_column needs time_column")
         for f in self.filters:
@@ -140,26 +145,29 @@ class Collection:
                 raise ValueError(f"collection {self.id!r}: filter {f.name!r} needs column or where")
 
 
-_REGISTRY: dict[str, Collection] = {}
+class Catalog:
+    """The collections an app serves, in the order they were added; ids are unique."""
 
+    def __init__(self, roles: Sequence[str], collections: Iterable[Collection] = ()) -> None:
+        self._roles = tuple(roles)
+        self._by_id: dict[str, Collection] = {}
+        for collection in collections:
+            self.add(collection)
 
-def register(collection: Collection, *, replace: bool = False) -> Collection:
-    """Add a collection; ids are unique unless `replace` is given (tests, reloads)."""
-    collection.validate()
-    if collection.id in _REGISTRY and not replace:
-        raise ValueError(f"collection {collection.id!r} is already registered")
-    _REGISTRY[collection.id] = collection
-    return collection
+    def add(self, collection: Collection, *, replace: bool = False) -> Collection:
+        """Add a collection; ids are unique unless `replace` is given (tests, reloads)."""
+        collection.validate(self._roles)
+        if collection.id in self._by_id and not replace:
+            raise ValueError(f"collection {collection.id!r} is already registered")
+        self._by_id[collection.id] = collection
+        return collection
 
+    def remove(self, collection_id: str) -> None:
+        self._by_id.pop(collection_id, None)
 
-def unregister(collection_id: str) -> None:
-    _REGISTRY.pop(collection_id, None)
+    def get(self, collection_id: str) -> Collection | None:
+        return self._by_id.get(collection_id)
 
-
-def get(collection_id: str) -> Collection | None:
-    return _REGISTRY.get(collection_id)
-
-
-def collections() -> Iterable[Collection]:
-    """Registered collections in registration order."""
-    return list(_REGISTRY.values())
+    def collections(self) -> list[Collection]:
+        """The collections in the order they were added."""
+        return list(self._by_id.values())

@@ -1,0 +1,72 @@
+"""Vector tiles of current risk levels, as the risk domain's query functions (the API's
+/tiles routes call them): one feature per community in the tile with its highest current
+score, and the version of the scores that a tile's ETag is derived from."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, func, literal_column, select, true
+from sqlalchemy.orm import Session
+
+from service.communities.models import Community
+from service.risk.models import RiskLayerState, RiskScore
+
+TILE_EXTENT = 4096
+TILE_BUFFER = 64
+LAYER_NAME = "risk"
+
+
+def _version() -> ColumnElement[str]:
+    """What changes when scores change: a new score row (recompute inserts, never updates),
+    or a layer's computation record (a recompute, or a layer deleted with its scores)."""
+    states = select(
+        func.concat_ws("/", func.count(), func.max(RiskLayerState.computed_at))
+    ).scalar_subquery()
+    newest = select(func.max(RiskScore.id)).scalar_subquery()
+    return func.concat_ws("/", newest, states)
+
+
+def score_version(session: Session) -> str | None:
+    return session.execute(select(_version())).scalar()
+
+
+def risk_tile(
+    session: Session, *, z: int, x: int, y: int, hazard: str | None
+) -> tuple[str | None, bytes]:
+    """(score version, Mapbox Vector Tile with layer `risk`) for tile z/x/y.
+
+    Communities not scored yet are kept with a null level, so the map shows them as "belum
+    dinilai" instead of leaving a hole; the lateral lookup runs per community in the tile
+    only, on the current-score index."""
+    bounds = select(func.ST_TileEnvelope(z, x, y).label("env")).cte("bounds")
+    top_query = select(RiskScore.hazard, RiskScore.level, RiskScore.score).where(
+        RiskScore.community_id == Community.id, RiskScore.superseded_at.is_(None)
+    )
+    if hazard is not None:
+        top_query = top_query.where(RiskScore.hazard == hazard)
+    top = top_query.order_by(RiskScore.score.desc(), RiskScore.id.desc()).limit(1).lateral("top")
+    geom = func.ST_AsMVTGeom(
+        func.ST_Transform(Community.geom, 3857), bounds.c.env, TILE_EXTENT, TILE_BUFFER, True
+    )
+    mvt = (
+        select(
+            Community.code,
+            Community.name,
+            top.c.hazard,
+            top.c.level,
+            top.c.score,
+            geom.label("geom"),
+        )
+        .select_from(Community)
+        .join(bounds, true())
+        .outerjoin(top, true())
+        .where(Community.geom.op("&&")(func.ST_Transform(bounds.c.env, 4326)))
+        .cte("mvt")
+    )
+    tile = (
+        select(func.ST_AsMVT(literal_column("mvt"), LAYER_NAME, TILE_EXTENT, "geom"))
+        .select_from(mvt)
+        .where(mvt.c.geom.is_not(None))
+        .scalar_subquery()
+    )
+    version, data = session.execute(select(_version(), tile)).one()
+    return version, bytes(data or b"")
