@@ -35,7 +35,9 @@ import shapely
 from affine import Affine
 
 from service.risk import rasters
-from service.risk.exposure import Grid, coverage_weights, polygon_sums
+from service.risk.exposure.grid import Grid
+from service.risk.exposure.scanline import coverage_weights
+from service.risk.exposure.sums import polygon_sums
 
 
 def make_polygons(

@@ -6,6 +6,7 @@ from service.communities import models as communities_models
 from service.db import Base
 from service.feeds import models as feeds_models
 from service.hazards import models as hazards_models
+from service.jobs import models as jobs_models
 from service.messaging import models as messaging_models
 from service.ops import models as ops_models
 from service.risk import models as risk_models
@@ -18,6 +19,7 @@ __all__ = [
     "communities_models",
     "feeds_models",
     "hazards_models",
+    "jobs_models",
     "messaging_models",
     "ops_models",
     "risk_models",

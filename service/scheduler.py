@@ -9,6 +9,9 @@ a layer's risk scores NOTIFYs `siaga_signals` at commit; every worker's listener
 payload to its evaluator thread, which evaluates the rules of the communities touched at
 once (service.alerts.jobs.evaluate_touched). The alert's outbox rows NOTIFY `siaga_outbox`,
 which wakes the dispatcher thread. The interval evaluation stays as the safety net.
+A shaking layer's commit also queues its risk recompute (service.jobs) and NOTIFYs
+`siaga_jobs`: the job thread wakes, lets the evaluation that commit woke go first (bounded),
+then runs it. The 2 s job poll stays as the safety net.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from service.alerts import hooks as alerts_hooks
 from service.alerts import jobs as alerts_jobs
 from service.db import utcnow
 from service.feeds import jobs as feeds_jobs
+from service.jobs import JOBS_CHANNEL, JobRunner
 from service.messaging import jobs as messaging_jobs
 from service.messaging.dispatcher import Dispatcher
 from service.risk import jobs as risk_jobs
@@ -37,11 +41,12 @@ def build_scheduler(rt: Runtime, evaluator: Evaluator | None = None) -> Backgrou
     scheduler = BackgroundScheduler(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
     )
-    # Each domain adds its jobs here, in data-flow order (the dispatcher has its own thread).
-    # A poll's risk recompute waits for the rule evaluation its shaking woke (bounded): the
-    # two would share this process, and the alert goes first.
-    feeds_jobs.register(scheduler, rt, evaluator.wait_for_rules if evaluator else None)
-    risk_jobs.schedule(scheduler, rt)
+    # Each domain adds its jobs here, in data-flow order (the dispatcher and the woken job
+    # runner have their own threads), and registers the handlers of the job kinds it runs.
+    # Queued jobs (a shaking layer's recompute) let the rule evaluation run first.
+    risk_jobs.register_handlers()
+    feeds_jobs.register(scheduler, rt)
+    risk_jobs.schedule(scheduler, rt, evaluator.rules_first if evaluator else None)
     alerts_jobs.register(scheduler, rt)
     return scheduler
 
@@ -67,17 +72,23 @@ class Evaluator(threading.Thread):
             self.idle.clear()
         self.has_work.set()
 
-    def wait_for_rules(self) -> None:
-        """Called by a poll between storing shaking and the risk recompute: let the wake-up
-        arrive (it follows the commit by milliseconds), then wait until the evaluation it
-        started is done, at most `SIAGA_ALERTS_RECOMPUTE_WAIT_S`."""
+    def wait_for_rules(self, grace_s: float = 0.5) -> None:
+        """Called before a woken risk recompute runs: let the shaking's wake-up arrive (it
+        follows the commit by milliseconds; no grace is needed when it came in the same
+        commit as the job's, which the listener hands over first), then wait until the
+        evaluation it started is done, at most `SIAGA_ALERTS_RECOMPUTE_WAIT_S`."""
         limit = self.rt.settings.alerts.recompute_wait_s
         if limit <= 0:
             return
         started = time.monotonic()
-        while self.idle.is_set() and time.monotonic() - started < 0.5:
+        while self.idle.is_set() and time.monotonic() - started < grace_s:
             time.sleep(0.01)
         self.idle.wait(max(0.0, limit - (time.monotonic() - started)))
+
+    def rules_first(self) -> None:
+        """Before queued jobs run: a job's NOTIFY comes in the same commit as the signal that
+        woke the evaluation, after it, so no grace for the wake-up is needed."""
+        self.wait_for_rules(grace_s=0.0)
 
     def run(self) -> None:
         while not self.stop_event.is_set():
@@ -97,10 +108,13 @@ class Evaluator(threading.Thread):
 
 def start_chain(
     rt: Runtime, scheduler: BackgroundScheduler, evaluator: Evaluator, stop: threading.Event
-) -> tuple[Listener, Dispatcher, threading.Thread]:
-    """Start the dispatcher, the evaluator and the listener that wakes them."""
+) -> tuple[Listener, Dispatcher, list[threading.Thread]]:
+    """Start the dispatcher, the evaluator, the job runner and the listener that wakes them;
+    returns the threads to join at shutdown."""
     dispatcher, dispatch_thread = messaging_jobs.start(rt, stop)
     evaluator.start()
+    runner = JobRunner(rt.session_factory, rt.settings, stop, evaluator.rules_first)
+    runner.start()
     first = [True]
 
     def handle(channel: str, payload: str) -> None:
@@ -108,20 +122,24 @@ def start_chain(
             evaluator.add(payload)
         elif channel == OUTBOX:
             dispatcher.wake.set()
+        elif channel == JOBS_CHANNEL:
+            runner.wake.set()
 
     def reconnected() -> None:
-        # Anything notified while the listener was away is caught by one evaluation now
-        # (the scheduler already runs one at start).
+        # Anything notified while the listener was away is caught now (the scheduler already
+        # runs one evaluation at start).
         dispatcher.wake.set()
+        runner.wake.set()
         if not first[0]:
             scheduler.modify_job("alerts.evaluate", next_run_time=utcnow())
         first[0] = False
 
+    channels = [SIGNALS, OUTBOX, JOBS_CHANNEL]
     listener = Listener(
-        rt.settings.database.url, [SIGNALS, OUTBOX], handle, on_connect=reconnected, stop=stop
+        rt.settings.database.url, channels, handle, on_connect=reconnected, stop=stop
     )
     listener.start()
-    return listener, dispatcher, dispatch_thread
+    return listener, dispatcher, [evaluator, dispatch_thread, runner]
 
 
 def run_worker() -> None:
@@ -133,12 +151,12 @@ def run_worker() -> None:
         evaluator = Evaluator(rt, stop)
         scheduler = build_scheduler(rt, evaluator)
         scheduler.start()
-        listener, dispatcher, dispatch_thread = start_chain(rt, scheduler, evaluator, stop)
+        listener, dispatcher, threads = start_chain(rt, scheduler, evaluator, stop)
         log.info("worker started with jobs: %s", [j.id for j in scheduler.get_jobs()])
         stop.wait()
         dispatcher.wake.set()
         scheduler.shutdown(wait=True)
-        for thread in (listener, evaluator, dispatch_thread):
+        for thread in (listener, *threads):
             thread.join(timeout=35)
         dispatcher.close()
         log.info("worker stopped")

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 SIGNALS = "siaga_signals"
 # A new delivery in the outbox (payload empty): dispatchers stop waiting for their next tick.
 OUTBOX = "siaga_outbox"
+# (A new queued job notifies service.jobs.JOBS_CHANNEL, "siaga_jobs", payload its kind.)
 
 
 def notify(session: Session, channel: str, payload: str = "") -> None:

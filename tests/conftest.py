@@ -97,6 +97,14 @@ def clean_db(engine: Engine, _table_names: list[str]) -> Iterator[Engine]:
             )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def job_handlers() -> None:
+    """What every process that runs jobs does at start-up (service.scheduler)."""
+    from service.risk.jobs import register_handlers
+
+    register_handlers()
+
+
 @pytest.fixture
 def session_factory(clean_db: Engine) -> sessionmaker[Session]:
     return make_session_factory(clean_db)

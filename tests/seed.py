@@ -141,9 +141,9 @@ def seed_everything(factory: sessionmaker[Session]) -> dict[str, list[Any]]:
 
 def seed_job(session: Session) -> int:
     """A queued recompute job (the jobs table is shared by every domain)."""
-    from service.risk.jobs import create_job
+    from service.jobs import RECOMPUTE_LAYER, enqueue
 
-    return create_job(session=session, kind="risk.recompute", params={"layer_id": None})
+    return enqueue(session=session, kind=RECOMPUTE_LAYER, params={"layer_id": None})
 
 
 def seed_alerts(session: Session, codes: list[str]) -> dict[str, list[Any]]:

@@ -13,9 +13,10 @@ from sqlalchemy import ColumnElement, extract, func, literal, select
 
 from service.feeds.models import Feed
 from service.hazards.models import HazardLayer
+from service.jobs.models import Job
 from service.messaging.models import Delivery
 from service.ops.metrics import DbGauge
-from service.risk.models import Job, RiskLayerState
+from service.risk.models import RiskLayerState
 
 UNSENT = ("pending", "sending")
 

@@ -130,7 +130,8 @@ def poll(
     due: bool = typer.Option(False, "--due", help="poll every enabled feed that is due"),
 ) -> None:
     """Poll one feed now (even if disabled), or every due feed."""
-    from service.feeds.polling import build_client, poll_due_feeds, poll_feed
+    from service.feeds.fetching import build_client
+    from service.feeds.polling import poll_due_feeds, poll_feed
 
     if feed_id is None and not due:
         _fail("give a feed id or --due")

@@ -2,7 +2,7 @@
 strike for the shaking estimate.
 
 `SIAGA_FEEDS_FAULTS_PATH` names the file; without one every estimate uses the worst-case
-orientation and an event's type comes from its depth alone (service.risk.rupture.classify).
+orientation and an event's type comes from its depth alone (service.feeds.rupture.classify).
 A feature whose `Type` is "subduction" is a trench; any other is a crustal fault.
 """
 
@@ -21,8 +21,8 @@ from pyproj import Geod
 from shapely.geometry import LineString, Point, shape
 from shapely.strtree import STRtree
 
-from service.risk import rupture
-from service.risk.rupture import EventKind
+from service.feeds import rupture
+from service.feeds.rupture import EventKind
 
 log = logging.getLogger(__name__)
 _GEOD = Geod(ellps="WGS84")

@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from apscheduler.schedulers.base import BaseScheduler
 
-from service.feeds.polling import build_client, poll_due_feeds
+from service.feeds.fetching import build_client
+from service.feeds.polling import poll_due_feeds
 from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 JOB_ID = "feeds.poll_due"
 
 
-def poll_due(rt: Runtime, before_recompute: Callable[[], None] | None = None) -> None:
+def poll_due(rt: Runtime) -> None:
     """Poll the feeds whose interval has passed; per-feed advisory locks make this safe to
     run in every worker at once."""
     with build_client(rt.settings.feeds) as client:
         outcomes = poll_due_feeds(
-            session_factory=rt.session_factory,
-            settings=rt.settings,
-            client=client,
-            before_recompute=before_recompute,
+            session_factory=rt.session_factory, settings=rt.settings, client=client
         )
     for o in outcomes:
         if o.status == "error":
@@ -36,14 +33,12 @@ def poll_due(rt: Runtime, before_recompute: Callable[[], None] | None = None) ->
             )
 
 
-def register(
-    scheduler: BaseScheduler, rt: Runtime, before_recompute: Callable[[], None] | None = None
-) -> None:
+def register(scheduler: BaseScheduler, rt: Runtime) -> None:
     scheduler.add_job(
         poll_due,
         "interval",
         seconds=rt.settings.feeds.tick_seconds,
-        args=[rt, before_recompute],
+        args=[rt],
         id=JOB_ID,
         replace_existing=True,
     )

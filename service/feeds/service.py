@@ -65,7 +65,7 @@ PUBLIC_FEEDS: list[dict[str, Any]] = [
 ]
 
 
-# Failures are stored as "<reason>: <detail>" (service.feeds.polling); the public sees only
+# Failures are stored as "<reason>: <detail>" (service.feeds.health); the public sees only
 # the reason, never the detail (it can hold response bytes, internal host names, ports).
 _REASON = re.compile(r"^(http_\d{3}|[a-z_]{3,32}): ")
 

@@ -1,6 +1,7 @@
-"""An earthquake's shaking as a hazard layer, per-community intensity, then a risk recompute.
+"""An earthquake's shaking as a hazard layer and per-community intensity; the layer's commit
+queues its risk recompute (a job of service.jobs: a worker runs it, nobody waits for it).
 
-Without a ShakeMap, the estimate from the event alone (service.risk.intensity: an approximate
+Without a ShakeMap, the estimate from the event alone (service.feeds.intensity: an approximate
 rupture, an equation for the event type, a site term) is evaluated on a grid around the
 epicentre at the default Vs30, and at each community's point with its own Vs30 (property
 `vs30`) when it has one; BMKG felt reports raise the communities they name to at least the
@@ -14,6 +15,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from affine import Affine
@@ -23,12 +25,12 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.communities.models import Community
-from service.feeds import faults, felt
+from service.feeds import faults, felt, intensity, rupture
 from service.feeds.layers import MMI_CLASSIFICATION, raster_layer_version
 from service.feeds.models import EventIntensity, HazardEvent
 from service.feeds.parsers.shakemap import ShakeMapGrid
 from service.hazards.models import HazardLayer
-from service.risk import intensity, rupture
+from service.jobs import RECOMPUTE_LAYER, enqueue
 from service.settings import Settings
 from service.wakeup import SIGNALS, notify
 
@@ -41,10 +43,9 @@ class ShakingResult:
     layer_id: int | None
     method: str | None
     communities: int
-    recomputed: bool
-    seconds: float  # all of it, recompute included
+    recompute_job: int | None  # the queued risk recompute of the layer
+    seconds: float  # to the committed layer and per-community MMI
     skipped: str | None = None
-    recompute_seconds: float = 0.0
 
 
 def layer_name(event_id: int) -> str:
@@ -111,24 +112,8 @@ def _latest_method(session: Session, event_id: int) -> str | None:
     return (layer.properties or {}).get("method") if layer is not None else None
 
 
-def recompute_risk(
-    session_factory: sessionmaker[Session], layer_id: int, settings: Settings
-) -> bool:
-    """Hand the new layer to the risk engine; False when no engine is installed."""
-    try:
-        from service.risk.service import recompute_layer
-    except ImportError:
-        log.warning("risk engine not available: layer %s not scored", layer_id)
-        return False
-    summary = recompute_layer(session_factory=session_factory, layer_id=layer_id, settings=settings)
-    if isinstance(summary, dict) and summary.get("status") == "failed":
-        log.warning("risk recompute of layer %s failed: %s", layer_id, summary.get("error"))
-        return False
-    return True
-
-
 def _skipped(event_id: int, t0: float, why: str) -> ShakingResult:
-    return ShakingResult(event_id, None, None, 0, False, time.perf_counter() - t0, skipped=why)
+    return ShakingResult(event_id, None, None, 0, None, time.perf_counter() - t0, skipped=why)
 
 
 _INSERT_INTENSITIES = text(
@@ -231,6 +216,111 @@ def _source(event: HazardEvent, epicentre: Point, settings: Settings) -> intensi
     )
 
 
+@dataclass
+class Shaking:
+    """An earthquake's MMI grid and where it came from (`src` None: a ShakeMap)."""
+
+    array: np.ndarray
+    transform: Affine
+    method: str
+    source: str
+    src: intensity.Source | None = None
+
+    def layer_properties(self, event: HazardEvent) -> dict[str, Any]:
+        props: dict[str, Any] = {"method": self.method, "event_revision": event.revision}
+        if self.src is not None:
+            props |= {
+                "event_kind": self.src.kind,
+                "strike_deg": self.src.strike_deg,
+                "vs30_default": intensity.DEFAULT_VS30,
+                **_rupture_properties(self.src),
+            }
+        return props
+
+
+def shaking_of(
+    session: Session,
+    event: HazardEvent,
+    epicentre: Point,
+    settings: Settings,
+    grid: ShakeMapGrid | None,
+) -> Shaking | str:
+    """The ShakeMap's grid, or the estimate from the event alone; a string says why none."""
+    if grid is not None:
+        source = f"ShakeMap {grid.originator or ''} {grid.event_id} v{grid.version}"
+        return Shaking(grid.mmi, grid.transform, "shakemap", source)
+    f = settings.feeds
+    if event.magnitude is None or event.magnitude < f.intensity_min_magnitude:
+        return "below magnitude"
+    if _latest_method(session, event.id) == "shakemap":
+        return "ShakeMap present"
+    src = _source(event, epicentre, settings)
+    array, transform = intensity.mmi_grid(
+        magnitude=event.magnitude,
+        depth_km=event.depth_km,
+        lon=epicentre.x,
+        lat=epicentre.y,
+        cell_deg=f.intensity_cell_deg,
+        min_mmi=f.intensity_min_mmi,
+        max_radius_km=f.intensity_max_radius_km,
+        kind=src.kind,
+        strike_deg=src.strike_deg,
+    )
+    return Shaking(array, transform, intensity.method_of(src), intensity.describe(src), src)
+
+
+def _store(
+    session: Session,
+    settings: Settings,
+    event: HazardEvent,
+    epicentre: Point,
+    shaking: Shaking,
+    communities: Sites,
+    recompute: bool,
+) -> tuple[int, int | None]:
+    """The layer, the per-community MMI and (with `recompute`) the layer's risk recompute
+    job, committed together; the commit wakes the rules and the workers. Returns the layer
+    and job ids."""
+    kind = "perkiraan" if shaking.src is not None else "ShakeMap"
+    with raster_layer_version(
+        session=session,
+        data_dir=Path(settings.storage.data_dir),
+        name=layer_name(event.id),
+        hazard="earthquake",
+        array=shaking.array,
+        transform=shaking.transform,
+        classification=MMI_CLASSIFICATION,
+        title=f"Guncangan {event.title or 'gempa'} ({kind})",
+        source=shaking.source,
+        event_id=event.id,
+        valid_from=event.time,
+        unit="MMI",
+        properties=shaking.layer_properties(event),
+    ) as layer:
+        felt_reports = [] if shaking.src is None else _felt_of(event)
+        computed = site_mmi(
+            communities, shaking.array, shaking.transform, shaking.src, shaking.method, felt_reports
+        )
+        _store_intensities(session, event.id, layer.id, epicentre, communities, computed)
+        event.properties = {
+            **(event.properties or {}),
+            "shaking_layer_id": layer.id,
+            "shaking_method": shaking.method,
+        }
+        layer_id = layer.id
+        notify(session, SIGNALS, f"event:{event.id}")  # the rules hear it at commit
+        # Queued after the signal: a worker hears both at this commit, the signal first.
+        job_id = (
+            enqueue(
+                session=session, kind=RECOMPUTE_LAYER, params={"layer_id": layer_id, "method": None}
+            )
+            if recompute
+            else None
+        )
+        session.commit()
+    return layer_id, job_id
+
+
 def update_shaking(
     *,
     session_factory: sessionmaker[Session],
@@ -239,99 +329,32 @@ def update_shaking(
     grid: ShakeMapGrid | None = None,
     recompute: bool = True,
 ) -> ShakingResult:
-    """Estimate (or take the ShakeMap of) an earthquake's MMI and store it as a layer."""
+    """Estimate (or take the ShakeMap of) an earthquake's MMI and store it as a layer with
+    each community's MMI; with `recompute`, queue the layer's risk recompute with it."""
     t0 = time.perf_counter()
-    data_dir = Path(settings.storage.data_dir)
     with session_factory() as session:
-        session.begin()  # committed inside the raster file's guard below
+        session.begin()  # committed inside the raster file's guard (_store)
         event = session.get(HazardEvent, event_id, with_for_update=True)
         if event is None or event.type != "earthquake" or event.epicentre is None:
             return _skipped(event_id, t0, "not a located earthquake")
         epicentre = to_shape(event.epicentre)
-        src: intensity.Source | None = None
-        if grid is not None:
-            array, transform = grid.mmi, grid.transform
-            method = "shakemap"
-            source = f"ShakeMap {grid.originator or ''} {grid.event_id} v{grid.version}"
-        else:
-            if event.magnitude is None or event.magnitude < settings.feeds.intensity_min_magnitude:
-                return _skipped(event_id, t0, "below magnitude")
-            if _latest_method(session, event_id) == "shakemap":
-                return _skipped(event_id, t0, "ShakeMap present")
-            f = settings.feeds
-            src = _source(event, epicentre, settings)
-            array, transform = intensity.mmi_grid(
-                magnitude=event.magnitude,
-                depth_km=event.depth_km,
-                lon=epicentre.x,
-                lat=epicentre.y,
-                cell_deg=f.intensity_cell_deg,
-                min_mmi=f.intensity_min_mmi,
-                max_radius_km=f.intensity_max_radius_km,
-                kind=src.kind,
-                strike_deg=src.strike_deg,
-            )
-            method, source = intensity.method_of(src), intensity.describe(src)
-        communities = _communities_in(session, _bounds(array, transform))
+        shaking = shaking_of(session, event, epicentre, settings, grid)
+        if isinstance(shaking, str):
+            return _skipped(event_id, t0, shaking)
+        communities = _communities_in(session, _bounds(shaking.array, shaking.transform))
         if not communities and grid is None:
             return _skipped(event_id, t0, "no community within the shaking area")
-        with raster_layer_version(
-            session=session,
-            data_dir=data_dir,
-            name=layer_name(event_id),
-            hazard="earthquake",
-            array=array,
-            transform=transform,
-            classification=MMI_CLASSIFICATION,
-            title=f"Guncangan {event.title or 'gempa'} ({'ShakeMap' if grid else 'perkiraan'})",
-            source=source,
-            event_id=event_id,
-            valid_from=event.time,
-            unit="MMI",
-            properties={
-                "method": method,
-                "event_revision": event.revision,
-                **(
-                    {}
-                    if src is None
-                    else {
-                        "event_kind": src.kind,
-                        "strike_deg": src.strike_deg,
-                        "vs30_default": intensity.DEFAULT_VS30,
-                        **_rupture_properties(src),
-                    }
-                ),
-            },
-        ) as layer:
-            computed = site_mmi(
-                communities,
-                array,
-                transform,
-                src,
-                method,
-                [] if src is None else _felt_of(event),
-            )
-            _store_intensities(session, event_id, layer.id, epicentre, communities, computed)
-            event.properties = {
-                **(event.properties or {}),
-                "shaking_layer_id": layer.id,
-                "shaking_method": method,
-            }
-            layer_id = layer.id
-            notify(session, SIGNALS, f"event:{event_id}")  # the rules hear it at commit
-            session.commit()
-    t1 = time.perf_counter()
-    recomputed = recompute_risk(session_factory, layer_id, settings) if recompute else False
-    t2 = time.perf_counter()
+        layer_id, job_id = _store(
+            session, settings, event, epicentre, shaking, communities, recompute
+        )
+    seconds = time.perf_counter() - t0
     log.info(
-        "event %s: %s layer %s for %d communities in %.2f s, risk recompute %.2f s",
+        "event %s: %s layer %s for %d communities in %.2f s; risk recompute job %s",
         event_id,
-        method,
+        shaking.method,
         layer_id,
         len(communities),
-        t1 - t0,
-        t2 - t1,
+        seconds,
+        job_id,
     )
-    return ShakingResult(
-        event_id, layer_id, method, len(communities), recomputed, t2 - t0, recompute_seconds=t2 - t1
-    )
+    return ShakingResult(event_id, layer_id, shaking.method, len(communities), job_id, seconds)

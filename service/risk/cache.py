@@ -3,6 +3,7 @@
 The key is supplied by the caller (a hash of the community ids and their update times, the
 population layer and the method), so the cache never needs to look at geometries. Files
 live under `<data dir>/cache/weights/`; a torn or foreign file is ignored and rebuilt.
+`remember` keeps small derived values (such as the community set of a grid) in memory.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar, cast
 
 import numpy as np
 
-from service.risk.exposure import CoverageWeights
+from service.risk.exposure.weights import CoverageWeights
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _MEMORY: OrderedDict[str, CoverageWeights] = OrderedDict()
+_REMEMBERED: OrderedDict[str, object] = OrderedDict()  # small derived values (see `remember`)
 _LOCK = threading.Lock()
 MEMORY_ENTRIES = 8
 
@@ -33,6 +37,21 @@ def cache_key(*parts: object) -> str:
 def clear_memory() -> None:
     with _LOCK:
         _MEMORY.clear()
+        _REMEMBERED.clear()
+
+
+def remember(key: str, compute: Callable[[], T]) -> T:
+    """`compute()` once per key in this process (the last `MEMORY_ENTRIES` keys are kept)."""
+    with _LOCK:
+        if key in _REMEMBERED:
+            _REMEMBERED.move_to_end(key)
+            return cast(T, _REMEMBERED[key])
+    value = compute()
+    with _LOCK:
+        _REMEMBERED[key] = value
+        while len(_REMEMBERED) > MEMORY_ENTRIES:
+            _REMEMBERED.popitem(last=False)
+    return value
 
 
 def get_or_build(

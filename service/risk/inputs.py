@@ -19,7 +19,10 @@ from sqlalchemy.orm import Session
 from service.communities.models import Community
 from service.hazards import population
 from service.hazards.models import HazardLayer, HazardZone
-from service.risk import cache, exposure, rasters
+from service.risk import cache, rasters
+from service.risk.batch_scoring import FLAGS, SHARES, IndicatorFrame
+from service.risk.exposure.scanline import coverage_weights
+from service.risk.exposure.weights import CoverageWeights
 from service.settings import Settings
 
 EQUAL_AREA_CRS = "EPSG:6933"  # for zone/community areas in m²
@@ -157,17 +160,17 @@ def weights_for(
     method: str,
     geoms: gpd.GeoSeries | None = None,
     extra_key: str = "",
-) -> tuple[exposure.CoverageWeights, str]:
+) -> tuple[CoverageWeights, str]:
     """Weights of the polygons (`geoms`, else the communities `ids`) on the population grid;
     `set_key` names the community set (ids and update times), so a hit reads no geometry."""
     path = raster_file(settings, pop.raster_path or "")
     grid = rasters.grid_of(path)
     key = cache.cache_key(set_key, extra_key, pop.id, pop.version, grid.key(), method)
 
-    def build() -> exposure.CoverageWeights:
+    def build() -> CoverageWeights:
         series = geoms if geoms is not None else community_geoms(session, ids)
         in_grid = series.to_crs(grid.crs) if grid.crs else series
-        return exposure.coverage_weights(np.asarray(in_grid.values), grid, method=method)
+        return coverage_weights(np.asarray(in_grid.values), grid, method=method)
 
     return cache.get_or_build(key, build, directory=settings.storage.data_dir / "cache" / "weights")
 
@@ -175,13 +178,50 @@ def weights_for(
 def grid_community_set(session: Session, pop: HazardLayer) -> tuple[str, list[int]]:
     """Every community on the population raster (the set the grid's weights are built for):
     a key that changes when any of them changes, and their ids in ascending order. Both are
-    aggregated in PostgreSQL: reading 84,000 rows into Python to hash them took seconds."""
-    item = func.concat(Community.id, ":", Community.updated_at)
-    q = select(
-        func.md5(func.string_agg(item, aggregate_order_by(literal(","), Community.id))),
-        func.array_agg(aggregate_order_by(Community.id, Community.id)),
+    aggregated in PostgreSQL: reading 84,000 rows into Python to hash them took seconds.
+
+    Intersecting 84,000 desa with the raster's extent still took most of a second, so the
+    set is remembered per state of the communities table (its count, id sum and newest
+    update time: every import, edit or deletion changes one of them).
+    """
+    count, id_sum, last = session.execute(
+        select(func.count(Community.id), func.sum(Community.id), func.max(Community.updated_at))
+    ).one()
+    table_state = (
+        str(session.connection().engine.url),
+        pop.id,
+        pop.version,
+        count,
+        id_sum,
+        str(last),
     )
-    if pop.extent is not None:
-        q = q.where(func.ST_Intersects(Community.geom, pop.extent))
-    digest, ids = session.execute(q).one()
-    return f"grid:{digest or ''}", [int(i) for i in ids or []]
+
+    def query() -> tuple[str, list[int]]:
+        item = func.concat(Community.id, ":", Community.updated_at)
+        q = select(
+            func.md5(func.string_agg(item, aggregate_order_by(literal(","), Community.id))),
+            func.array_agg(aggregate_order_by(Community.id, Community.id)),
+        )
+        if pop.extent is not None:
+            q = q.where(func.ST_Intersects(Community.geom, pop.extent))
+        digest, ids = session.execute(q).one()
+        return f"grid:{digest or ''}", [int(i) for i in ids or []]
+
+    return cache.remember(cache.cache_key("grid-set", *table_state), query)
+
+
+def indicator_frame(communities: list[CommunityRow]) -> IndicatorFrame:
+    """The communities' indicators as columns (None = nan; the area's None is kept apart,
+    since a NaN area counts as known in `scoring`)."""
+
+    def column(name: str) -> np.ndarray:
+        return np.array([getattr(c, name) for c in communities], dtype=np.float64)
+
+    return IndicatorFrame(
+        population=column("population"),
+        area_km2=column("area_km2"),
+        area_known=np.array([c.area_km2 is not None for c in communities], dtype=bool),
+        shares={name: column(name) for name in SHARES},
+        flags={name: column(name) for name in FLAGS},
+        drills_per_year=column("drills_per_year"),
+    )

@@ -14,7 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.hazards.models import HazardLayer, HazardZone
-from service.risk import cache, exposure, rasters, scoring
+from service.risk import cache, rasters, scoring
+from service.risk.batch_scoring import ExposureFrame
+from service.risk.exposure import sums as exposure_sums
+from service.risk.exposure.grid import cell_areas_m2
+from service.risk.exposure.sums import aggregate_pieces, polygon_sums
+from service.risk.exposure.weights import CoverageWeights
 from service.risk.inputs import (
     EQUAL_AREA_CRS,
     CommunityRow,
@@ -34,18 +39,16 @@ from service.settings import Settings
 # ------------------------------------------------------------------------------------------
 
 
-def population_totals(
-    weights: exposure.CoverageWeights, pop_path: Path
-) -> tuple[np.ndarray, np.ndarray]:
+def population_totals(weights: CoverageWeights, pop_path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Population and area (m²) of every polygon of `weights` on the population grid."""
-    areas = exposure.cell_areas_m2(weights.grid, weights.window)
+    areas = cell_areas_m2(weights.grid, weights.window)
 
     def stacked() -> Any:
         for op, pop in rasters.iter_population_bands(weights, pop_path):
             cell = np.broadcast_to(areas[op.row0 : op.row0 + op.nrows, None], pop.shape)
             yield op, np.stack([pop, cell], axis=-1)
 
-    sums = exposure.polygon_sums(weights, stacked())
+    sums = polygon_sums(weights, stacked())
     if sums.ndim == 1:  # no band at all (no community on the grid)
         sums = np.zeros((weights.n, 2))
     return sums[:, 0].copy(), sums[:, 1].copy()
@@ -57,7 +60,7 @@ def raster_exposure(
     inp: LayerInputs,
     scheme: dict[str, Any],
     progress: Progress,
-) -> tuple[list[dict[str, Any]], dict[str, Any], list[CommunityRow]]:
+) -> tuple[ExposureFrame, dict[str, Any], list[CommunityRow]]:
     """Exposure of the communities the raster reaches; weights are those of every community
     on the population grid, so any hazard raster on that grid reuses them."""
     t0 = time.perf_counter()
@@ -82,32 +85,24 @@ def raster_exposure(
         window = rasters.hazard_window(weights.grid, haz_path)
         sub = weights.subset(rows_of, window)
         bands = rasters.iter_hazard_bands(sub, pop_path, haz_path, scheme)
-        res = exposure.raster_exposure(
+        res = exposure_sums.raster_exposure(
             sub,
             bands,
             scheme,
-            cell_area_rows=exposure.cell_areas_m2(sub.grid, sub.window),
+            cell_area_rows=cell_areas_m2(sub.grid, sub.window),
             on_band=lambda done, total: progress(0.1 + 0.8 * done / max(total, 1), "exposure"),
         )
     except rasterio_errors() as exc:
         raise RecomputeError(f"cannot read hazard raster {inp.layer.raster_path}: {exc}") from exc
     t3 = time.perf_counter()
-    out = []
-    for k in range(len(rows_of)):
-        out.append(
-            {
-                "population": float(pop_total[k]),
-                "area_m2": float(area_total[k]),
-                "population_by_class": res.population_by_class[k].tolist(),
-                "area_by_class_m2": res.area_by_class_m2[k].tolist(),
-                "max_intensity": None
-                if np.isnan(res.max_intensity[k])
-                else float(res.max_intensity[k]),
-                "mean_intensity": None
-                if np.isnan(res.mean_intensity[k])
-                else float(res.mean_intensity[k]),
-            }
-        )
+    frame = ExposureFrame(
+        population=pop_total,
+        area_m2=area_total,
+        population_by_class=res.population_by_class,
+        area_by_class_m2=res.area_by_class_m2,
+        max_intensity=res.max_intensity,
+        mean_intensity=res.mean_intensity,
+    )
     timing = {
         "weights_s": round(t1 - t0, 3),
         "weights_source": source,
@@ -116,7 +111,7 @@ def raster_exposure(
         "resampling": rasters.resampling_for(scheme).name,
         "window": [sub.window.row_off, sub.window.col_off, sub.window.height, sub.window.width],
     }
-    return out, timing, assessed
+    return frame, timing, assessed
 
 
 def rasterio_errors() -> tuple[type[BaseException], ...]:
@@ -166,7 +161,7 @@ def zones_exposure(
     inp: LayerInputs,
     scheme: dict[str, Any],
     progress: Progress,
-) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]], list[str]]:
+) -> tuple[ExposureFrame, dict[str, Any], list[dict[str, Any]], list[str]]:
     t0 = time.perf_counter()
     zone_classes, zone_geoms, unmapped = _zone_pieces(session, inp.layer, scheme)
     communities = community_geoms(session, [c.id for c in inp.communities])
@@ -191,25 +186,13 @@ def zones_exposure(
     )
     t1 = time.perf_counter()
     pop_path = raster_file(settings, inp.population.raster_path or "")
-    sums = exposure.polygon_sums(weights, rasters.iter_population_bands(weights, pop_path))
+    sums = polygon_sums(weights, rasters.iter_population_bands(weights, pop_path))
     n = len(inp.communities)
     kz = len(zone_classes)
-    pop_by = exposure.aggregate_pieces(sums[n:], ci.astype(np.int64), zi.astype(np.int64), n, kz)
-    area_by = exposure.aggregate_pieces(areas[n:], ci.astype(np.int64), zi.astype(np.int64), n, kz)
-    intensity = {k: c.get("intensity") for k, c in enumerate(zone_classes)}
-    rows = []
-    for k in range(n):
-        rows.append(
-            {
-                "population": float(sums[k]),
-                "area_m2": float(areas[k]),
-                "population_by_class": pop_by[k].tolist(),
-                "area_by_class_m2": area_by[k].tolist(),
-                "max_intensity": None,
-                "mean_intensity": None,
-            }
-        )
-    del intensity
+    pop_by = aggregate_pieces(sums[n:], ci.astype(np.int64), zi.astype(np.int64), n, kz)
+    area_by = aggregate_pieces(areas[n:], ci.astype(np.int64), zi.astype(np.int64), n, kz)
+    none = np.full(n, np.nan)
+    frame = ExposureFrame(sums[:n].copy(), areas[:n].copy(), pop_by, area_by, none, none.copy())
     timing = {
         "weights_s": round(t1 - t0, 3),
         "weights_source": source,
@@ -217,7 +200,7 @@ def zones_exposure(
         "pieces": len(pieces),
     }
     return (
-        rows,
+        frame,
         timing,
         [{k: v for k, v in c.items() if k != "_index"} for c in zone_classes],
         unmapped,

@@ -1,7 +1,8 @@
 """Recomputing exposure and risk scores for hazard layers.
 
-What a recompute reads is in `inputs`, the exposure per layer kind in `layer_exposure`, and
-reading scores back (the card, the layers' states) in `readouts`.
+What a recompute reads is in `inputs`, the exposure per layer kind in `layer_exposure`, the
+scores of all its communities at once in `batch_scoring`, their COPY lines in `score_rows`,
+and reading scores back (the card, the layers' states) in `readouts`.
 
 One recompute of a layer runs in one transaction holding a PostgreSQL advisory lock on that
 layer: another worker asking for the same layer skips it; a failure rolls everything back
@@ -12,9 +13,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,19 +26,22 @@ from service.communities.models import Community
 from service.db import try_advisory_xact_lock, utcnow
 from service.errors import InvalidInput, NotFound
 from service.hazards.models import HazardLayer
-from service.risk import cache, exposure, scoring, store
+from service.risk import cache, exposure, score_rows, scoring, store
+from service.risk.batch_scoring import ExposureFrame, ScoreColumns, score_columns
 from service.risk.inputs import (
     CommunityRow,
     LayerInputs,
     Progress,
     RecomputeError,
     communities_for,
+    indicator_frame,
     population_layer_for,
     resolve_scheme,
 )
 from service.risk.layer_exposure import raster_exposure, zones_exposure
 from service.risk.models import RiskLayerState, RiskScore
 from service.risk.readouts import current_hazard_layers
+from service.risk.score_rows import LayerConstants
 from service.settings import Settings, load_settings
 from service.wakeup import SIGNALS, notify
 
@@ -68,25 +74,6 @@ def global_fingerprint(
 
 
 MODEL_VERSION = "perka2-2012-v1"
-
-
-def _indicators(c: CommunityRow, exp: dict[str, Any]) -> dict[str, Any]:
-    density = None
-    if c.population is not None and c.area_km2:
-        density = c.population / c.area_km2
-    elif exp["area_m2"] > 0 and exp["population"] > 0:
-        density = exp["population"] / (exp["area_m2"] / 1e6)
-    return {
-        "density_per_km2": density,
-        "share_elderly": c.share_elderly,
-        "share_children": c.share_children,
-        "share_disabled": c.share_disabled,
-        "share_poor": c.share_poor,
-        "has_early_warning": c.has_early_warning,
-        "has_task_force": c.has_task_force,
-        "has_evacuation_site": c.has_evacuation_site,
-        "drills_per_year": c.drills_per_year,
-    }
 
 
 def recompute_layer(
@@ -163,22 +150,39 @@ def recompute_layer(
         }
 
 
-def _score_records(
+def _layer_exposure(
     settings: Settings,
-    layer: HazardLayer,
-    pop: HazardLayer,
-    method: str,
+    session: Session,
+    inp: LayerInputs,
+    scheme: dict[str, Any],
+    report: Progress,
+) -> tuple[ExposureFrame, dict[str, Any], list[dict[str, Any]], list[str], list[CommunityRow]]:
+    """Exposure of the layer's communities: (frame, timing, classes, unmapped, communities)."""
+    layer = inp.layer
+    if not inp.communities:
+        classes = scoring.scheme_classes(scheme)
+        return ExposureFrame.empty(len(classes)), {}, classes, [], []
+    if layer.kind == "raster":
+        if not layer.raster_path:
+            raise RecomputeError(f"raster layer {layer.id} has no raster file recorded")
+        frame, timing, assessed = raster_exposure(settings, session, inp, scheme, report)
+        return frame, timing, scoring.scheme_classes(scheme), [], assessed
+    frame, timing, classes, unmapped = zones_exposure(settings, session, inp, scheme, report)
+    return frame, timing, classes, unmapped, inp.communities
+
+
+def _layer_constants(
+    settings: Settings,
+    inp: LayerInputs,
     scheme: dict[str, Any],
     scheme_default: bool,
-    classes: list[dict[str, Any]],
     unmapped: list[str],
-    communities: list[CommunityRow],
-    rows: list[dict[str, Any]],
     now: datetime,
     job_id: int | None,
-) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """One risk_scores row per community from its exposure (and the counts per level)."""
-    layer_ref = {
+) -> LayerConstants:
+    """What every score row of this recompute shares (its `inputs` minus the indicators)."""
+    layer, pop = inp.layer, inp.population
+    inputs = {
         "layer_id": layer.id,
         "layer_name": layer.name,
         "layer_version": layer.version,
@@ -191,64 +195,34 @@ def _score_records(
         "population_layer_name": pop.name,
         "population_layer_version": pop.version,
         "population_source": pop.source,
+        "unmapped_classes": unmapped,
+        "cutoffs": {"sedang": settings.risk.medium_cutoff, "tinggi": settings.risk.high_cutoff},
+        "model": MODEL_VERSION,
     }
-    records = []
-    levels = {lvl: 0 for lvl in scoring.LEVELS}
-    for c, exp in zip(communities, rows, strict=True):
-        h = scoring.hazard_index(
-            classes=classes,
-            population=exp["population"],
-            area_m2=exp["area_m2"],
-            population_by_class=exp["population_by_class"],
-            area_by_class_m2=exp["area_by_class_m2"],
-        )
-        indicators = _indicators(c, exp)
-        r = scoring.risk_score(
-            hazard=h,
-            indicators=indicators,
-            medium_cutoff=settings.risk.medium_cutoff,
-            high_cutoff=settings.risk.high_cutoff,
-        )
-        levels[r.level] += 1
-        records.append(
-            {
-                "community_id": c.id,
-                "layer_id": layer.id,
-                "layer_name": layer.name,
-                "hazard": layer.hazard or "other",
-                "method": method,
-                "score": r.score,
-                "level": r.level,
-                "hazard_index": round(h.value, 6),
-                "vulnerability_index": r.vulnerability.value,
-                "capacity_index": r.capacity.value,
-                "components": r.components(),
-                "inputs": layer_ref
-                | {
-                    "indicators": r.vulnerability.inputs | r.capacity.inputs,
-                    "defaults": r.defaults(),
-                    "unmapped_classes": unmapped,
-                    "cutoffs": {
-                        "sedang": settings.risk.medium_cutoff,
-                        "tinggi": settings.risk.high_cutoff,
-                    },
-                    "model": MODEL_VERSION,
-                },
-                "exposure": {
-                    "population": round(exp["population"], 3),
-                    "area_m2": round(exp["area_m2"], 1),
-                    "population_exposed": round(h.exposed_population, 3),
-                    "area_exposed_m2": round(h.exposed_area_m2, 1),
-                    "max_intensity": exp["max_intensity"],
-                    "mean_intensity": exp["mean_intensity"],
-                    "unit": layer.unit,
-                    "classes": h.by_class,
-                },
-                "computed_at": now,
-                "job_id": job_id,
-            }
-        )
-    return records, levels
+    return LayerConstants(
+        layer_id=layer.id,
+        layer_name=layer.name,
+        hazard=layer.hazard or "other",
+        method=inp.method,
+        unit=layer.unit,
+        inputs=inputs,
+        computed_at=now,
+        job_id=job_id,
+    )
+
+
+def _store_scores(
+    session: Session, constants: LayerConstants, lines: Iterable[str], scored: int
+) -> None:
+    """Supersede the series' current scores and COPY the new ones in (one transaction)."""
+    session.execute(
+        update(RiskScore)
+        .where(RiskScore.layer_name == constants.layer_name, RiskScore.superseded_at.is_(None))
+        .values(superseded_at=constants.computed_at)
+    )
+    if scored:
+        store.copy_lines(session, lines)
+        notify(session, SIGNALS, f"layer:{constants.layer_id}")  # risk-level rules hear it
 
 
 def _compute_and_store(
@@ -265,71 +239,34 @@ def _compute_and_store(
     t_begin = time.perf_counter()
     report(0.02, f"layer {layer.id}: inputs")
     pop = population_layer_for(session, layer)
-    communities = communities_for(session, layer)
+    inp = LayerInputs(layer, pop, communities_for(session, layer), method)
     t_inputs = time.perf_counter()
-    inp = LayerInputs(layer, pop, communities, method)
     scheme, scheme_default = resolve_scheme(layer)
-    unmapped: list[str] = []
-    if not communities:
-        rows: list[dict[str, Any]] = []
-        timing: dict[str, Any] = {}
-        classes = scoring.scheme_classes(scheme)
-    elif layer.kind == "raster":
-        if not layer.raster_path:
-            raise RecomputeError(f"raster layer {layer.id} has no raster file recorded")
-        classes = scoring.scheme_classes(scheme)
-        rows, timing, communities = raster_exposure(settings, session, inp, scheme, report)
-    else:
-        rows, timing, classes, unmapped = zones_exposure(settings, session, inp, scheme, report)
+    frame, timing, classes, unmapped, communities = _layer_exposure(
+        settings, session, inp, scheme, report
+    )
     t_exposure = time.perf_counter()
     report(0.92, "scores")
     now = utcnow()
-    records, levels = _score_records(
-        settings,
-        layer,
-        pop,
-        method,
-        scheme,
-        scheme_default,
+    scores = score_columns(
         classes,
-        unmapped,
-        communities,
-        rows,
-        now,
-        job_id,
+        frame,
+        indicator_frame(communities),
+        medium_cutoff=settings.risk.medium_cutoff,
+        high_cutoff=settings.risk.high_cutoff,
     )
+    constants = _layer_constants(settings, inp, scheme, scheme_default, unmapped, now, job_id)
+    ids = np.array([c.id for c in communities], dtype=np.int64)
+    lines = score_rows.copy_text(constants, classes, ids, scores, frame)
     t_scores = time.perf_counter()
-    session.execute(
-        update(RiskScore)
-        .where(RiskScore.layer_name == layer.name, RiskScore.superseded_at.is_(None))
-        .values(superseded_at=now)
-    )
-    if records:
-        store.copy_scores(session, records)
-        notify(session, SIGNALS, f"layer:{layer.id}")  # risk-level rules hear it at commit
-    t_store = time.perf_counter()
+    _store_scores(session, constants, lines, len(ids))
     timing = timing | {
         "inputs_s": round(t_inputs - t_begin, 3),
         "scoring_s": round(t_scores - t_exposure, 3),
-        "store_s": round(t_store - t_scores, 3),
+        "store_s": round(time.perf_counter() - t_scores, 3),
     }
-    exposed = [float(rec["exposure"]["population_exposed"]) for rec in records]
     duration = time.perf_counter() - started
-    summary = {
-        "layer_id": layer.id,
-        "layer_name": layer.name,
-        "layer_version": layer.version,
-        "hazard": layer.hazard,
-        "status": "succeeded",
-        "method": method,
-        "communities": len(records),
-        "levels": levels,
-        "duration_s": round(duration, 3),
-        "timing": timing,
-        "computed_at": now.isoformat(),
-        "event_id": layer.event_id,
-        "population_exposed": round(sum(exposed), 1),
-    }
+    summary = _summary(layer, method, scores, now, timing, duration)
     _upsert_state(
         session,
         {
@@ -340,13 +277,40 @@ def _compute_and_store(
             "computed_at": now,
             "attempted_at": t_start,
             "duration_s": duration,
-            "communities": len(records),
+            "communities": summary["communities"],
             "error": None,
             "summary": summary,
         },
     )
     report(1.0, "done")
     return summary
+
+
+def _summary(
+    layer: HazardLayer,
+    method: str,
+    scores: ScoreColumns,
+    now: datetime,
+    timing: dict[str, Any],
+    duration: float,
+) -> dict[str, Any]:
+    counts = np.bincount(scores.level, minlength=len(scoring.LEVELS))
+    exposed = np.round(scores.hazard.exposed_population, 3)
+    return {
+        "layer_id": layer.id,
+        "layer_name": layer.name,
+        "layer_version": layer.version,
+        "hazard": layer.hazard,
+        "status": "succeeded",
+        "method": method,
+        "communities": len(scores.score),
+        "levels": {lvl: int(counts[k]) for k, lvl in enumerate(scoring.LEVELS)},
+        "duration_s": round(duration, 3),
+        "timing": timing,
+        "computed_at": now.isoformat(),
+        "event_id": layer.event_id,
+        "population_exposed": round(sum(exposed.tolist()), 1),
+    }
 
 
 def _upsert_state(session: Session, values: dict[str, Any]) -> None:

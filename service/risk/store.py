@@ -3,15 +3,14 @@
 An ORM `insert(RiskScore)` of 84,000 rows with three JSONB columns each spent most of its
 time in SQLAlchemy's and psycopg's per-row parameter handling; COPY streams the rows as
 text in one round trip, inside the session's transaction (so a failure still rolls back).
-A non-finite float becomes JSON null (PostgreSQL's jsonb has no NaN).
+The lines come ready-made from `score_rows` (one template per layer).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
-import orjson
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy.orm import Session
 
 COLUMNS = (
@@ -31,31 +30,16 @@ COLUMNS = (
     "computed_at",
     "job_id",
 )
-JSON_COLUMNS = frozenset({"components", "inputs", "exposure"})
-
-_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
-def _dumps(value: Any) -> str:
-    """JSON text for a JSONB column (orjson: about 10x the standard library's speed)."""
-    return orjson.dumps(value, default=float, option=_OPTIONS).decode()
-
-
-def copy_scores(session: Session, records: Iterable[Mapping[str, Any]]) -> int:
-    """COPY the score records (dicts keyed by `COLUMNS`) into risk_scores; returns the count."""
+def copy_lines(session: Session, chunks: Iterable[str]) -> None:
+    """COPY text-format lines (columns as `COLUMNS`) into risk_scores."""
     conn = session.connection().connection.driver_connection
     if conn is None:  # pragma: no cover - a session always has a live connection here
         raise RuntimeError("no database connection for COPY")
-    json_idx = [k for k, c in enumerate(COLUMNS) if c in JSON_COLUMNS]
-    n = 0
-    with (
-        conn.cursor() as cur,
-        cur.copy(f"COPY risk_scores ({', '.join(COLUMNS)}) FROM STDIN") as copy,
-    ):
-        for rec in records:
-            row = [rec.get(c) for c in COLUMNS]
-            for k in json_idx:
-                row[k] = _dumps(row[k])
-            copy.write_row(row)
-            n += 1
-    return n
+    statement = f"COPY risk_scores ({', '.join(COLUMNS)}) FROM STDIN"
+    # A writer thread sends each chunk while the next one is formatted, so PostgreSQL
+    # parses rows while Python builds them.
+    with conn.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
+        for chunk in chunks:
+            copy.write(chunk)

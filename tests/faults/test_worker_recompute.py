@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.risk import jobs
-from service.risk.models import Job, RiskScore
+from service.jobs import Job, reap_lost, run_pending_jobs
+from service.risk.jobs import request_recompute
+from service.risk.models import RiskScore
 from service.risk.service import recompute_layer
 from service.settings import JobSettings, Settings
 from tests.faults.conftest import Procs, wait_for
@@ -43,7 +44,7 @@ def queue_recompute(factory: sessionmaker[Session], settings: Settings, layer_id
     # Scored once first, so the worker's stale sweep has nothing to do and only the job runs.
     recompute_layer(session_factory=factory, layer_id=layer_id, settings=settings)
     with factory() as s, s.begin():
-        return jobs.request_recompute(session=s, layer_id=layer_id)
+        return request_recompute(session=s, layer_id=layer_id)
 
 
 def scores_of(factory: sessionmaker[Session], job_id: int) -> int:
@@ -110,14 +111,14 @@ def test_job_fails_with_the_reason_after_its_last_attempt(
     kill_mid_recompute(procs, session_factory, job_id, worker_env)
 
     survivor = settings.model_copy(update={"jobs": JobSettings(lease_s=LEASE_S, max_attempts=1)})
-    assert jobs.run_pending_jobs(session_factory, survivor) == 0  # lease not over yet
+    assert run_pending_jobs(session_factory, survivor) == 0  # lease not over yet
     assert job(session_factory, job_id).status == "running"
-    wait_for(lambda: jobs.reap_lost(session_factory, survivor.jobs), 10, "the lease to expire")
+    wait_for(lambda: reap_lost(session_factory, survivor.jobs), 10, "the lease to expire")
     failed = job(session_factory, job_id)
     assert failed.status == "failed" and failed.finished_at is not None
     assert failed.error is not None
     assert "stopped (no heartbeat for 2 s) on attempt 1 of 1; gave up" in failed.error
-    assert jobs.run_pending_jobs(session_factory, survivor) == 0  # not run again
+    assert run_pending_jobs(session_factory, survivor) == 0  # not run again
     assert scores_of(session_factory, job_id) == 0
 
 
@@ -140,7 +141,7 @@ def test_a_live_worker_keeps_its_lease_through_a_long_job(
     taken_back = []
 
     def finished() -> bool:
-        taken_back.append(jobs.reap_lost(session_factory, reaper))  # another worker's check
+        taken_back.append(reap_lost(session_factory, reaper))  # another worker's check
         return job(session_factory, job_id).status in ("succeeded", "failed")
 
     wait_for(finished, 120, "the slow job to finish", every=0.2)

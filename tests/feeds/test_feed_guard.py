@@ -21,8 +21,9 @@ from typer.testing import CliRunner
 
 from service.cli import app as cli_app
 from service.feeds import guard
+from service.feeds.fetching import build_client
 from service.feeds.models import Feed
-from service.feeds.polling import build_client, poll_feed
+from service.feeds.polling import poll_feed
 from service.feeds.service import error_reason, mask_url
 from service.main import create_app
 from service.settings import FeedSettings, Settings

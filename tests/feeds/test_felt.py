@@ -15,12 +15,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.communities.models import Community
-from service.feeds import felt
+from service.feeds import felt, intensity
 from service.feeds.events import ingest_reports
 from service.feeds.models import EventIntensity, HazardEvent
 from service.feeds.parsers import bmkg, shakemap
 from service.feeds.shaking import update_shaking
-from service.risk import intensity
 from service.settings import FeedSettings, Settings
 
 

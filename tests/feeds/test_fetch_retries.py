@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from service.feeds.polling import FetchError, fetch
+from service.feeds.fetching import FetchError, fetch
 from service.settings import FeedSettings
 
 URL = "http://feeds.test/a.json"

@@ -15,10 +15,10 @@ from affine import Affine
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.feeds import groundmotion, intensity, rupture
 from service.feeds.models import HazardEvent
 from service.feeds.parsers import shakemap
 from service.feeds.shaking import update_shaking
-from service.risk import groundmotion, intensity, rupture
 from service.settings import Settings
 
 PADANG_ASC = "real/inasafe_palu_padang_shakemaps/shakemap_padang_20090930.asc"

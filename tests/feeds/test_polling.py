@@ -13,8 +13,9 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import try_advisory_xact_lock
+from service.feeds.fetching import build_client
 from service.feeds.models import EventReport, EventRevision, Feed, HazardEvent
-from service.feeds.polling import build_client, poll_due_feeds, poll_feed
+from service.feeds.polling import poll_due_feeds, poll_feed
 from service.hazards.models import HazardLayer
 from service.settings import Settings
 from tests.fakes.feed_server import FeedServer, Route
@@ -613,3 +614,10 @@ def test_bmkg_repicked_origin_time_is_a_revision_not_a_new_event(
     assert outcome.ingest.new_reports == 1 and not outcome.ingest.new_events
     ((_id, _type, time, mag, *_rest, revision),) = _events(session_factory)
     assert (time.second, mag, revision) == (30, 4.6, 2)
+
+
+def test_every_feed_kind_has_a_handler() -> None:
+    from service.feeds.kinds import KINDS
+    from service.feeds.models import FEED_KINDS
+
+    assert set(KINDS) == set(FEED_KINDS)

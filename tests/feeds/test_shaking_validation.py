@@ -14,9 +14,8 @@ import pytest
 import rasterio
 from affine import Affine
 
-from service.feeds import faults
+from service.feeds import faults, intensity
 from service.feeds.parsers import shakemap
-from service.risk import intensity
 
 BMKG = "real/bmkg_shakemaps"
 INASAFE = "real/inasafe_palu_padang_shakemaps"

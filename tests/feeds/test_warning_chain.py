@@ -23,7 +23,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.alerts.models import AlertGroup, AlertRule, Member
-from service.feeds.polling import build_client, poll_feed
+from service.feeds.fetching import build_client
+from service.feeds.polling import poll_feed
 from service.settings import Settings
 from tests.fakes.feed_server import FeedServer, Route
 from tests.fakes.gateway import FakeServer, Gateway

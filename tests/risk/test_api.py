@@ -9,8 +9,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from service.risk import jobs
-from service.risk.models import Job, RiskScore
+from service.jobs import Job, run_pending_jobs
+from service.risk.jobs import recompute_stale
+from service.risk.models import RiskScore
 from service.risk.service import recompute_layer
 from service.settings import Settings
 
@@ -34,7 +35,7 @@ def test_recompute_request_runs_as_a_job(
     job_id = r.json()["job_id"]
     assert r.headers["location"] == f"/api/v1/jobs/{job_id}"
     assert client.get(f"/api/v1/jobs/{job_id}").json()["status"] == "queued"
-    assert jobs.run_pending_jobs(session_factory, settings) == 1
+    assert run_pending_jobs(session_factory, settings) == 1
     body = client.get(f"/api/v1/jobs/{job_id}").json()
     assert body["status"] == "succeeded" and body["progress"] == 1.0
     layer = body["result"]["layers"][0]
@@ -72,7 +73,7 @@ def test_failed_job_is_recorded(
     r = client.post(
         "/api/v1/recompute", json={"layer_id": jakarta["flood_id"]}, headers=auth_headers("admin")
     )
-    jobs.run_pending_jobs(session_factory, settings)
+    run_pending_jobs(session_factory, settings)
     body = client.get(f"/api/v1/jobs/{r.json()['job_id']}").json()
     assert body["status"] == "failed" and "flood_depth_jkt" in body["error"]
     states = client.get("/api/v1/risk/layers").json()
@@ -195,6 +196,6 @@ def test_tiles_tilejson_gzip_etag_and_bad_hazard(
     # A recompute with other inputs gives new scores: the old ETag no longer matches.
     with session_factory() as s, s.begin():
         s.execute(update(Community).values(has_early_warning=True))
-    assert jobs.recompute_stale(session_factory, settings)["counts"] == {"succeeded": 1}
+    assert recompute_stale(session_factory, settings)["counts"] == {"succeeded": 1}
     fresh = client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": etag})
     assert fresh.status_code == 200 and fresh.headers["etag"] != etag

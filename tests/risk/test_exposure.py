@@ -12,14 +12,9 @@ import shapely
 from affine import Affine
 
 from service.risk import cache
-from service.risk.exposure import (
-    Grid,
-    cell_areas_m2,
-    classify_values,
-    coverage_weights,
-    polygon_sums,
-    raster_exposure,
-)
+from service.risk.exposure.grid import Grid, Window, cell_areas_m2
+from service.risk.exposure.scanline import coverage_weights
+from service.risk.exposure.sums import classify_values, polygon_sums, raster_exposure
 from tests.risk.builders import FLOOD_SCHEME, MMI_SCHEME, TSUNAMI_SCHEME
 
 UNIT = Grid.from_affine(Affine(1, 0, 0, 0, -1, 4), 4, 4, "EPSG:3857")  # 4x4 cells of 1 m²
@@ -209,7 +204,6 @@ def test_raster_exposure_per_class_known_answer() -> None:
 
 def test_geographic_cell_areas_are_geodesic() -> None:
     grid = Grid.from_affine(Affine(0.01, 0, 106, 0, -0.01, 0.005), 2, 1, "EPSG:4326")
-    from service.risk.exposure import Window
 
     a = cell_areas_m2(grid, Window(0, 0, 1, 2))
     assert a[0] == pytest.approx(1113.2 * 1105.7, rel=0.01)  # ~1.23 km² at the equator
@@ -319,7 +313,6 @@ def test_subset_equals_the_full_weights_on_its_window(method: str) -> None:
     polys = shapely.intersection(cells, frame)
     full = coverage_weights(polys, grid, method=method)
     values = rng.gamma(2.0, 5.0, size=(grid.height, grid.width))
-    from service.risk.exposure import Window
 
     win = Window(row_off=12, col_off=9, height=23, width=31)
     outside = np.ones_like(values, dtype=bool)
@@ -352,7 +345,6 @@ def test_subset_equals_the_full_weights_on_its_window(method: str) -> None:
 )
 def test_band_reads_mask_nodata_like_masked_reads(tmp_path: Path, dtype: str, nodata) -> None:
     """The fast band read (values compared with nodata) equals GDAL's masked read."""
-    from service.risk.exposure import Window
     from service.risk.rasters import read_band
 
     rng = np.random.default_rng(3)

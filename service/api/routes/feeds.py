@@ -14,7 +14,8 @@ from service.api.deps import (
     SettingsDep,
 )
 from service.feeds import service
-from service.feeds.polling import build_client, poll_feed
+from service.feeds.fetching import build_client
+from service.feeds.polling import poll_feed
 from service.feeds.schemas import EventPublic, FeedCreate, FeedPublic, FeedUpdate, PollResult
 
 router = APIRouter(prefix="/api/v1", tags=["feeds"])

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from service import jobs
 from service.api import audit
 from service.api.deps import CoordinatorDep, SessionDep
 from service.risk import jobs as risk_jobs
@@ -55,7 +56,7 @@ def post_recompute(
 @router.get("/jobs/{job_id}")
 def get_job(session: SessionDep, job_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
     """A job's status, progress (0..1), result and error."""
-    return risk_jobs.get_job(session=session, job_id=job_id)
+    return jobs.get_job(session=session, job_id=job_id)
 
 
 @router.get("/communities/{code}/risk")

@@ -93,17 +93,18 @@ def _float(attrs: Any, name: str, what: str) -> float:
         raise FeedParseError(f"ShakeMap grid.xml: {what} lacks a numeric {name!r}") from exc
 
 
-def parse(data: bytes) -> ShakeMapGrid:
-    root = parse_xml(data, "ShakeMap grid.xml")
-    if local(root) != "shakemap_grid":
-        raise FeedParseError(f"ShakeMap: root is <{local(root)}>, expected <shakemap_grid>")
-    event = child(root, "event")
-    spec = child(root, "grid_specification")
-    data_el = child(root, "grid_data")
-    if event is None or spec is None or data_el is None:
-        raise FeedParseError(
-            "ShakeMap grid.xml needs <event>, <grid_specification> and <grid_data>"
-        )
+@dataclass(frozen=True)
+class _Spec:
+    nlon: int
+    nlat: int
+    lon_min: float
+    lon_max: float
+    lat_min: float
+    lat_max: float
+
+
+def _fields(root: Any) -> list[str]:
+    """The grid's column names in index order; LON, LAT and MMI must be among them."""
     fields_by_index = {}
     for f in children(root, "grid_field"):
         try:
@@ -113,45 +114,70 @@ def parse(data: bytes) -> ShakeMapGrid:
     fields = [fields_by_index[i] for i in sorted(fields_by_index)]
     if "MMI" not in fields or "LON" not in fields or "LAT" not in fields:
         raise FeedParseError(f"ShakeMap: grid fields {fields} lack LON, LAT or MMI")
-    nlon, nlat = (
-        int(_float(spec.attrib, "nlon", "grid_specification")),
-        int(_float(spec.attrib, "nlat", "grid_specification")),
-    )
-    lon_min, lon_max = (
-        _float(spec.attrib, "lon_min", "spec"),
-        _float(spec.attrib, "lon_max", "spec"),
-    )
-    lat_min, lat_max = (
-        _float(spec.attrib, "lat_min", "spec"),
-        _float(spec.attrib, "lat_max", "spec"),
-    )
-    if nlon < 2 or nlat < 2:
-        raise FeedParseError(f"ShakeMap: grid of {nlon} x {nlat} points is too small")
+    return fields
 
+
+def _spec(attrs: Any) -> _Spec:
+    spec = _Spec(
+        nlon=int(_float(attrs, "nlon", "grid_specification")),
+        nlat=int(_float(attrs, "nlat", "grid_specification")),
+        lon_min=_float(attrs, "lon_min", "spec"),
+        lon_max=_float(attrs, "lon_max", "spec"),
+        lat_min=_float(attrs, "lat_min", "spec"),
+        lat_max=_float(attrs, "lat_max", "spec"),
+    )
+    if spec.nlon < 2 or spec.nlat < 2:
+        raise FeedParseError(f"ShakeMap: grid of {spec.nlon} x {spec.nlat} points is too small")
+    return spec
+
+
+def _table(text: str | None, spec: _Spec, fields: list[str]) -> np.ndarray:
+    """grid_data as one row per point, one column per field."""
     with warnings.catch_warnings():
         # numpy stops at a non-numeric token with a DeprecationWarning: make that an error.
         warnings.simplefilter("error", DeprecationWarning)
         try:
-            values = np.fromstring(data_el.text or "", dtype=np.float64, sep=" ")
+            values = np.fromstring(text or "", dtype=np.float64, sep=" ")
         except (ValueError, DeprecationWarning) as exc:
             raise FeedParseError("ShakeMap: grid_data holds a non-numeric value") from exc
+    nlon, nlat = spec.nlon, spec.nlat
     if values.size != nlon * nlat * len(fields):
         raise FeedParseError(
             f"ShakeMap: grid_data has {values.size} values, expected {nlon}x{nlat}x{len(fields)}"
             " (truncated file?)"
         )
-    table = values.reshape(nlon * nlat, len(fields))
-    dx = (lon_max - lon_min) / (nlon - 1)
-    dy = (lat_max - lat_min) / (nlat - 1)
-    # Place each point by its coordinates rather than trusting the row order.
-    cols = np.rint((table[:, fields.index("LON")] - lon_min) / dx).astype(int)
-    rows = np.rint((lat_max - table[:, fields.index("LAT")]) / dy).astype(int)
-    if cols.min() < 0 or cols.max() >= nlon or rows.min() < 0 or rows.max() >= nlat:
-        raise FeedParseError("ShakeMap: grid points fall outside grid_specification")
-    mmi = np.full((nlat, nlon), np.nan, dtype=np.float32)
-    mmi[rows, cols] = table[:, fields.index("MMI")]
-    transform = Affine(dx, 0.0, lon_min - dx / 2, 0.0, -dy, lat_max + dy / 2)
+    return values.reshape(nlon * nlat, len(fields))
 
+
+def _mmi_grid(table: np.ndarray, fields: list[str], spec: _Spec) -> tuple[np.ndarray, Affine]:
+    """The MMI column as a north-up array and its pixel-corner transform."""
+    dx = (spec.lon_max - spec.lon_min) / (spec.nlon - 1)
+    dy = (spec.lat_max - spec.lat_min) / (spec.nlat - 1)
+    # Place each point by its coordinates rather than trusting the row order.
+    cols = np.rint((table[:, fields.index("LON")] - spec.lon_min) / dx).astype(int)
+    rows = np.rint((spec.lat_max - table[:, fields.index("LAT")]) / dy).astype(int)
+    if cols.min() < 0 or cols.max() >= spec.nlon or rows.min() < 0 or rows.max() >= spec.nlat:
+        raise FeedParseError("ShakeMap: grid points fall outside grid_specification")
+    mmi = np.full((spec.nlat, spec.nlon), np.nan, dtype=np.float32)
+    mmi[rows, cols] = table[:, fields.index("MMI")]
+    transform = Affine(dx, 0.0, spec.lon_min - dx / 2, 0.0, -dy, spec.lat_max + dy / 2)
+    return mmi, transform
+
+
+def parse(data: bytes) -> ShakeMapGrid:
+    root = parse_xml(data, "ShakeMap grid.xml")
+    if local(root) != "shakemap_grid":
+        raise FeedParseError(f"ShakeMap: root is <{local(root)}>, expected <shakemap_grid>")
+    event = child(root, "event")
+    spec_el = child(root, "grid_specification")
+    data_el = child(root, "grid_data")
+    if event is None or spec_el is None or data_el is None:
+        raise FeedParseError(
+            "ShakeMap grid.xml needs <event>, <grid_specification> and <grid_data>"
+        )
+    fields = _fields(root)
+    spec = _spec(spec_el.attrib)
+    mmi, transform = _mmi_grid(_table(data_el.text, spec, fields), fields, spec)
     ev = event.attrib
     stamp = ev.get("event_timestamp")
     if not stamp:
@@ -172,12 +198,12 @@ def parse(data: bytes) -> ShakeMapGrid:
         lon=_float(ev, "lon", "<event>"),
         time=zone_suffixed_time(stamp, "event_timestamp"),
         description=(ev.get("event_description") or "").strip() or None,
-        nlon=nlon,
-        nlat=nlat,
-        lon_min=lon_min,
-        lat_min=lat_min,
-        lon_max=lon_max,
-        lat_max=lat_max,
+        nlon=spec.nlon,
+        nlat=spec.nlat,
+        lon_min=spec.lon_min,
+        lat_min=spec.lat_min,
+        lon_max=spec.lon_max,
+        lat_max=spec.lat_max,
         fields=fields,
         mmi=mmi,
         transform=transform,

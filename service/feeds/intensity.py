@@ -1,7 +1,7 @@
 """Earthquake shaking intensity (MMI) from the event alone: pure numpy (docs/feeds.md, "Earthquake
 shaking per community", has the equations, coefficients and the validation against ShakeMaps).
 
-* Event type and an approximate rupture: service.risk.rupture (Wells & Coppersmith 1994 for
+* Event type and an approximate rupture: service.feeds.rupture (Wells & Coppersmith 1994 for
   crustal events, Strasser et al. 2010 for interface/intraslab events; strike of a mapped
   fault when one is near, else the worst-case orientation for each site).
 * Crustal events: Allen, T.I., Wald, D.J. and Worden, C.B. (2012), "Intensity attenuation for
@@ -10,9 +10,9 @@ shaking per community", has the equations, coefficients and the validation again
 
     MMI = 3.950 + 0.913 M - 1.107 ln(sqrt(Rrup^2 + (1 + 0.813 exp(M - 5))^2))   (sigma ~0.7)
 
-  then moved to the site's Vs30 through PGA (service.risk.groundmotion.site_correction_mmi).
+  then moved to the site's Vs30 through PGA (service.feeds.groundmotion.site_correction_mmi).
 * Interface and intraslab events: BC Hydro (Abrahamson et al. 2016) PGA with its site term,
-  to MMI with the Worden et al. (2012) GMICE (service.risk.groundmotion).
+  to MMI with the Worden et al. (2012) GMICE (service.feeds.groundmotion).
 * Sites without a Vs30 of their own: DEFAULT_VS30 (350 m/s, NEHRP D).
 
 The older hypocentral-distance AWW (2012) form (their table 2: c0 2.085, c1 1.428, c2 -1.402,
@@ -31,8 +31,8 @@ from numpy.typing import ArrayLike, NDArray
 from pyproj import Geod
 from shapely.geometry import Polygon
 
-from service.risk import groundmotion, rupture
-from service.risk.rupture import EventKind
+from service.feeds import groundmotion, rupture
+from service.feeds.rupture import EventKind
 
 C0, C1, C2, C4, M1, M2 = 2.085, 1.428, -1.402, 0.078, -0.209, 2.042
 # Allen, Wald & Worden (2012) rupture-distance form (their eq. 3, table 2):
