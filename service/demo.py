@@ -15,6 +15,7 @@ import logging
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -26,6 +27,11 @@ from shapely.geometry import Point, Polygon, box
 
 from service.geochecks import GeometryLimits
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from service.hazards.schemas import HazardLayerCreate
 
 SEED = 2018  # the Palu earthquake and tsunami year; any fixed seed keeps the demo stable
 BBOX = (119.80, -0.98, 119.96, -0.82)  # minx, miny, maxx, maxy
@@ -200,90 +206,115 @@ class DemoReport:
 
 def load_demo(settings: Settings | None = None) -> DemoReport:
     """Load the demo communities and layers into the configured database (idempotent)."""
-    from sqlalchemy import select
-
-    from service.communities.service import import_communities
     from service.db import transaction
     from service.feeds.service import register_public_feeds
-    from service.hazards.models import HazardLayer
-    from service.hazards.schemas import HazardLayerCreate
-    from service.hazards.service import import_hazard_layer
     from service.runtime import open_runtime
 
     logging.getLogger("pyogrio").setLevel(logging.WARNING)  # it logs every file it writes
     report = DemoReport()
     communities = demo_communities()
-    grid = demo_grid()
     with open_runtime(settings) as rt, tempfile.TemporaryDirectory(prefix="siaga-demo-") as tmp:
         folder = Path(tmp)
-        boundaries = folder / "demo_palu_kelurahan.geojson"
-        communities.to_file(boundaries, driver="GeoJSON")
-        result = import_communities(
-            session_factory=rt.session_factory,
-            path=boundaries,
-            limits=GeometryLimits.of(rt.settings.imports),
-        )
-        report.communities = {
-            "created": result.created,
-            "updated": result.updated,
-            "unchanged": result.unchanged,
-        }
-        with rt.session_factory() as session:
-            present = set(
-                session.scalars(select(HazardLayer.name).where(HazardLayer.name.in_(DEMO_LAYERS)))
-            )
-        specs = {
-            "demo-flood-depth": HazardLayerCreate(
-                name="demo-flood-depth",
-                hazard="flood",
-                unit="m",
-                scheme="flood_depth",
-                title="Demo: kedalaman banjir (skenario)",
-                source="Siaga demo generator",
-                licence="CC0 (synthetic)",
-            ),
-            "demo-population": HazardLayerCreate(
-                name="demo-population",
-                role="exposure",
-                unit="people",
-                title="Demo: penduduk per sel",
-                source="Siaga demo generator",
-                licence="CC0 (synthetic)",
-            ),
-            "demo-volcano-krb": HazardLayerCreate(
-                name="demo-volcano-krb",
-                hazard="volcano",
-                scheme="volcano_krb",
-                class_field="KRB",
-                title="Demo: Kawasan Rawan Bencana Gunung Demo",
-                source="Siaga demo generator",
-                licence="CC0 (synthetic)",
-            ),
-        }
-        files = {
-            "demo-flood-depth": folder / "demo_flood_depth.tif",
-            "demo-population": folder / "demo_population.tif",
-            "demo-volcano-krb": folder / "demo_volcano_krb.geojson",
-        }
-        for name in DEMO_LAYERS:
-            if name in present:
-                report.layers_present.append(name)
-                continue
-            if name == "demo-flood-depth":
-                _write_tif(files[name], grid, demo_flood_depth(grid))
-            elif name == "demo-population":
-                _write_tif(files[name], grid, demo_population(grid, communities))
-            else:
-                demo_volcano_zones().to_file(files[name], driver="GeoJSON")
-            import_hazard_layer(
-                session_factory=rt.session_factory,
-                data_dir=rt.settings.storage.data_dir,
-                paths=[files[name]],
-                spec=specs[name],
-                limits=GeometryLimits.of(rt.settings.imports),
-            )
-            report.layers_added.append(name)
+        limits = GeometryLimits.of(rt.settings.imports)
+        report.communities = _load_communities(rt.session_factory, folder, communities, limits)
+        _load_layers(rt.session_factory, rt.settings, folder, communities, limits, report)
         # The real public feeds, registered disabled: the demo never depends on reaching them.
         with transaction(rt.session_factory) as session:
             report.feeds_added = [f.name for f in register_public_feeds(session=session)]
     return report
+
+
+def _load_communities(
+    session_factory: sessionmaker[Session],
+    folder: Path,
+    communities: gpd.GeoDataFrame,
+    limits: GeometryLimits,
+) -> dict[str, int]:
+    from service.communities.service import import_communities
+
+    boundaries = folder / "demo_palu_kelurahan.geojson"
+    communities.to_file(boundaries, driver="GeoJSON")
+    result = import_communities(session_factory=session_factory, path=boundaries, limits=limits)
+    return {"created": result.created, "updated": result.updated, "unchanged": result.unchanged}
+
+
+def _layer_specs() -> dict[str, HazardLayerCreate]:
+    from service.hazards.schemas import HazardLayerCreate
+
+    return {
+        "demo-flood-depth": HazardLayerCreate(
+            name="demo-flood-depth",
+            hazard="flood",
+            unit="m",
+            scheme="flood_depth",
+            title="Demo: kedalaman banjir (skenario)",
+            source="Siaga demo generator",
+            licence="CC0 (synthetic)",
+        ),
+        "demo-population": HazardLayerCreate(
+            name="demo-population",
+            role="exposure",
+            unit="people",
+            title="Demo: penduduk per sel",
+            source="Siaga demo generator",
+            licence="CC0 (synthetic)",
+        ),
+        "demo-volcano-krb": HazardLayerCreate(
+            name="demo-volcano-krb",
+            hazard="volcano",
+            scheme="volcano_krb",
+            class_field="KRB",
+            title="Demo: Kawasan Rawan Bencana Gunung Demo",
+            source="Siaga demo generator",
+            licence="CC0 (synthetic)",
+        ),
+    }
+
+
+def _write_layer_file(name: str, folder: Path, communities: gpd.GeoDataFrame) -> Path:
+    """Generate demo layer `name` into `folder`; returns the file."""
+    if name == "demo-flood-depth":
+        path = folder / "demo_flood_depth.tif"
+        grid = demo_grid()
+        _write_tif(path, grid, demo_flood_depth(grid))
+    elif name == "demo-population":
+        path = folder / "demo_population.tif"
+        grid = demo_grid()
+        _write_tif(path, grid, demo_population(grid, communities))
+    else:
+        path = folder / "demo_volcano_krb.geojson"
+        demo_volcano_zones().to_file(path, driver="GeoJSON")
+    return path
+
+
+def _load_layers(
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    folder: Path,
+    communities: gpd.GeoDataFrame,
+    limits: GeometryLimits,
+    report: DemoReport,
+) -> None:
+    """Import each demo layer that is absent; note which were added and which were there."""
+    from sqlalchemy import select
+
+    from service.hazards.models import HazardLayer
+    from service.hazards.service import import_hazard_layer
+
+    with session_factory() as session:
+        present = set(
+            session.scalars(select(HazardLayer.name).where(HazardLayer.name.in_(DEMO_LAYERS)))
+        )
+    specs = _layer_specs()
+    for name in DEMO_LAYERS:
+        if name in present:
+            report.layers_present.append(name)
+            continue
+        import_hazard_layer(
+            session_factory=session_factory,
+            data_dir=settings.storage.data_dir,
+            paths=[_write_layer_file(name, folder, communities)],
+            spec=specs[name],
+            limits=limits,
+        )
+        report.layers_added.append(name)

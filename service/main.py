@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import re
+import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -28,6 +30,7 @@ from service.api.routes import (
     hazards,
     health,
     keys,
+    messaging,
     ops,
     risk,
     shelters,
@@ -36,7 +39,7 @@ from service.api.routes import (
 from service.api.uploads import clean_stale_uploads, upload_root
 from service.db import make_engine, make_session_factory
 from service.errors import register_error_handlers
-from service.logging import configure_logging
+from service.logs import configure_logging
 from service.ops.bodylimit import BodyLimitMiddleware
 from service.ops.metrics import Metrics
 from service.ops.middleware import RateLimitMiddleware, RequestContextMiddleware, is_webhook_path
@@ -52,6 +55,7 @@ ROUTERS = [
     groups.router,
     alerts.router,
     webhooks.router,
+    messaging.router,
     keys.router,
     ops.router,
     ogc.router,
@@ -99,6 +103,13 @@ def body_limits(settings: Settings) -> Callable[[str], tuple[int, str]]:
     return limit_for
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # What httpx builds by default, built once per process: loading the CA bundle costs tens
+    # of milliseconds, paid by every app start otherwise (a test suite starts hundreds).
+    return httpx.create_ssl_context()
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(settings)
@@ -116,7 +127,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         timeout = httpx.Timeout(
             settings.feeds.read_timeout_s, connect=settings.feeds.connect_timeout_s
         )
-        async with httpx.AsyncClient(timeout=timeout) as client:
+        async with httpx.AsyncClient(timeout=timeout, verify=_tls_context()) as client:
             app.state.http = client
             # Everything made so far (modules, routes, models, SQL templates: a few hundred
             # thousand objects) lives as long as the process: move it out of the collector's

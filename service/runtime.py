@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import make_engine, make_session_factory
-from service.logging import configure_logging
+from service.logs import configure_logging
 from service.settings import Settings, load_settings
 
 

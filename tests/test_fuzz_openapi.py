@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given
@@ -21,6 +22,9 @@ from sqlalchemy import Engine
 
 from service.main import create_app
 from service.settings import Settings
+
+# Fuzzing every operation takes about a minute: outside the fast loop (-m 'not slow').
+pytestmark = pytest.mark.slow
 
 MAX_EXAMPLES = 10
 PROBLEM_TYPES = ("application/problem+json",)

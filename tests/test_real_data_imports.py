@@ -22,6 +22,9 @@ from typer.testing import CliRunner
 from service.cli import app as cli_app
 from service.communities.service import import_communities
 
+# Every real file through GDAL, and the CLI in a subprocess: outside the fast loop.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 BOUNDARIES = "real/admin_boundaries_kepmendagri2025"
 

@@ -134,6 +134,93 @@ def _numbers(frame: pd.DataFrame, column: str, label: str) -> np.ndarray:
     return values
 
 
+@dataclass(frozen=True)
+class _Classified:
+    """Each feature's class, by the scheme: which features are kept, and their intensity."""
+
+    keep: np.ndarray  # bool per feature; threshold schemes drop values below the first class
+    classes: list[str]  # per kept feature
+    severities: list[float]  # per kept feature
+    intensity: np.ndarray | None  # per feature; None: the severity stands in
+    intensity_field: str | None
+
+
+def _check_class_map(scheme: Scheme, class_map: Mapping[str, str] | None) -> None:
+    if not class_map:
+        return
+    unknown_targets = sorted(set(class_map.values()) - set(scheme.class_names))
+    if unknown_targets:
+        raise InvalidFile(
+            f"class_map maps to {listing(unknown_targets)}, which scheme {scheme.name} does "
+            f"not have; its classes are: {', '.join(scheme.class_names)}"
+        )
+
+
+def _classify_categories(
+    frame: pd.DataFrame,
+    scheme: Scheme,
+    field_name: str,
+    *,
+    class_map: Mapping[str, str] | None,
+    intensity_field: str | None,
+    label: str,
+) -> _Classified:
+    raw = frame[field_name].tolist()
+    result = categorise(scheme, raw, class_map)
+    if result.unknown:
+        counts = Counter(
+            str(v) if v is not None else "<empty>"
+            for v, c in zip(raw, result.classes, strict=True)
+            if c is None
+        )
+        shown = [f"{v!r} ({counts.get(v, 0)} features)" for v in result.unknown]
+        example = result.unknown[0]
+        raise InvalidFile(
+            f"{label}: field {field_name!r} has values that scheme {scheme.name} does not "
+            f"know: {listing(shown)}. Map each to one of {', '.join(scheme.class_names)} "
+            f"with --class-map '{example}={scheme.class_names[-1]}' (API form field "
+            f"class_map, JSON object), or choose another --scheme / --class-field"
+        )
+    classes = [str(c) for c in result.classes]
+    intensity: np.ndarray | None = None
+    if intensity_field:
+        column = find_column(frame, intensity_field)
+        if column is None:
+            raise InvalidFile(
+                f"{label} has no field {intensity_field!r} (given as the intensity field); "
+                f"fields in the file: {field_names(frame)}"
+            )
+        intensity = _numbers(frame, column, label)
+    return _Classified(
+        keep=np.ones(len(frame), dtype=bool),
+        classes=classes,
+        severities=[scheme.severity_of(c) for c in classes],
+        intensity=intensity,
+        intensity_field=intensity_field,
+    )
+
+
+def _classify_thresholds(
+    frame: pd.DataFrame, scheme: Scheme, field_name: str, *, label: str
+) -> _Classified:
+    values = _numbers(frame, field_name, label)
+    index = class_index(scheme, values)
+    keep = index >= 0
+    if not keep.any():
+        raise InvalidFile(
+            f"{label}: every value of field {field_name!r} is below the first class of "
+            f"scheme {scheme.name} (from {scheme.classes[0].lower:g} {scheme.unit or ''}); "
+            "check the field and the unit"
+        )
+    return _Classified(
+        keep=keep,
+        classes=[scheme.classes[i].name for i in index[keep]],
+        severities=[scheme.classes[i].severity for i in index[keep]],
+        intensity=values,
+        intensity_field=field_name,
+    )
+
+
 def read_zones(
     path: Path,
     *,
@@ -149,57 +236,19 @@ def read_zones(
     names = [f"feature {i + 1}" for i in range(len(frame))]
     frame = checked_wgs84(frame, label=label, names=names, limits=limits or GeometryLimits())
     field_name = _class_field(frame, scheme, class_field, label)
-    raw = frame[field_name].tolist()
-    keep = np.ones(len(frame), dtype=bool)
-    intensity: np.ndarray | None = None
-
-    if class_map:
-        unknown_targets = sorted(set(class_map.values()) - set(scheme.class_names))
-        if unknown_targets:
-            raise InvalidFile(
-                f"class_map maps to {listing(unknown_targets)}, which scheme {scheme.name} does "
-                f"not have; its classes are: {', '.join(scheme.class_names)}"
-            )
+    _check_class_map(scheme, class_map)
     if scheme.type == "categorical":
-        result = categorise(scheme, raw, class_map)
-        if result.unknown:
-            counts = Counter(
-                str(v) if v is not None else "<empty>"
-                for v, c in zip(raw, result.classes, strict=True)
-                if c is None
-            )
-            shown = [f"{v!r} ({counts.get(v, 0)} features)" for v in result.unknown]
-            example = result.unknown[0]
-            raise InvalidFile(
-                f"{label}: field {field_name!r} has values that scheme {scheme.name} does not "
-                f"know: {listing(shown)}. Map each to one of {', '.join(scheme.class_names)} "
-                f"with --class-map '{example}={scheme.class_names[-1]}' (API form field "
-                f"class_map, JSON object), or choose another --scheme / --class-field"
-            )
-        classes = [str(c) for c in result.classes]
-        severities = [scheme.severity_of(c) for c in classes]
-        if intensity_field:
-            column = find_column(frame, intensity_field)
-            if column is None:
-                raise InvalidFile(
-                    f"{label} has no field {intensity_field!r} (given as the intensity field); "
-                    f"fields in the file: {field_names(frame)}"
-                )
-            intensity = _numbers(frame, column, label)
+        classified = _classify_categories(
+            frame,
+            scheme,
+            field_name,
+            class_map=class_map,
+            intensity_field=intensity_field,
+            label=label,
+        )
     else:
-        values = _numbers(frame, field_name, label)
-        index = class_index(scheme, values)
-        keep = index >= 0
-        classes = [scheme.classes[i].name for i in index[keep]]
-        severities = [scheme.classes[i].severity for i in index[keep]]
-        intensity = values
-        intensity_field = field_name
-        if not keep.any():
-            raise InvalidFile(
-                f"{label}: every value of field {field_name!r} is below the first class of "
-                f"scheme {scheme.name} (from {scheme.classes[0].lower:g} {scheme.unit or ''}); "
-                "check the field and the unit"
-            )
+        classified = _classify_thresholds(frame, scheme, field_name, label=label)
+    keep = classified.keep
 
     cleaned = clean_polygons(frame.geometry, label=label, feature_names=names)
     all_geoms, simplified = limit_vertices(
@@ -208,25 +257,25 @@ def read_zones(
     extra = [str(c) for c in frame.columns if c != frame.geometry.name]
     props = attributes(frame, extra)
     kept = np.flatnonzero(keep)
+    severities = classified.severities
     properties = [{**props[i], "severity": s} for i, s in zip(kept, severities, strict=True)]
     intensities: list[float | None]
-    if intensity is None:
+    if classified.intensity is None:
         intensities = list(severities)
     else:
-        intensities = [None if math.isnan(v) else float(v) for v in intensity[keep]]
-    geoms = all_geoms[keep]
+        intensities = [None if math.isnan(v) else float(v) for v in classified.intensity[keep]]
     minx, miny, maxx, maxy = (float(v) for v in frame.geometry[keep].total_bounds)
     return ZoneRows(
-        classes=classes,
+        classes=classified.classes,
         intensity=intensities,
         severity=severities,
         properties=properties,
-        geoms=geoms,
+        geoms=all_geoms[keep],
         repaired=[i + 1 for i in cleaned.repaired],
         simplified=[i + 1 for i in simplified],
         skipped=int((~keep).sum()),
         class_field=field_name,
-        intensity_field=intensity_field,
+        intensity_field=classified.intensity_field,
         bounds=(minx, miny, maxx, maxy),
     )
 

@@ -88,70 +88,95 @@ def import_hazard_layer(
                 f"{label}: exposure layers must be rasters (population per cell); "
                 "import zones as role=hazard"
             )
-        zones = read_zones(
-            path,
-            scheme=scheme,
-            label=label,
-            class_field=spec.class_field,
-            class_map=spec.class_map,
-            intensity_field=spec.intensity_field,
-            layer=spec.layer,
-            limits=limits,
+        return _import_zones(
+            session_factory, path, spec=spec, scheme=scheme, label=label, limits=limits
         )
-        classification = {
-            **scheme.to_dict(),
-            "field": zones.class_field,
-            "class_map": spec.class_map or {},
-            "intensity_field": zones.intensity_field,
-        }
-        with transaction(session_factory) as session:
-            layer = _new_layer(
-                spec,
-                kind=kind,
-                version=_next_version(session, spec.name),
-                classification=classification,
-            )
-            layer.extent = from_shape(box(*zones.bounds), srid=4326)
-            population.pin(session, layer, spec.population_layer_id)
-            session.add(layer)
-            session.flush()
-            session.execute(
-                insert(HazardZone),
-                [
-                    {
-                        "layer_id": layer.id,
-                        "hazard_class": c,
-                        "intensity": v,
-                        "properties": p,
-                        "geom": from_shape(g, srid=4326),
-                    }
-                    for c, v, p, g in zip(
-                        zones.classes, zones.intensity, zones.properties, zones.geoms, strict=True
-                    )
-                ],
-            )
-            public = _public(session, layer)
-        return HazardImportReport(
-            layer=public,
-            file=label,
-            features=len(zones.classes),
-            repaired=zones.repaired,
-            simplified=zones.simplified,
-            skipped_below_threshold=zones.skipped,
-        )
-
     if spec.class_field or spec.class_map or spec.intensity_field:
         raise InvalidInput(
             f"{label} is a raster: class_field, class_map and intensity_field apply to zone "
             "layers only; a raster is classified by its scheme's thresholds"
         )
+    return _import_raster(session_factory, data_dir, path, spec=spec, scheme=scheme, label=label)
+
+
+def _import_zones(
+    session_factory: sessionmaker[Session],
+    path: Path,
+    *,
+    spec: HazardLayerCreate,
+    scheme: Scheme,
+    label: str,
+    limits: GeometryLimits | None,
+) -> HazardImportReport:
+    zones = read_zones(
+        path,
+        scheme=scheme,
+        label=label,
+        class_field=spec.class_field,
+        class_map=spec.class_map,
+        intensity_field=spec.intensity_field,
+        layer=spec.layer,
+        limits=limits,
+    )
+    classification = {
+        **scheme.to_dict(),
+        "field": zones.class_field,
+        "class_map": spec.class_map or {},
+        "intensity_field": zones.intensity_field,
+    }
+    with transaction(session_factory) as session:
+        layer = _new_layer(
+            spec,
+            kind="zones",
+            version=_next_version(session, spec.name),
+            classification=classification,
+        )
+        layer.extent = from_shape(box(*zones.bounds), srid=4326)
+        population.pin(session, layer, spec.population_layer_id)
+        session.add(layer)
+        session.flush()
+        session.execute(
+            insert(HazardZone),
+            [
+                {
+                    "layer_id": layer.id,
+                    "hazard_class": c,
+                    "intensity": v,
+                    "properties": p,
+                    "geom": from_shape(g, srid=4326),
+                }
+                for c, v, p, g in zip(
+                    zones.classes, zones.intensity, zones.properties, zones.geoms, strict=True
+                )
+            ],
+        )
+        public = _public(session, layer)
+    return HazardImportReport(
+        layer=public,
+        file=label,
+        features=len(zones.classes),
+        repaired=zones.repaired,
+        simplified=zones.simplified,
+        skipped_below_threshold=zones.skipped,
+    )
+
+
+def _import_raster(
+    session_factory: sessionmaker[Session],
+    data_dir: Path,
+    path: Path,
+    *,
+    spec: HazardLayerCreate,
+    scheme: Scheme | None,
+    label: str,
+) -> HazardImportReport:
     info = inspect_raster(path, label=label)
     classification = scheme.to_dict() if scheme else {}
     with session_factory() as session:
         session.begin()
         layer = _new_layer(
             spec,
-            kind=kind,
+            kind="raster",
             version=_next_version(session, spec.name),
             classification=classification,
         )

@@ -2,15 +2,16 @@
 
 Any number of dispatchers on any number of machines share the outbox:
 
-1. take rate tokens for a provider (PostgreSQL token bucket), then claim at most that many
+1. take rate tokens for a provider (PostgreSQL token bucket) and claim at most that many
    due rows with `FOR UPDATE SKIP LOCKED`, marking them `sending` with a fresh claim token and
-   committing *before* any HTTP call;
+   committing *before* any HTTP call (claims.py: one statement);
 2. send them through one HTTP engine (libcurl's multi interface by default, see engines.py)
    as a sliding window (window.py): each reply frees a slot for the next claimed row, so a
    slow answer never holds the others; a row marked `uncertain` (an earlier attempt may have
    reached the provider) is first looked up at the provider and only sent again if it is
    not there;
-3. record outcomes as they arrive, a few per transaction, guarded by the claim token.
+3. record outcomes as they arrive, a batch per statement, guarded by the claim token
+   (outcomes.py plans the writes, recording.py makes them; fallback.py: WhatsApp → SMS).
 
 A worker that dies between 1 and 3 leaves rows `sending`; after `sending_lease_s` any
 dispatcher turns them back to `pending` + `uncertain`, so they are reconciled, never blindly
@@ -25,118 +26,33 @@ import random
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import select, text
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import utcnow
+from service.messaging import claims, fallback
 from service.messaging.engines import HttpEngine, build_engine
-from service.messaging.models import Delivery
+from service.messaging.outcomes import Claimed, Outcome, RetryPolicy, plan_writes
 from service.messaging.providers import build_providers, provider_for_channel
 from service.messaging.providers.base import OutboundMessage, Provider, ProviderError, SendResult
-from service.messaging.providers.wire import (
-    Reply,
-    response_or_raise,
-)
-from service.messaging.ratelimit import TokenBucket
-from service.messaging.status import add_events, enqueue_sms_fallback
+from service.messaging.recording import write_plan, write_with_fallbacks
+from service.messaging.token_bucket import TokenBucket
 from service.messaging.window import Window
 from service.settings import AlertSettings
 
 log = logging.getLogger(__name__)
-
-WINDOW = timedelta(hours=24)
-
-
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    idempotency_key: str
-    channel: str
-    phone: str
-    body: str
-    template: dict[str, Any] | None
-    attempts: int
-    uncertain: bool
-    first_claimed_at: datetime
-    claim_token: str
-    provider: str
-
-
-@dataclass
-class Outcome:
-    row: Claimed
-    result: SendResult | None = None
-    error: ProviderError | None = None
-    via_lookup: bool = False
-
-
-def send_result(provider: Provider, reply: Reply) -> SendResult:
-    return provider.send_result(response_or_raise(provider.name, reply))
-
-
-def lookup_result(
-    provider: Provider, reply: Reply, message: OutboundMessage, since: datetime
-) -> SendResult | None:
-    return provider.lookup_result(response_or_raise(provider.name, reply), message, since=since)
 
 
 @dataclass
 class PassResult:
     processed: int = 0
     wait_s: float = 0.0  # > 0 when a provider had work but no rate tokens
-
-
-def backoff_s(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with 'equal jitter': half fixed, half random."""
-    delay = min(cap, base * (2 ** max(0, attempt - 1)))
-    return delay / 2 + rng.uniform(0, delay / 2)
-
-
-def _columns(items: list[dict[str, Any]], *names: str) -> dict[str, list[Any]]:
-    return {n: [i[n] for i in items] for n in names}
-
-
-# Outcomes are written with one statement per kind over arrays (unnest), whatever the batch size.
-# `claim_token = t.tok` guards against a row another dispatcher reclaimed in the meantime.
-_MARK_ACCEPTED = text(
-    """
-    UPDATE message_deliveries d
-    SET status = t.st, provider_message_id = t.mid, claim_token = NULL, uncertain = false,
-        accepted_at = :now, delivered_at = CASE WHEN t.st = 'delivered' THEN :now END,
-        last_error_code = NULL, last_error_message = NULL, updated_at = :now
-    FROM unnest(CAST(:id AS bigint[]), CAST(:tok AS text[]), CAST(:mid AS text[]),
-                CAST(:st AS text[])) AS t(id, tok, mid, st)
-    WHERE d.id = t.id AND d.claim_token = t.tok
-    """
-)
-_MARK_RETRY = text(
-    """
-    UPDATE message_deliveries d
-    SET status = 'pending', claim_token = NULL, next_attempt_at = t.next, uncertain = t.unc,
-        last_error_code = t.code, last_error_message = t.msg, updated_at = :now
-    FROM unnest(CAST(:id AS bigint[]), CAST(:tok AS text[]), CAST(:next AS timestamptz[]),
-                CAST(:unc AS boolean[]), CAST(:code AS text[]), CAST(:msg AS text[]))
-         AS t(id, tok, next, unc, code, msg)
-    WHERE d.id = t.id AND d.claim_token = t.tok
-    """
-)
-_MARK_FINAL = text(
-    """
-    UPDATE message_deliveries d
-    SET status = t.st, claim_token = NULL, last_error_code = t.code, last_error_message = t.msg,
-        updated_at = :now
-    FROM unnest(CAST(:id AS bigint[]), CAST(:tok AS text[]), CAST(:st AS text[]),
-                CAST(:code AS text[]), CAST(:msg AS text[])) AS t(id, tok, st, code, msg)
-    WHERE d.id = t.id AND d.claim_token = t.tok
-    """
-)
 
 
 class Dispatcher:
@@ -156,11 +72,19 @@ class Dispatcher:
         self.engine = engine
         self.clock = clock
         self.rng = rng or random.Random()
+        # Claims, rate tokens and outcomes are single statements in autocommit (claims.py).
+        self.db = claims.autocommit(session_factory)
         self.buckets = {
-            name: TokenBucket(session_factory, name=name, rate=settings.rate_per_second)
-            for name in providers
+            name: TokenBucket(name=name, rate=settings.rate_per_second) for name in providers
         }
+        self.retry_policy = RetryPolicy(
+            max_attempts=settings.max_attempts,
+            retry_base_s=settings.retry_base_s,
+            retry_max_s=settings.retry_max_s,
+            meta_reconcile_wait_s=settings.meta_reconcile_wait_s,
+        )
         self._last_sweep = 0.0
+        self.pass_conn: Connection | None = None  # autocommit, held during run_once
         self.request_tags = itertools.count()  # see window.Window
         # Set when new outbox rows are committed (LISTEN/NOTIFY, service.wakeup): the idle
         # wait in run_forever ends at once instead of at the next tick.
@@ -210,8 +134,14 @@ class Dispatcher:
     def run_once(self) -> PassResult:
         """Reap stale claims, then claim, send and record until nothing is due (or for at
         most window.CLAIM_FOR_S), through the sliding window (window.py)."""
-        self.reap_stale(self.clock())
-        return Window(self).run()
+        # One connection for the whole pass: no pool check-out (and pre-ping) per statement.
+        with self.db.connect() as conn:
+            self.pass_conn = conn
+            try:
+                self.reap_stale(self.clock(), conn=conn)
+                return Window(self, conn=conn).run()
+            finally:
+                self.pass_conn = None
 
     def drain(self, *, max_seconds: float = 30.0, stop: threading.Event | None = None) -> int:
         """Send until nothing is due (or time is up); returns how many rows were handled."""
@@ -241,167 +171,46 @@ class Dispatcher:
             if handled == 0 and not stop.is_set():
                 self.wake.wait(self.settings.dispatch_interval_s)
 
-    # -- claims ---------------------------------------------------------------------------
+    # -- claims (claims.py) ----------------------------------------------------------------
 
-    def has_due(self, channels: list[str], now: datetime) -> bool:
-        with self.session_factory() as session:
-            return bool(
-                session.execute(
-                    text(
-                        "SELECT EXISTS (SELECT 1 FROM message_deliveries WHERE status = 'pending' "
-                        "AND next_attempt_at <= :now AND channel = ANY(:ch))"
-                    ),
-                    {"now": now, "ch": channels},
-                ).scalar()
-            )
+    # `conn`: the pass's autocommit connection; without one, a connection from the pool.
+
+    def has_due(
+        self, channels: list[str], now: datetime, *, conn: Connection | None = None
+    ) -> bool:
+        if conn is None:
+            with self.db.connect() as own:
+                return claims.has_due(own, channels, now)
+        return claims.has_due(conn, channels, now)
 
     def claim(
-        self, provider: str, channels: list[str], limit: int, now: datetime
+        self,
+        provider: str,
+        channels: list[str],
+        limit: int,
+        now: datetime,
+        *,
+        conn: Connection | None = None,
     ) -> list[Claimed | None]:
-        """Claim up to `limit` due rows and commit; opted-out numbers are closed, not sent
-        (returned as None so their rate tokens go back)."""
-        token = str(uuid.uuid4())
-        with self.session_factory() as session, session.begin():
-            rows = session.execute(
-                text(
-                    """
-                    WITH due AS (
-                        SELECT id FROM message_deliveries
-                        WHERE status = 'pending' AND next_attempt_at <= :now
-                          AND channel = ANY(:channels)
-                        ORDER BY next_attempt_at, id
-                        LIMIT :limit
-                        FOR UPDATE SKIP LOCKED
-                    )
-                    UPDATE message_deliveries d
-                    SET status = 'sending', claim_token = :token, claimed_at = :now,
-                        first_claimed_at = coalesce(d.first_claimed_at, :now),
-                        attempts = d.attempts + 1, provider = :provider, updated_at = :now
-                    FROM due WHERE d.id = due.id
-                    RETURNING d.id, d.idempotency_key, d.channel, d.phone, d.body, d.template,
-                              d.attempts, d.uncertain, d.first_claimed_at,
-                              d.purpose <> 'opt_out_confirmation' AND
-                              EXISTS (SELECT 1 FROM message_opt_outs o
-                                      WHERE o.phone = d.phone AND o.active) AS opted_out
-                    """
-                ),
-                {
-                    "now": now,
-                    "channels": channels,
-                    "limit": limit,
-                    "token": token,
-                    "provider": provider,
-                },
-            ).all()
-            out: list[Claimed | None] = []
-            opted_out = [r.id for r in rows if r.opted_out]
-            if opted_out:
-                session.execute(
-                    text(
-                        "UPDATE message_deliveries SET status = 'opted_out', claim_token = NULL, "
-                        "last_error_code = 'opted_out', last_error_message = :msg "
-                        "WHERE id = ANY(:ids)"
-                    ),
-                    {"ids": opted_out, "msg": "the number replied STOP/BERHENTI; MULAI restarts"},
-                )
-                add_events(
-                    session,
-                    [
-                        {
-                            "dedupe_key": f"d{i}:opted_out",
-                            "delivery_id": i,
-                            "status": "opted_out",
-                            "source": "dispatcher",
-                            "occurred_at": now,
-                        }
-                        for i in opted_out
-                    ],
-                )
-            for r in rows:
-                if r.opted_out:
-                    out.append(None)
-                    continue
-                out.append(
-                    Claimed(
-                        id=r.id,
-                        idempotency_key=r.idempotency_key,
-                        channel=r.channel,
-                        phone=r.phone,
-                        body=r.body,
-                        template=r.template,
-                        attempts=r.attempts,
-                        uncertain=r.uncertain,
-                        first_claimed_at=r.first_claimed_at,
-                        claim_token=token,
-                        provider=provider,
-                    )
-                )
-        return out
+        """Claim up to `limit` due rows, committed at once (None for opted-out rows, closed)."""
+        if conn is None:
+            with self.db.connect() as own:
+                return self.claim(provider, channels, limit, now, conn=own)
+        return claims.claim_due(conn, provider=provider, channels=channels, limit=limit, now=now)
 
-    def reap_stale(self, now: datetime) -> int:
-        """Rows left `sending` by a dead worker go back to `pending`, marked uncertain.
-
-        Providers without a lookup (Meta) wait `meta_reconcile_wait_s` first: their status
-        webhook, which carries our key, usually reconciles the row in the meantime.
-        """
-        lease = timedelta(seconds=self.settings.sending_lease_s)
-        with self.session_factory() as session, session.begin():
-            rows = session.execute(
-                text(
-                    """
-                    WITH stale AS (
-                        SELECT id FROM message_deliveries
-                        WHERE status = 'sending' AND claimed_at < :cutoff
-                        LIMIT 1000 FOR UPDATE SKIP LOCKED
-                    )
-                    UPDATE message_deliveries d
-                    SET status = 'pending', uncertain = true, claim_token = NULL,
-                        next_attempt_at = :now + CASE WHEN d.provider = 'meta'
-                            THEN make_interval(secs => :meta_wait) ELSE interval '0' END,
-                        updated_at = :now
-                    FROM stale WHERE d.id = stale.id
-                    RETURNING d.id, d.attempts
-                    """
-                ),
-                {
-                    "cutoff": now - lease,
-                    "now": now,
-                    "meta_wait": self.settings.meta_reconcile_wait_s,
-                },
-            ).all()
-            add_events(
-                session,
-                [
-                    {
-                        "dedupe_key": f"d{r.id}:stale:{r.attempts}",
-                        "delivery_id": r.id,
-                        "status": "stale_claim",
-                        "source": "dispatcher",
-                        "occurred_at": now,
-                        "error_message": "claim expired mid-send; will look up before resending",
-                    }
-                    for r in rows
-                ],
-            )
-        if rows:
-            log.warning("reclaimed %d deliveries left 'sending' by a stopped worker", len(rows))
-        return len(rows)
+    def reap_stale(self, now: datetime, *, conn: Connection | None = None) -> int:
+        if conn is None:
+            with self.db.connect() as own:
+                return self.reap_stale(now, conn=own)
+        s = self.settings
+        reaped = claims.reap_stale(
+            conn, now=now, lease_s=s.sending_lease_s, meta_wait_s=s.meta_reconcile_wait_s
+        )
+        if reaped:
+            log.warning("reclaimed %d deliveries left 'sending' by a stopped worker", reaped)
+        return reaped
 
     # -- sending --------------------------------------------------------------------------
-
-    def window_open(self, phones: list[str], now: datetime) -> set[str]:
-        """Numbers that wrote to us in the last 24 h (WhatsApp free-form text allowed)."""
-        if not phones:
-            return set()
-        with self.session_factory() as session:
-            rows = session.execute(
-                text(
-                    "SELECT DISTINCT phone FROM message_inbound "
-                    "WHERE phone = ANY(:p) AND channel = 'whatsapp' AND received_at > :since"
-                ),
-                {"p": phones, "since": now - WINDOW},
-            )
-            return {r[0] for r in rows}
 
     def process(self, rows: list[Claimed]) -> None:
         """Send rows already claimed and record their outcomes."""
@@ -444,109 +253,32 @@ class Dispatcher:
             )
         return None if result is None else Outcome(row, result=result, via_lookup=via_lookup)
 
-    def record(self, outcomes: list[Outcome]) -> None:
-        now = self.clock()
-        s = self.settings
-        accepted: list[dict[str, Any]] = []
-        retry: list[dict[str, Any]] = []
-        final: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
-        fallbacks: list[tuple[int, str]] = []
-        for o in outcomes:
-            r = o.row
-            if o.result is not None:
-                accepted.append(
-                    {
-                        "id": r.id,
-                        "tok": r.claim_token,
-                        "mid": o.result.provider_message_id,
-                        "st": "delivered" if o.result.status == "delivered" else "accepted",
-                        "now": now,
-                    }
-                )
-                events.append(
-                    {
-                        "dedupe_key": f"d{r.id}:accepted",
-                        "delivery_id": r.id,
-                        "status": "accepted",
-                        "source": "dispatcher",
-                        "occurred_at": now,
-                        "provider_message_id": o.result.provider_message_id,
-                        "error_message": "found at the provider after an uncertain send"
-                        if o.via_lookup
-                        else None,
-                    }
-                )
-                continue
-            err = o.error
-            assert err is not None
-            if err.kind == "transient" and r.attempts < s.max_attempts:
-                delay = backoff_s(r.attempts, base=s.retry_base_s, cap=s.retry_max_s, rng=self.rng)
-                if err.retry_after_s:
-                    delay = max(delay, min(err.retry_after_s, s.retry_max_s))
-                provider = self.providers[r.provider]
-                uncertain = err.maybe_sent or (r.uncertain and not provider.supports_lookup)
-                if err.maybe_sent and not provider.supports_lookup:
-                    # No lookup (Meta): give the status webhook time to name the message.
-                    delay = max(delay, s.meta_reconcile_wait_s)
-                retry.append(
-                    {
-                        "id": r.id,
-                        "tok": r.claim_token,
-                        "next": now + timedelta(seconds=delay),
-                        "unc": uncertain,
-                        "code": err.code,
-                        "msg": err.message[:1000],
-                        "now": now,
-                    }
-                )
-                status = "retry"
-            else:
-                status = "failed" if err.kind == "permanent" else "dead"
-                final.append(
-                    {
-                        "id": r.id,
-                        "tok": r.claim_token,
-                        "st": status,
-                        "code": err.code,
-                        "msg": err.message[:1000],
-                        "now": now,
-                    }
-                )
-                if r.channel == "whatsapp" and (err.fallback or status == "dead"):
-                    fallbacks.append((r.id, f"WhatsApp {status} with {err.code}"))
-            events.append(
-                {
-                    "dedupe_key": f"d{r.id}:{status}:{r.attempts}",
-                    "delivery_id": r.id,
-                    "status": status,
-                    "source": "dispatcher",
-                    "occurred_at": now,
-                    "error_code": err.code,
-                    "error_message": err.message[:1000],
-                }
-            )
-        with self.session_factory() as session, session.begin():
-            if accepted:
-                session.execute(
-                    _MARK_ACCEPTED, {**_columns(accepted, "id", "tok", "mid", "st"), "now": now}
-                )
-            if retry:
-                session.execute(
-                    _MARK_RETRY,
-                    {**_columns(retry, "id", "tok", "next", "unc", "code", "msg"), "now": now},
-                )
-            if final:
-                session.execute(
-                    _MARK_FINAL, {**_columns(final, "id", "tok", "st", "code", "msg"), "now": now}
-                )
-            add_events(session, events)
-            for delivery_id, reason in fallbacks:
-                delivery = session.get(Delivery, delivery_id)
-                if delivery is not None:
-                    enqueue_sms_fallback(session, delivery, now=now, reason=reason)
+    # -- recording (outcomes.py plans, recording.py writes) ----------------------------------
 
-    # -- WhatsApp without a receipt -------------------------------------------------------
+    def record(self, outcomes: list[Outcome]) -> None:
+        """Write outcomes: on the pass's connection during a pass, unless it was lost (the
+        outcomes of a pass that failed on the database then go through a new one)."""
+        conn = self.pass_conn
+        if conn is not None and conn.invalidated:
+            conn = None
+        now = self.clock()
+        plan = plan_writes(
+            outcomes,
+            now=now,
+            policy=self.retry_policy,
+            supports_lookup=lambda name: self.providers[name].supports_lookup,
+            rng=self.rng,
+        )
+        if plan.fallbacks:  # rare: the fallback rows commit with the outcomes
+            with self.session_factory() as session, session.begin():
+                write_with_fallbacks(session, plan, now=now)
+        elif conn is None:
+            with self.db.connect() as own:
+                write_plan(own, plan, now=now)
+        else:
+            write_plan(conn, plan, now=now)
+
+    # -- WhatsApp without a receipt (fallback.py) -------------------------------------------
 
     def sweep_if_due(self) -> None:
         if time.monotonic() - self._last_sweep >= min(
@@ -557,27 +289,9 @@ class Dispatcher:
 
     def sweep_unconfirmed_whatsapp(self) -> int:
         """WhatsApp accepted but with no delivery receipt in time: send it by SMS too."""
-        now = self.clock()
-        cutoff = now - timedelta(seconds=self.settings.whatsapp_receipt_timeout_s)
-        child = aliased(Delivery)
         with self.session_factory() as session, session.begin():
-            rows = (
-                session.execute(
-                    select(Delivery)
-                    .where(
-                        Delivery.channel == "whatsapp",
-                        Delivery.status.in_(("accepted", "queued", "sent")),
-                        Delivery.accepted_at < cutoff,
-                        ~select(child.id).where(child.fallback_of == Delivery.id).exists(),
-                    )
-                    .limit(500)
-                    .with_for_update(skip_locked=True)
-                )
-                .scalars()
-                .all()
+            return fallback.sweep_unconfirmed_whatsapp(
+                session,
+                now=self.clock(),
+                receipt_timeout_s=self.settings.whatsapp_receipt_timeout_s,
             )
-            for d in rows:
-                enqueue_sms_fallback(
-                    session, d, now=now, reason="no WhatsApp delivery receipt in time"
-                )
-        return len(rows)

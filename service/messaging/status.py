@@ -1,5 +1,6 @@
-"""Recording what happened to a delivery: history events (deduplicated) and its current
-status (monotonic: a late `sent` never overwrites `delivered`), plus SMS fallback rows."""
+"""Provider status reports (webhooks) applied to deliveries: each report is stored once as a
+history event, and moves its delivery forward by rank only (a late `sent` never overwrites
+`delivered`); a WhatsApp failure SMS can cure falls back to SMS."""
 
 from __future__ import annotations
 
@@ -7,108 +8,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from service.messaging.models import Delivery, DeliveryEvent
-from service.messaging.outbox import NewDelivery, enqueue_many
+from service.messaging.events import add_event
+from service.messaging.fallback import enqueue_sms_fallback
+from service.messaging.models import Delivery
 from service.messaging.providers.base import FINAL_LOCAL, STATUS_RANK, map_status
 
 Outcome = Literal["recorded", "duplicate", "unknown", "ignored"]
-
-
-def add_event(
-    session: Session,
-    *,
-    dedupe_key: str,
-    delivery_id: int | None,
-    status: str,
-    source: str,
-    occurred_at: datetime,
-    provider_message_id: str | None = None,
-    error_code: str | None = None,
-    error_message: str | None = None,
-) -> bool:
-    """Insert one history event; False when an event with this key was already stored."""
-    stmt = (
-        insert(DeliveryEvent)
-        .values(
-            dedupe_key=dedupe_key[:255],
-            delivery_id=delivery_id,
-            status=status,
-            source=source,
-            occurred_at=occurred_at,
-            provider_message_id=provider_message_id,
-            error_code=error_code,
-            error_message=error_message,
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(DeliveryEvent.id)
-    )
-    return session.execute(stmt).scalar() is not None
-
-
-_EVENT_COLUMNS = {
-    "dedupe_key": "text[]",
-    "delivery_id": "bigint[]",
-    "status": "text[]",
-    "source": "text[]",
-    "occurred_at": "timestamptz[]",
-    "provider_message_id": "text[]",
-    "error_code": "text[]",
-    "error_message": "text[]",
-}
-_INSERT_EVENTS = text(
-    f"INSERT INTO message_delivery_events ({', '.join(_EVENT_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{c} AS {t})" for c, t in _EVENT_COLUMNS.items())
-    + ") ON CONFLICT (dedupe_key) DO NOTHING"
-)
-
-
-def add_events(session: Session, events: list[dict[str, Any]]) -> None:
-    """Bulk add_event for the dispatcher's batches: one statement over arrays."""
-    if events:
-        session.execute(
-            _INSERT_EVENTS,
-            {c: [e.get(c) for e in events] for c in _EVENT_COLUMNS},
-        )
-
-
-def fallback_key(delivery: Delivery) -> str:
-    return f"{delivery.idempotency_key}:sms"[:200]
-
-
-def enqueue_sms_fallback(
-    session: Session, delivery: Delivery, *, now: datetime, reason: str
-) -> int | None:
-    """A new SMS delivery with the same content (idempotent: one fallback per delivery)."""
-    if delivery.channel != "whatsapp":
-        return None
-    [new_id] = enqueue_many(
-        session=session,
-        items=[
-            NewDelivery(
-                idempotency_key=fallback_key(delivery),
-                phone=delivery.phone,
-                channel="sms",
-                body=delivery.sms_fallback_body or delivery.body,
-                alert_id=delivery.alert_id,
-                member_id=delivery.member_id,
-                purpose=delivery.purpose,
-                fallback_of=delivery.id,
-            )
-        ],
-    )
-    add_event(
-        session,
-        dedupe_key=f"d{delivery.id}:fallback_sms",
-        delivery_id=delivery.id,
-        status="fallback_sms",
-        source="dispatcher",
-        occurred_at=now,
-        error_message=f"{reason}; SMS delivery {new_id}",
-    )
-    return new_id
 
 
 def record_provider_status(
@@ -128,42 +35,16 @@ def record_provider_status(
     status = map_status(provider_status)
     if status is None:
         return "ignored"
-    delivery = session.execute(
-        select(Delivery)
-        .where(Delivery.provider == provider, Delivery.provider_message_id == provider_message_id)
-        .with_for_update()
-    ).scalar_one_or_none()
+    delivery = _delivery_by_message_id(session, provider, provider_message_id)
     if delivery is None and (delivery_id_hint is not None or idempotency_key_hint):
-        # The send's response was lost (crash, timeout) but the callback names our row.
-        hint = (
-            Delivery.id == delivery_id_hint
-            if delivery_id_hint is not None
-            else Delivery.idempotency_key == idempotency_key_hint
+        delivery = _adopt_hinted_delivery(
+            session,
+            provider=provider,
+            provider_message_id=provider_message_id,
+            occurred_at=occurred_at,
+            delivery_id_hint=delivery_id_hint,
+            idempotency_key_hint=idempotency_key_hint,
         )
-        candidate = session.execute(
-            select(Delivery).where(hint).with_for_update()
-        ).scalar_one_or_none()
-        if candidate is not None and candidate.provider_message_id == provider_message_id:
-            delivery = candidate  # the dispatcher recorded it while we waited for the lock
-        elif candidate is not None and candidate.provider_message_id is None:
-            delivery = candidate
-            delivery.provider = provider
-            delivery.provider_message_id = provider_message_id
-            delivery.claim_token = None
-            delivery.uncertain = False
-            delivery.accepted_at = delivery.accepted_at or occurred_at
-            if delivery.status in ("pending", "sending"):
-                delivery.status = "accepted"
-            add_event(
-                session,
-                dedupe_key=f"d{delivery.id}:accepted",
-                delivery_id=delivery.id,
-                status="accepted",
-                source="dispatcher",
-                occurred_at=occurred_at,
-                provider_message_id=provider_message_id,
-                error_message="recorded from the provider's status report after an uncertain send",
-            )
     new = add_event(
         session,
         dedupe_key=f"{provider}:{provider_message_id}:{provider_status.lower()}",
@@ -186,16 +67,81 @@ def record_provider_status(
         error_code=error_code,
         error_message=error_message,
     )
-    if (
-        status in ("failed", "undelivered")
-        and delivery.channel == "whatsapp"
-        and error_code is not None
-        and error_code in fallback_codes
-    ):
+    if _falls_back(delivery, status, error_code, fallback_codes):
         enqueue_sms_fallback(
             session, delivery, now=occurred_at, reason=f"WhatsApp error {error_code}"
         )
     return "recorded"
+
+
+def _delivery_by_message_id(
+    session: Session, provider: str, provider_message_id: str
+) -> Delivery | None:
+    return session.execute(
+        select(Delivery)
+        .where(Delivery.provider == provider, Delivery.provider_message_id == provider_message_id)
+        .with_for_update()
+    ).scalar_one_or_none()
+
+
+def _adopt_hinted_delivery(
+    session: Session,
+    *,
+    provider: str,
+    provider_message_id: str,
+    occurred_at: datetime,
+    delivery_id_hint: int | None,
+    idempotency_key_hint: str | None,
+) -> Delivery | None:
+    """The send's response was lost (crash, timeout) but the callback names our row: the
+    row takes the report's message id and counts as accepted (None: no such row, or it
+    already has another message id)."""
+    hint = (
+        Delivery.id == delivery_id_hint
+        if delivery_id_hint is not None
+        else Delivery.idempotency_key == idempotency_key_hint
+    )
+    candidate = session.execute(select(Delivery).where(hint).with_for_update()).scalar_one_or_none()
+    if candidate is None:
+        return None
+    if candidate.provider_message_id == provider_message_id:
+        return candidate  # the dispatcher recorded it while we waited for the lock
+    if candidate.provider_message_id is not None:
+        return None
+    candidate.provider = provider
+    candidate.provider_message_id = provider_message_id
+    candidate.claim_token = None
+    candidate.uncertain = False
+    candidate.accepted_at = candidate.accepted_at or occurred_at
+    if candidate.status in ("pending", "sending"):
+        candidate.status = "accepted"
+    add_event(
+        session,
+        dedupe_key=f"d{candidate.id}:accepted",
+        delivery_id=candidate.id,
+        status="accepted",
+        source="dispatcher",
+        occurred_at=occurred_at,
+        provider_message_id=provider_message_id,
+        error_message="recorded from the provider's status report after an uncertain send",
+    )
+    return candidate
+
+
+def _falls_back(
+    delivery: Delivery,
+    status: str,
+    error_code: str | None,
+    fallback_codes: set[str] | frozenset[str],
+) -> bool:
+    """A WhatsApp failure with a code SMS can cure (outside the 24 h window, not a WhatsApp
+    number)."""
+    return (
+        status in ("failed", "undelivered")
+        and delivery.channel == "whatsapp"
+        and error_code is not None
+        and error_code in fallback_codes
+    )
 
 
 def advance(

@@ -19,21 +19,41 @@ import time
 from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
+from service.messaging import claims
 from service.messaging.engines import NOT_STARTED
-from service.messaging.providers.base import OutboundMessage, ProviderError
-from service.messaging.providers.wire import Reply, TransportFailure, WireRequest
+from service.messaging.outcomes import Claimed, Outcome
+from service.messaging.providers.base import OutboundMessage, Provider, ProviderError, SendResult
+from service.messaging.providers.wire import (
+    Reply,
+    TransportFailure,
+    WireRequest,
+    response_or_raise,
+)
 
 if TYPE_CHECKING:
-    from service.messaging.dispatcher import Claimed, Dispatcher, Outcome, PassResult
+    from sqlalchemy import Connection
+
+    from service.messaging.dispatcher import Dispatcher, PassResult
 
 log = logging.getLogger(__name__)
 
 RECORD_EVERY_S = 0.1  # outcomes wait at most this long for the next write
 CLAIM_FOR_S = 10.0  # one pass stops claiming after this, so the reaper and the loop get a turn
 IDLE_RECLAIM_S = 0.25  # a provider with nothing due is asked again after this
+
+
+def send_result(provider: Provider, reply: Reply) -> SendResult:
+    return provider.send_result(response_or_raise(provider.name, reply))
+
+
+def lookup_result(
+    provider: Provider, reply: Reply, message: OutboundMessage, since: datetime
+) -> SendResult | None:
+    return provider.lookup_result(response_or_raise(provider.name, reply), message, since=since)
 
 
 @dataclass
@@ -47,8 +67,16 @@ class _Item:
 class Window:
     """One pass of a dispatcher (`claim=True`), or the sending of rows already claimed."""
 
-    def __init__(self, dispatcher: Dispatcher, *, claim: bool = True, record: bool = True) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        *,
+        claim: bool = True,
+        record: bool = True,
+        conn: Connection | None = None,
+    ) -> None:
         self.d = dispatcher
+        self.conn = conn  # autocommit, held for the pass (None: one from the pool per step)
         self.engine = dispatcher.engine
         s = dispatcher.settings
         self.claiming = claim
@@ -111,6 +139,7 @@ class Window:
         return not all(self.dry.values())
 
     def _refill(self) -> None:
+        assert self.conn is not None, "a claiming pass holds a connection (Dispatcher.run_once)"
         now_mono = time.monotonic()
         if now_mono >= self.claim_until:
             return
@@ -124,18 +153,19 @@ class Window:
             if now_mono < self.next_claim[provider]:
                 continue
             bucket = self.d.buckets[provider]
-            granted, wait = bucket.take(want)
+            got = claims.claim_with_tokens(
+                self.conn, bucket, provider=provider, channels=channels, want=want, now=now
+            )
+            granted, rows = got.granted, got.rows
             if granted < want:  # out of tokens: let a chunk's worth build up, not one by one
                 self.next_claim[provider] = now_mono + min(0.5, self.chunk / bucket.rate)
             if granted == 0:
                 busy = bool(self.flight or self.queue)
-                if not busy and self.d.has_due(channels, now):
-                    self.wait_s = max(self.wait_s, wait)  # the caller sleeps, then comes back
+                if not busy and self.d.has_due(channels, now, conn=self.conn):
+                    self.wait_s = max(self.wait_s, got.wait_s)  # the caller sleeps, comes back
                 self.dry[provider] = not busy
                 continue
-            rows = self.d.claim(provider, channels, granted, now)
             sendable = [r for r in rows if r is not None]
-            bucket.give_back(granted - len(sendable))
             self.claimed += len(rows)
             if len(rows) < granted:  # nothing more is due now
                 self._mark_dry(provider, now_mono)
@@ -154,11 +184,8 @@ class Window:
         # Nothing starts so late that it could still be running when the claim's lease runs
         # out: another dispatcher would then reclaim rows this one is about to send.
         start_by = time.monotonic() + s.sending_lease_s * 0.75 - s.http_timeout_s
-        now = self.d.clock()
-        templated = [r.phone for r in rows if r.channel == "whatsapp" and r.template]
-        open_window = self.d.window_open(templated, now)
         for r in rows:
-            message = self.d.message(r, outside_window=r.phone not in open_window)
+            message = self.d.message(r, outside_window=not r.window_open)
             lookup = r.uncertain and self.d.providers[r.provider].supports_lookup
             # Lookups first: an uncertain row found at the provider is not sent again.
             item = _Item(r, message, start_by, lookup)
@@ -187,8 +214,6 @@ class Window:
 
     def _request(self, item: _Item) -> WireRequest | None:
         """The next request of a row, or None when its outcome is already known."""
-        from service.messaging.dispatcher import Outcome
-
         r, provider = item.row, self.d.providers[item.row.provider]
         if item.lookup:
             request = provider.lookup_request(item.message)
@@ -223,8 +248,6 @@ class Window:
                 self._on_reply(item, reply)
 
     def _on_reply(self, item: _Item, reply: Reply) -> None:
-        from service.messaging.dispatcher import lookup_result, send_result
-
         r, provider = item.row, self.d.providers[item.row.provider]
         if not item.lookup:
             self._add(self.d.settle(r, partial(send_result, provider, reply)))
@@ -255,4 +278,4 @@ class Window:
         due = time.monotonic() - self.first_done >= RECORD_EVERY_S
         if force or due or len(self.done) >= self.d.settings.dispatch_batch:
             done, self.done = self.done, []
-            self.d.record(done)
+            self.d.record(done)  # on the pass's connection (Dispatcher.pass_conn)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.logging import request_id_var
+from service.logs import request_id_var
 from service.ops.models import AuditEntry
 
 AUDITED_FLAG = "audited"

@@ -20,8 +20,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import DATABASE_DOWN, PROBLEM_MEDIA_TYPE, RETRY_AFTER_S
-from service.logging import redact, request_id_var
-from service.ops import ratelimit
+from service.logs import redact, request_id_var
+from service.ops import request_limits
 from service.ops.audit import ACTOR_STATE, Actor
 from service.ops.models import AuditEntry
 
@@ -71,6 +71,45 @@ async def _send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
+async def _send_database_down(send: Send, request_id: str) -> None:
+    body = _problem_body(
+        503,
+        "Service unavailable",
+        f"the database is unavailable; try again in {RETRY_AFTER_S} seconds",
+    )
+    headers = [
+        (b"retry-after", str(RETRY_AFTER_S).encode()),
+        (b"x-request-id", request_id.encode()),
+    ]
+    await _send_problem(send, 503, body, headers)
+
+
+async def _send_internal_error(send: Send, request_id: str) -> None:
+    body = _problem_body(
+        500,
+        "Internal server error",
+        "an unexpected error occurred; it was logged with this request id",
+        request_id=request_id,
+    )
+    await _send_problem(send, 500, body, [(b"x-request-id", request_id.encode())])
+
+
+class _ResponseWatch:
+    """Wraps `send`: stamps X-Request-ID on the response and remembers its status."""
+
+    def __init__(self, send: Send, request_id: str) -> None:
+        self._send, self.request_id = send, request_id
+        self.status = 500
+        self.started = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            self.status = message["status"]
+            MutableHeaders(scope=message)["X-Request-ID"] = self.request_id
+        await self._send(message)
+
+
 class RequestContextMiddleware:
     """X-Request-ID in and out, one access log line, latency histogram, unaudited writes."""
 
@@ -86,84 +125,61 @@ class RequestContextMiddleware:
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         token = request_id_var.set(request_id)
-        status = 500
-        started = False
+        response = _ResponseWatch(send, request_id)
         t0 = time.perf_counter()
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status, started
-            if message["type"] == "http.response.start":
-                started = True
-                status = message["status"]
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
-            await send(message)
-
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, response.send)
         except DATABASE_DOWN as exc:
             # Raised outside a route (another middleware's query): still a 503, no driver text.
             log.error("database unavailable in %s %s: %s", scope["method"], scope["path"], exc)
-            status = 503
-            if not started:
-                body = _problem_body(
-                    503,
-                    "Service unavailable",
-                    f"the database is unavailable; try again in {RETRY_AFTER_S} seconds",
-                )
-                await _send_problem(
-                    send,
-                    503,
-                    body,
-                    [
-                        (b"retry-after", str(RETRY_AFTER_S).encode()),
-                        (b"x-request-id", request_id.encode()),
-                    ],
-                )
+            response.status = 503
+            if not response.started:
+                await _send_database_down(send, request_id)
         except Exception:
             log.exception("unhandled error in %s %s", scope["method"], scope["path"])
-            status = 500
-            if not started:
-                body = _problem_body(
-                    500,
-                    "Internal server error",
-                    "an unexpected error occurred; it was logged with this request id",
-                    request_id=request_id,
-                )
-                await _send_problem(send, 500, body, [(b"x-request-id", request_id.encode())])
+            response.status = 500
+            if not response.started:
+                await _send_internal_error(send, request_id)
         finally:
             seconds = time.perf_counter() - t0
-            route = route_template(scope)
-            method = scope["method"]
-            app_state = scope["app"].state if "app" in scope else None
-            metrics = getattr(app_state, "metrics", None)
-            if metrics is not None:
-                metrics.observe(method=method, route=route, status=status, seconds=seconds)
-            actor: Actor | None = state.get(ACTOR_STATE)
-            log.info(
-                "%s %s %s %.1fms",
-                method,
-                scope["path"],
-                status,
-                seconds * 1000,
-                extra={
-                    "method": method,
-                    "path": scope["path"],
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 1),
-                    "client": (scope.get("client") or (None,))[0],
-                    "key_id": actor.key_id if actor else None,
-                },
-            )
-            if (
-                method in WRITE_METHODS
-                and status < 400
-                and actor is not None
-                and not state.get("audited")
-                and app_state is not None
-            ):
-                await self._audit_fallback(app_state, scope, actor, route, status, request_id)
+            await self._account(scope, state, response.status, seconds, request_id)
             request_id_var.reset(token)
+
+    async def _account(
+        self, scope: Scope, state: dict[str, Any], status: int, seconds: float, request_id: str
+    ) -> None:
+        """The finished request's latency metric, access log line and fallback audit entry."""
+        route = route_template(scope)
+        method = scope["method"]
+        app_state = scope["app"].state if "app" in scope else None
+        metrics = getattr(app_state, "metrics", None)
+        if metrics is not None:
+            metrics.observe(method=method, route=route, status=status, seconds=seconds)
+        actor: Actor | None = state.get(ACTOR_STATE)
+        log.info(
+            "%s %s %s %.1fms",
+            method,
+            scope["path"],
+            status,
+            seconds * 1000,
+            extra={
+                "method": method,
+                "path": scope["path"],
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 1),
+                "client": (scope.get("client") or (None,))[0],
+                "key_id": actor.key_id if actor else None,
+            },
+        )
+        if (
+            method in WRITE_METHODS
+            and status < 400
+            and actor is not None
+            and not state.get("audited")
+            and app_state is not None
+        ):
+            await self._audit_fallback(app_state, scope, actor, route, status, request_id)
 
     @staticmethod
     async def _audit_fallback(
@@ -218,13 +234,13 @@ class RateLimitMiddleware:
         if engine is None:
             await self.app(scope, receive, send)
             return
-        buckets = [ratelimit.ip_bucket((scope.get("client") or ("unknown",))[0] or "unknown")]
+        buckets = [request_limits.ip_bucket((scope.get("client") or ("unknown",))[0] or "unknown")]
         scheme, _, token = (Headers(scope=scope).get("authorization") or "").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
-            buckets.insert(0, ratelimit.key_bucket(token.strip()))
+            buckets.insert(0, request_limits.key_bucket(token.strip()))
         try:
             verdict = await anyio.to_thread.run_sync(
-                lambda: ratelimit.hit(engine, buckets=buckets, limit=self.limit)
+                lambda: request_limits.hit(engine, buckets=buckets, limit=self.limit)
             )
         except SQLAlchemyError:
             # The database is down: the write itself will fail with a clear error; do not

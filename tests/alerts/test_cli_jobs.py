@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from service.alerts.drills import create_drill
@@ -33,6 +34,7 @@ def _run(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # the siaga CLI in subprocesses
 def test_cli_create_and_import(database_url, session, tmp_path: Path) -> None:
     add_community(session, "32.73.01.1001", "Sukamaju")
     session.commit()

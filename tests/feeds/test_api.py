@@ -112,6 +112,7 @@ def test_poll_of_a_failing_feed_reports_the_error(
     assert health["healthy"] is False and health["consecutive_failures"] == 1
 
 
+@pytest.mark.slow  # the siaga CLI in subprocesses
 def test_cli_seed_add_list_poll(
     database_url: str, monkeypatch: pytest.MonkeyPatch, shared_data: Path, clean_db: object
 ) -> None:

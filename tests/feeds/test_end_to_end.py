@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 from affine import Affine
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, box
@@ -206,6 +207,7 @@ def test_new_quake_in_a_feed_changes_near_scores_only(
         assert score.layer_id == shake.layer_id and score.hazard == "earthquake"
 
 
+@pytest.mark.slow  # a siaga worker process
 def test_the_worker_process_polls_due_feeds(
     database_url: str,
     shared_data: Path,

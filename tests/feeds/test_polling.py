@@ -68,6 +68,7 @@ SAMPLES = [
 ]
 
 
+@pytest.mark.slow  # every real sample polled end to end (parsers: test_parsers.py)
 @pytest.mark.parametrize(("name", "kind", "ctype", "count"), SAMPLES, ids=[s[0] for s in SAMPLES])
 def test_every_sample_is_served_parsed_and_stored(
     name: str,
@@ -163,6 +164,7 @@ MALFORMED = {
 }
 
 
+@pytest.mark.slow  # fault injection waiting out real timeouts, nine times
 @pytest.mark.parametrize("case", list(MALFORMED))
 def test_malformed_feed_is_unhealthy_and_nothing_else_moves(
     case: str,
@@ -291,6 +293,7 @@ def test_same_feed_never_polled_twice_at_once(
     assert feed_server.count("/a.json") == 1 and len(_events(session_factory)) == 1
 
 
+@pytest.mark.slow  # three real feeds polled end to end
 def test_one_earthquake_from_three_sources_is_one_event(
     shared_data: Path,
     feed_server: FeedServer,
@@ -539,6 +542,7 @@ def test_bmkg_feeds_with_different_fields_do_not_flip_flop(
         assert report.values["properties"]["felt"][0]["place"] == "Dompu"
 
 
+@pytest.mark.slow  # two worker processes
 def test_two_worker_processes_never_poll_one_feed_at_once(
     database_url: str,
     shared_data: Path,

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import utcnow
-from service.messaging.dispatcher import Dispatcher, backoff_s
+from service.messaging.dispatcher import Dispatcher
 from service.messaging.outbox import enqueue
+from service.messaging.outcomes import backoff_s
 from service.settings import AlertSettings
 from tests.messaging.conftest import Fakes, LiveApp, drain_all, enqueue_fanout, phones, rows
 
@@ -39,6 +40,7 @@ def test_console_provider_keeps_messages_visible(session_factory: SessionFactory
     assert all(r.provider_message_id.startswith("CN") for r in got)
 
 
+@pytest.mark.slow  # a fan-out waiting out timeouts
 @pytest.mark.parametrize("http_engine", ["curl", "httpx"])
 def test_fanout_with_transient_failures_and_timeouts_messages_everyone_once(
     session_factory: SessionFactory, fakes: Fakes, live_app: LiveApp, http_engine: str

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.messaging.conftest import (
     TWILIO_SID,
     TWILIO_TOKEN,
@@ -20,6 +22,9 @@ from tests.messaging.conftest import (
     phones,
     rows,
 )
+
+# A worker process SIGKILLed mid fan-out: outside the fast loop (-m 'not slow').
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 

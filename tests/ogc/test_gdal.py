@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import Engine
 
 from tests.conftest import LiveServer
 from tests.ogc.builders import community_code, insert_communities
 from tests.ogc.gdal_reader import read_layer
+
+# GDAL's OAPIF driver over real HTTP: outside the fast loop (-m 'not slow').
+pytestmark = pytest.mark.slow
 
 COUNT = 150  # several pages: the test settings advertise a maximum limit of 40
 

@@ -47,6 +47,7 @@ def _load(engine: Engine, path: Path) -> gpd.GeoDataFrame:
     return df
 
 
+@pytest.mark.slow  # GDAL's OAPIF driver over real HTTP
 def test_jakarta_kelurahan_through_gdal_and_bbox(
     clean_db: Engine, live_server: LiveServer, shared_data: Path
 ) -> None:

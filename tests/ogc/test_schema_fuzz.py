@@ -21,6 +21,9 @@ from tests.conftest import LiveServer
 from tests.ogc.builders import insert_communities, insert_hazard_layer
 from tests.ogc.conftest import MAX_LIMIT
 
+# Fuzzing the OGC API over real HTTP: outside the fast loop (-m 'not slow').
+pytestmark = pytest.mark.slow
+
 schema = schemathesis.openapi.from_dict(
     build_openapi(
         server_url="http://127.0.0.1/ogc",

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.logging import RedactFilter, redact
+from service.logs import RedactFilter, redact
 from tests.conftest import ROOT, free_port
 
 SECRETS = ("SECRETKEY123", "VERIFY999TOKEN", "BEARERTOKEN456", "ACCESS789", "PASSWORD0")

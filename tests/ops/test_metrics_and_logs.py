@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.logging import JsonFormatter, RequestIdFilter
+from service.logs import JsonFormatter, RequestIdFilter
 
 
 def _families(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:

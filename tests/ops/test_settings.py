@@ -66,6 +66,7 @@ def test_dotenv_is_read_and_environment_wins(clean_env: pytest.MonkeyPatch, tmp_
     assert load_settings().api.write_rate_per_minute == 40
 
 
+@pytest.mark.slow  # the siaga CLI in a subprocess
 def test_cli_refuses_to_start_with_a_clear_message(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIAGA_")}
     env.update(

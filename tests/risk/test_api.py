@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from service.jobs import Job, run_pending_jobs
@@ -140,6 +141,7 @@ def test_vector_tiles(client, merapi: dict, session_factory, settings: Settings)
         assert r.status_code == 400, bad
 
 
+@pytest.mark.slow  # the siaga CLI in a subprocess
 def test_cli_recompute(merapi: dict, database_url: str, data_dir: Path, session_factory) -> None:
     env = os.environ | {"DATABASE_URL": database_url, "SIAGA_STORAGE_DATA_DIR": str(data_dir)}
     out = subprocess.run(

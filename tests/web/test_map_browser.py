@@ -34,6 +34,9 @@ from service.shelters.models import Shelter
 from tests.conftest import LiveServer
 from tests.web.mapdata import MapData, build_map_data
 
+# Chromium driven by Playwright against a live server: outside the fast loop (-m 'not slow').
+pytestmark = pytest.mark.slow
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 # As the machine notes advise: no sandbox as root, no GPU (SwiftShader renders WebGL), and no
 # background traffic to the closed network.
@@ -275,7 +278,6 @@ def _name_places(factory: sessionmaker[Session], codes: list[str]) -> None:
             )
 
 
-@pytest.mark.slow
 def test_map_search_labels_and_card_in_both_languages(
     browser: Browser,
     live_server: LiveServer,

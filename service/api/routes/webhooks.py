@@ -1,5 +1,6 @@
-"""Provider webhooks (Twilio status + inbound, WhatsApp Cloud API) and read-only views of
-the outbox. Signatures are checked on the raw request before anything is parsed or stored."""
+"""Provider webhooks (Twilio status + inbound, WhatsApp Cloud API). Signatures are checked on
+the raw request before anything is parsed or stored. The outbox's own views are in
+routes/messaging.py."""
 
 from __future__ import annotations
 
@@ -11,18 +12,9 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import (
-    CoordinatorDep,
-    IdPath,
-    OptionalIdQuery,
-    ResponderDep,
-    SessionDep,
-    SettingsDep,
-)
-from service.auth.service import Principal
+from service.api.deps import OptionalIdQuery, SettingsDep
 from service.db import utcnow
-from service.errors import Forbidden, InvalidInput, NotFound
-from service.messaging import queries
+from service.errors import Forbidden, InvalidInput
 from service.messaging import webhooks as hooks
 from service.settings import Settings
 
@@ -144,67 +136,3 @@ async def whatsapp_events(request: Request) -> dict[str, Any]:
         _in_transaction, request.app.state.session_factory, hooks.handle_meta, payload, now=utcnow()
     )
     return {"received": counts}
-
-
-# -- the outbox, read-only ----------------------------------------------------------------------
-
-
-# Deliveries and inbound messages carry members' phone numbers: responder and admin, and
-# coordinator keys bound to groups (their groups' members only).
-def _delivery_groups(principal: Principal) -> frozenset[int] | None:
-    """None: every delivery; else the groups whose members' deliveries the key may read."""
-    if principal.has("responder"):
-        return None
-    if not principal.bound:
-        raise Forbidden(
-            f"role {principal.role!r} may not read deliveries; it needs 'responder' or a "
-            "coordinator key bound to groups"
-        )
-    return principal.group_ids or frozenset()
-
-
-@router.get("/api/v1/messaging/deliveries", tags=["messaging"])
-def list_deliveries(
-    session: SessionDep,
-    principal: CoordinatorDep,
-    alert_id: OptionalIdQuery = None,
-    status: str | None = None,
-    phone: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
-    """Deliveries, newest first, each with its status history (console messages included).
-    Responder and admin keys see all; a coordinator key bound to groups sees its groups'
-    members' deliveries only."""
-    return queries.list_deliveries(
-        session=session,
-        alert_id=alert_id,
-        status=status,
-        phone=phone,
-        limit=limit,
-        offset=offset,
-        group_ids=_delivery_groups(principal),
-    )
-
-
-@router.get("/api/v1/messaging/deliveries/{delivery_id}", tags=["messaging"])
-def get_delivery(
-    delivery_id: IdPath, session: SessionDep, principal: CoordinatorDep
-) -> dict[str, Any]:
-    found = queries.get_delivery(
-        session=session, delivery_id=delivery_id, group_ids=_delivery_groups(principal)
-    )
-    if found is None:
-        raise NotFound(f"no delivery {delivery_id}")
-    return found
-
-
-@router.get("/api/v1/messaging/inbound", tags=["messaging"])
-def list_inbound(
-    session: SessionDep,
-    _: ResponderDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
-    """Messages members sent us and what each was taken as (stop, ack, report, …)."""
-    return queries.list_inbound(session=session, limit=limit, offset=offset)
