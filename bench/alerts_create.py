@@ -26,9 +26,9 @@ from shapely.geometry import MultiPolygon, box
 from sqlalchemy import create_engine, insert, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.alerts.evaluation import evaluate_signals
 from service.alerts.models import AlertGroup, AlertRule, Member
 from service.alerts.rules import Signal
-from service.alerts.service import evaluate_signals
 from service.communities.models import Community
 from service.db import make_session_factory
 from service.migrate import upgrade

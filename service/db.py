@@ -123,6 +123,31 @@ def advisory_xact_lock(session: Session, *parts: object) -> None:
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_lock_key(*parts)})
 
 
+# Each lock in the array's order, in one round trip (ORDER BY n: the order is the caller's).
+_LOCK_EACH = text(
+    "SELECT pg_advisory_xact_lock(k)"
+    " FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
+)
+_TRY_LOCK_EACH = text(
+    "SELECT k FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n)"
+    " WHERE pg_try_advisory_xact_lock(k) ORDER BY n"
+)
+
+
+def advisory_xact_locks(session: Session, keys: list[int]) -> None:
+    """`advisory_xact_lock` for many keys (from `advisory_lock_key`), waited for in the given
+    order: callers that sort their keys never wait on each other in a ring."""
+    if keys:
+        session.execute(_LOCK_EACH, {"keys": keys}).all()
+
+
+def try_advisory_xact_locks(session: Session, keys: list[int]) -> set[int]:
+    """`try_advisory_xact_lock` for many keys: the keys whose lock this transaction holds."""
+    if not keys:
+        return set()
+    return set(session.execute(_TRY_LOCK_EACH, {"keys": keys}).scalars())
+
+
 def get_or_404(
     session: Session, model: type[_T], ident: int, missing: str, *, for_update: bool = False
 ) -> _T:

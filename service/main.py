@@ -13,15 +13,17 @@ from sqlalchemy import Engine
 
 from service import __version__
 from service.alerts import hooks as alerts_hooks
-from service.api import cap, docs, tiles, web
+from service.api import docs, tiles, web
 from service.api.metrics import DB_GAUGES
 from service.api.ogc import routes as ogc
 from service.api.ogc.catalog import build_catalog
 from service.api.preauth import AuthBeforeBodyMiddleware
 from service.api.routes import (
     alerts,
+    cap,
     communities,
     feeds,
+    groups,
     hazards,
     health,
     jobs,
@@ -55,6 +57,7 @@ ROUTERS = [
     risk.router,
     jobs.router,
     feeds.router,
+    groups.router,
     alerts.router,
     webhooks.router,
     messaging.router,

@@ -155,10 +155,10 @@ def seed_alerts(session: Session, codes: list[str]) -> dict[str, list[Any]]:
     from shapely.geometry import Point
     from sqlalchemy import select
 
+    from service.alerts.drills import create_drill
     from service.alerts.models import AlertGroup, Member
     from service.alerts.replies import InboundMessage, handle_inbound
     from service.alerts.schemas import DrillIn
-    from service.alerts.service import create_drill
     from service.communities.models import Community
     from service.settings import Settings
     from service.shelters.models import Shelter

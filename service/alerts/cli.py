@@ -78,7 +78,7 @@ def import_cmd(
 ) -> None:
     """Import members from CSV: name, phone, channel, language, role, parent_phone,
     backup_phone, community_code, consent. All rows or none."""
-    from service.alerts.groups import import_members_csv
+    from service.alerts.members import import_members_csv
 
     try:
         with open_runtime() as rt, transaction(rt.session_factory) as session:
@@ -93,7 +93,7 @@ def import_cmd(
 @app.command("members")
 def members(group_id: int) -> None:
     """The contact tree (names and numbers: run only where that is allowed)."""
-    from service.alerts.groups import list_members
+    from service.alerts.members import list_members
 
     with open_runtime() as rt, rt.session_factory() as session:
         try:
@@ -125,8 +125,8 @@ def drill(
     level: int = typer.Option(3, min=1, max=3, help="1 waspada, 2 siaga, 3 awas"),
 ) -> None:
     """Send a drill (CAP status Exercise; every message says LATIHAN) to the whole tree."""
+    from service.alerts.drills import create_drill
     from service.alerts.schemas import DrillIn
-    from service.alerts.service import create_drill
 
     try:
         with open_runtime() as rt, transaction(rt.session_factory) as session:

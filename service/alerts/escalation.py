@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from service.alerts.fanout import local_number, message_context
 from service.alerts.models import Alert, AlertGroup, AlertRecipient, Member
-from service.alerts.service import local_number, message_context
 from service.alerts.templates import MessageContext, TemplateError, render, whatsapp_template
 from service.messaging import outbox
 from service.settings import Settings
@@ -27,6 +27,40 @@ class EscalationSummary:
 def escalate_due(*, session: Session, settings: Settings, now: datetime) -> EscalationSummary:
     """Escalate every recipient whose alert is still open and whose time to acknowledge passed."""
     summary = EscalationSummary()
+    by_parent: dict[tuple[int, int], list[Member]] = defaultdict(list)
+    alerts: dict[int, Alert] = {}
+    for recipient, alert in _due(session, now):
+        alerts[alert.id] = alert
+        member = session.get(Member, recipient.member_id)
+        if member is None:
+            continue
+        recipient.escalated_at = now
+        summary.escalated.append(recipient.id)
+        backup = session.get(Member, member.backup_id) if member.backup_id else None
+        if (
+            backup is not None
+            and backup.consent
+            and _message_backup(session, settings, alert, member, backup)
+        ):
+            recipient.escalated_to_backup_id = backup.id
+            summary.backups_messaged += 1
+        if member.parent_id is not None:
+            by_parent[(alert.id, member.parent_id)].append(member)
+            recipient.escalated_to_parent_id = member.parent_id
+    # One notice per parent and alert, naming everyone below them who has not confirmed.
+    for (alert_id, parent_id), children in sorted(by_parent.items()):
+        parent = session.get(Member, parent_id)
+        if parent is None or not parent.consent:
+            continue
+        if _tell_parent(session, settings, alerts[alert_id], parent, children):
+            summary.parents_told += 1
+    session.flush()
+    return summary
+
+
+def _due(session: Session, now: datetime) -> list[tuple[AlertRecipient, Alert]]:
+    """Recipients of open alerts past their time to acknowledge, not yet escalated; locked,
+    skipping those another worker is escalating."""
     rows = session.execute(
         select(AlertRecipient, Alert)
         .join(Alert, Alert.id == AlertRecipient.alert_id)
@@ -43,85 +77,77 @@ def escalate_due(*, session: Session, settings: Settings, now: datetime) -> Esca
         )
         .order_by(Alert.id, AlertRecipient.id)
         .with_for_update(of=AlertRecipient, skip_locked=True)
-    ).all()
-    by_parent: dict[tuple[int, int], list[Member]] = defaultdict(list)
-    alerts: dict[int, Alert] = {}
-    for recipient, alert in rows:
-        alerts[alert.id] = alert
-        member = session.get(Member, recipient.member_id)
-        if member is None:
-            continue
-        recipient.escalated_at = now
-        summary.escalated.append(recipient.id)
-        group = session.get(AlertGroup, alert.group_id)
-        assert group is not None
-        backup = session.get(Member, member.backup_id) if member.backup_id else None
-        if backup is not None and backup.consent:
-            ctx = message_context(
-                session=session,
-                settings=settings,
-                alert=alert,
-                group=group,
-                kind="backup",
-                member_name=f"{member.name} {local_number(member.phone)}",
-            )
-            body = _render(ctx, backup, settings)
-            if body is not None:
-                outbox.enqueue(
-                    session=session,
-                    idempotency_key=f"escalation:{alert.id}:member:{member.id}:backup:{backup.id}",
-                    phone=backup.phone,
-                    channel=backup.channel,
-                    body=body,
-                    alert_id=alert.id,
-                    member_id=backup.id,
-                    template=whatsapp_template(ctx, language=backup.language)
-                    if backup.channel == "whatsapp"
-                    else None,
-                    purpose="escalation",
-                    sms_fallback_body=_render(ctx, backup, settings, "sms"),
-                )
-                recipient.escalated_to_backup_id = backup.id
-                summary.backups_messaged += 1
-        if member.parent_id is not None:
-            by_parent[(alert.id, member.parent_id)].append(member)
-            recipient.escalated_to_parent_id = member.parent_id
+    )
+    return [(recipient, alert) for recipient, alert in rows]
 
-    # One notice per parent and alert, naming everyone below them who has not confirmed.
-    for (alert_id, parent_id), children in sorted(by_parent.items()):
-        parent = session.get(Member, parent_id)
-        if parent is None or not parent.consent:
-            continue
-        alert = alerts[alert_id]
-        group = session.get(AlertGroup, alert.group_id)
-        assert group is not None
-        ctx = message_context(
-            session=session,
-            settings=settings,
-            alert=alert,
-            group=group,
-            kind="notice",
-            names=tuple(f"{c.name} {local_number(c.phone)}" for c in children),
-        )
-        body = _render(ctx, parent, settings)
-        if body is None:
-            continue
-        outbox.enqueue(
-            session=session,
-            idempotency_key=f"notice:{alert_id}:parent:{parent_id}:"
-            + ",".join(str(c.id) for c in children),
-            phone=parent.phone,
-            channel=parent.channel,
-            body=body,
-            alert_id=alert_id,
-            member_id=parent.id,
-            template=None,
-            purpose="notice",
-            sms_fallback_body=_render(ctx, parent, settings, "sms"),
-        )
-        summary.parents_told += 1
-    session.flush()
-    return summary
+
+def _group(session: Session, alert: Alert) -> AlertGroup:
+    group = session.get(AlertGroup, alert.group_id)
+    assert group is not None
+    return group
+
+
+def _message_backup(
+    session: Session, settings: Settings, alert: Alert, member: Member, backup: Member
+) -> bool:
+    """The backup is asked to step in for the member; False if the text cannot be sent."""
+    ctx = message_context(
+        session=session,
+        settings=settings,
+        alert=alert,
+        group=_group(session, alert),
+        kind="backup",
+        member_name=f"{member.name} {local_number(member.phone)}",
+    )
+    body = _render(ctx, backup, settings)
+    if body is None:
+        return False
+    outbox.enqueue(
+        session=session,
+        idempotency_key=f"escalation:{alert.id}:member:{member.id}:backup:{backup.id}",
+        phone=backup.phone,
+        channel=backup.channel,
+        body=body,
+        alert_id=alert.id,
+        member_id=backup.id,
+        template=whatsapp_template(ctx, language=backup.language)
+        if backup.channel == "whatsapp"
+        else None,
+        purpose="escalation",
+        sms_fallback_body=_render(ctx, backup, settings, "sms"),
+    )
+    return True
+
+
+def _tell_parent(
+    session: Session, settings: Settings, alert: Alert, parent: Member, children: list[Member]
+) -> bool:
+    """The parent is told who below them has not confirmed; False if it cannot be sent."""
+    ctx = message_context(
+        session=session,
+        settings=settings,
+        alert=alert,
+        group=_group(session, alert),
+        kind="notice",
+        names=tuple(f"{c.name} {local_number(c.phone)}" for c in children),
+    )
+    body = _render(ctx, parent, settings)
+    if body is None:
+        return False
+    outbox.enqueue(
+        session=session,
+        idempotency_key=f"notice:{alert.id}:parent:{parent.id}:"
+        + ",".join(str(c.id) for c in children),
+        phone=parent.phone,
+        channel=parent.channel,
+        body=body,
+        alert_id=alert.id,
+        member_id=parent.id,
+        template=None,
+        purpose="notice",
+        sms_fallback_body=_render(ctx, parent, settings, "sms"),
+    )
+    return True
 
 
 def _render(

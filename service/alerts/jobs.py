@@ -9,11 +9,11 @@ from datetime import datetime
 from apscheduler.schedulers.base import BaseScheduler
 
 from service.alerts.escalation import EscalationSummary, escalate_due
-from service.alerts.service import (
+from service.alerts.evaluation import (
     EvaluationSummary,
     by_community,
     evaluate_signals,
-    evaluate_touched_rule,
+    evaluate_touched_rules,
     rules_touching,
 )
 from service.alerts.signals import gather_signals, parse_refs, touched_signals
@@ -68,17 +68,10 @@ def evaluate_touched(
         rule_ids = rules_touching(session, set(grouped))
 
     def batch(ids: list[int]) -> EvaluationSummary:
-        out = EvaluationSummary()
         with transaction(rt.session_factory) as session:
-            for rule_id in ids:  # ascending: two evaluators never wait on each other in a ring
-                one = evaluate_touched_rule(
-                    session=session, settings=rt.settings, rule_id=rule_id, signals=grouped, now=now
-                )
-                out.alerts_created += one.alerts_created
-                out.all_clears += one.all_clears
-                out.held += one.held
-                out.suppressed += one.suppressed
-        return out
+            return evaluate_touched_rules(
+                session=session, settings=rt.settings, rule_ids=ids, signals=grouped, now=now
+            )
 
     # The first rule commits alone and before the others start (the first messages leave at
     # once), then a few rules per commit (each commit waits for the disk), several at once.
@@ -90,10 +83,7 @@ def evaluate_touched(
     with ThreadPoolExecutor(threads, thread_name_prefix="siaga-evaluate") as pool:
         summaries += pool.map(batch, batches)
         for summary in summaries:
-            total.alerts_created += summary.alerts_created
-            total.all_clears += summary.all_clears
-            total.held += summary.held
-            total.suppressed += summary.suppressed
+            total.add(summary)
     if total.alerts_created:
         log.info(
             "alerts (event-driven, %s): %d created, %d held, %d in cooldown",

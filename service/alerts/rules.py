@@ -175,8 +175,22 @@ def evaluate(
             last_source_ref=sig.source_ref,
         )
 
+    _calm(rule, states, set(firing), quiet, now, out)
+    return out
+
+
+def _calm(
+    rule: RuleConfig,
+    states: dict[tuple[str, str], WatchState],
+    firing_keys: set[tuple[str, str]],
+    quiet: bool,
+    now: datetime,
+    out: Evaluation,
+) -> None:
+    """Open watches that nothing fires for: start the all-clear timer, or all-clear once it
+    has run `all_clear_after` (held in quiet hours)."""
     for key, state in sorted(states.items()):
-        if key in firing or not state.open_level:
+        if key in firing_keys or not state.open_level:
             continue
         hazard, code = key
         if state.below_since is None:
@@ -197,4 +211,3 @@ def evaluate(
             last_alert_level=state.last_alert_level,
             last_source_ref=state.last_source_ref,
         )
-    return out

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 from service.alerts.levels import TRIGGERS
 from service.alerts.phones import PhoneError, normalize_phone
@@ -271,3 +278,111 @@ class EvaluationOut(BaseModel):
 
 
 TRIGGER_NAMES = TRIGGERS
+
+
+# ---------------------------------------------------------------- what the alerts API shows
+
+# As the routes wrote them before they were typed: ISO 8601 with the offset ("+00:00").
+Timestamp = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), when_used="json")]
+
+
+class ImportOut(BaseModel):
+    created: int
+    updated: int
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, description="always empty here: a CSV with errors is a 400"
+    )
+
+
+class AlertCounts(BaseModel):
+    recipients: int
+    enqueued: int
+    skipped: int
+    delivered: int
+    failed: int
+    opted_out: int
+    acknowledged: int
+    escalated: int
+    time_to_first_ack_s: float | None
+
+
+class AlertSummary(BaseModel):
+    id: int
+    identifier: str
+    group_id: int
+    rule_id: int | None
+    thread_id: int | None = Field(description="the first alert of the thread; null: this one")
+    hazard: str
+    community_code: str
+    level: int
+    level_name: str | None
+    kind: str
+    msg_type: str
+    status: str = Field(description="CAP status: Actual or Exercise (a drill)")
+    source_ref: str
+    headline: str | None
+    sent_at: Timestamp
+    expires_at: Timestamp | None
+    ack_due_at: Timestamp | None
+    closed_at: Timestamp | None
+    cancelled: bool
+    cancelled_at: Timestamp | None
+    label: str = Field(description="a title that never lets a drill or cancel look real")
+    cap_url: str
+    counts: AlertCounts
+
+
+class ThreadMessage(BaseModel):
+    id: int
+    kind: str
+    msg_type: str
+    level: int
+    sent_at: Timestamp
+
+
+class StatusEvent(BaseModel):
+    """One status the provider (or the dispatcher) reported for a delivery."""
+
+    status: str
+    source: str | None
+    provider_message_id: str | None
+    error_code: str | None
+    error_message: str | None
+    occurred_at: Timestamp
+
+
+class FallbackOut(BaseModel):
+    delivery_id: int
+    channel: str
+    status: str
+    provider_message_id: str | None
+
+
+class RecipientOut(BaseModel):
+    """One member an alert went to; name and phone only for keys that see people."""
+
+    member_id: int | None
+    role: str | None
+    channel: str
+    delivery_id: int | None
+    status: str | None
+    fallback: FallbackOut | None = Field(description="the SMS a WhatsApp message fell back to")
+    error_code: str | None
+    status_history: list[StatusEvent]
+    provider: str | None
+    provider_message_id: str | None
+    skipped_reason: str | None
+    acknowledged_at: Timestamp | None
+    ack_channel: str | None
+    escalated_at: Timestamp | None
+    escalated_to_backup_id: int | None
+    escalated_to_parent_id: int | None
+    name: str | None = None
+    phone: str | None = None
+
+
+class AlertDetail(AlertSummary):
+    group_name: str | None
+    thread: list[ThreadMessage]
+    recipients: list[RecipientOut]
+    escalation_count: int

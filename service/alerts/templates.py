@@ -12,159 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from service.alerts.levels import AWAS, SIAGA, WASPADA
+from service.alerts.levels import SIAGA
 from service.alerts.segments import count_segments, to_gsm7
+from service.alerts.wording import RISK_WORDS, hazard_name, instruction, level_word
 
 ACK_CODE = "YA"
 LANGUAGES = ("id", "en")
 CHANNELS = ("sms", "whatsapp")
 KINDS = ("alert", "update", "all_clear", "cancel", "backup", "notice", "preparedness")
-
-HAZARD_NAMES = {
-    "id": {
-        "flood": "banjir",
-        "earthquake": "gempa bumi",
-        "tsunami": "tsunami",
-        "volcano": "erupsi gunung api",
-        "landslide": "tanah longsor",
-        "extreme_weather": "cuaca ekstrem",
-        "other": "bencana",
-    },
-    "en": {
-        "flood": "flood",
-        "earthquake": "earthquake",
-        "tsunami": "tsunami",
-        "volcano": "volcanic eruption",
-        "landslide": "landslide",
-        "extreme_weather": "severe weather",
-        "other": "hazard",
-    },
-}
-LEVEL_WORDS = {
-    "id": {WASPADA: "WASPADA", SIAGA: "SIAGA", AWAS: "AWAS"},
-    "en": {WASPADA: "ADVISORY", SIAGA: "WATCH", AWAS: "WARNING"},
-}
-
-# What to do, (long for WhatsApp, short for SMS), per hazard and level.
-_INSTRUCTIONS_ID: dict[str, dict[int, tuple[str, str]]] = {
-    "flood": {
-        WASPADA: ("Pantau ketinggian air dan siapkan tas siaga.", "Pantau air, siapkan tas siaga."),
-        SIAGA: (
-            "Amankan dokumen dan barang berharga, siap mengungsi bila diminta.",
-            "Siap mengungsi.",
-        ),
-        AWAS: (
-            "Segera mengungsi ke tempat yang lebih tinggi. Matikan listrik.",
-            "Segera mengungsi ke tempat tinggi.",
-        ),
-    },
-    "earthquake": {
-        WASPADA: ("Tetap tenang, waspada gempa susulan.", "Tetap tenang, waspada susulan."),
-        SIAGA: (
-            "Keluar dari bangunan retak, jauhi tembok dan kaca. Waspada gempa susulan.",
-            "Jauhi bangunan retak.",
-        ),
-        AWAS: (
-            "Kumpul di titik aman, cek korban dan kerusakan, laporkan ke posko.",
-            "Kumpul di titik aman, cek korban.",
-        ),
-    },
-    "tsunami": {
-        WASPADA: ("Jauhi pantai dan muara sungai.", "Jauhi pantai."),
-        SIAGA: ("Segera menjauh dari pantai ke tempat tinggi.", "Segera menjauh dari pantai."),
-        AWAS: (
-            "SEGERA EVAKUASI ke tempat tinggi atau gedung evakuasi. Jangan tunggu.",
-            "SEGERA EVAKUASI ke tempat tinggi.",
-        ),
-    },
-    "volcano": {
-        WASPADA: ("Ikuti info PVMBG, jauhi kawah.", "Jauhi kawah."),
-        SIAGA: (
-            "Siapkan masker, siap mengungsi, jauhi zona bahaya.",
-            "Siap mengungsi, pakai masker.",
-        ),
-        AWAS: (
-            "Segera mengungsi keluar zona bahaya sesuai arahan petugas.",
-            "Segera mengungsi keluar zona bahaya.",
-        ),
-    },
-    "landslide": {
-        WASPADA: ("Perhatikan retakan tanah dan mata air baru.", "Perhatikan retakan tanah."),
-        SIAGA: ("Jauhi lereng dan tebing, siap mengungsi.", "Jauhi lereng, siap mengungsi."),
-        AWAS: ("Segera tinggalkan rumah di lereng dan tebing.", "Segera tinggalkan lereng."),
-    },
-    "extreme_weather": {
-        WASPADA: (
-            "Hindari pohon dan baliho saat hujan lebat dan petir.",
-            "Hindari pohon & baliho.",
-        ),
-        SIAGA: (
-            "Tetap di dalam bangunan kokoh, hindari pohon dan baliho.",
-            "Tetap di dalam bangunan.",
-        ),
-        AWAS: (
-            "Tetap di dalam bangunan kokoh, siap mengungsi bila banjir.",
-            "Berlindung, siap mengungsi.",
-        ),
-    },
-}
-_INSTRUCTIONS_EN: dict[str, dict[int, tuple[str, str]]] = {
-    "flood": {
-        WASPADA: ("Watch the water level and prepare a go-bag.", "Watch water, prepare go-bag."),
-        SIAGA: ("Secure documents and valuables, be ready to evacuate.", "Be ready to evacuate."),
-        AWAS: (
-            "Evacuate to higher ground now. Switch off electricity.",
-            "Evacuate to high ground now.",
-        ),
-    },
-    "earthquake": {
-        WASPADA: ("Stay calm, expect aftershocks.", "Stay calm, expect aftershocks."),
-        SIAGA: (
-            "Leave cracked buildings, keep away from walls and glass.",
-            "Leave cracked buildings.",
-        ),
-        AWAS: (
-            "Gather at the assembly point, check for injured, report to the post.",
-            "Gather at assembly point.",
-        ),
-    },
-    "tsunami": {
-        WASPADA: ("Stay away from beaches and river mouths.", "Stay away from the beach."),
-        SIAGA: ("Move away from the coast to high ground.", "Move away from the coast."),
-        AWAS: (
-            "EVACUATE NOW to high ground or an evacuation building.",
-            "EVACUATE NOW to high ground.",
-        ),
-    },
-    "volcano": {
-        WASPADA: ("Follow PVMBG updates, keep away from the crater.", "Keep away from crater."),
-        SIAGA: ("Prepare masks, be ready to evacuate.", "Be ready to evacuate."),
-        AWAS: (
-            "Evacuate out of the danger zone as officials direct.",
-            "Evacuate the danger zone now.",
-        ),
-    },
-    "landslide": {
-        WASPADA: ("Watch for ground cracks and new springs.", "Watch for ground cracks."),
-        SIAGA: (
-            "Keep away from slopes and cliffs, be ready to evacuate.",
-            "Keep away from slopes.",
-        ),
-        AWAS: ("Leave homes on slopes and cliffs now.", "Leave slopes now."),
-    },
-    "extreme_weather": {
-        WASPADA: ("Avoid trees and billboards in storms.", "Avoid trees and billboards."),
-        SIAGA: ("Stay inside a solid building.", "Stay indoors."),
-        AWAS: (
-            "Shelter in a solid building, be ready to evacuate if flooding.",
-            "Shelter, be ready to go.",
-        ),
-    },
-}
-_FALLBACK = {
-    "id": ("Ikuti arahan petugas BPBD setempat.", "Ikuti arahan petugas."),
-    "en": ("Follow the instructions of local officials.", "Follow officials' instructions."),
-}
 
 
 class TemplateError(ValueError):
@@ -188,28 +43,6 @@ class MessageContext:
     contact_phone: str | None = None  # the group's posko/contact number
     shelter_name: str | None = None  # the nearest assembly point or shelter
     reply_code: int | None = None  # the alert's code: "Balas YA 12"
-
-
-# Words for a map's risk class (the preparedness notice), by the tier it maps onto.
-RISK_WORDS = {
-    "id": {WASPADA: "sedang", SIAGA: "tinggi", AWAS: "sangat tinggi"},
-    "en": {WASPADA: "medium", SIAGA: "high", AWAS: "very high"},
-}
-
-
-def hazard_name(hazard: str, language: str) -> str:
-    names = HAZARD_NAMES.get(language, HAZARD_NAMES["id"])
-    return names.get(hazard, names["other"])
-
-
-def level_word(level: int, language: str) -> str:
-    return LEVEL_WORDS.get(language, LEVEL_WORDS["id"]).get(level, "")
-
-
-def instruction(hazard: str, level: int, language: str, *, short: bool) -> str:
-    table = _INSTRUCTIONS_EN if language == "en" else _INSTRUCTIONS_ID
-    pair = table.get(hazard, {}).get(level) or _FALLBACK["en" if language == "en" else "id"]
-    return pair[1] if short else pair[0]
 
 
 def _acks(ctx: MessageContext, en: bool) -> list[str]:
@@ -336,91 +169,110 @@ def _preparedness_variants(ctx: MessageContext, language: str) -> list[str]:
 
 def _variants(ctx: MessageContext, language: str, channel: str) -> list[str]:
     """Texts from the fullest to the shortest; the first that fits the channel is used."""
-    en = language == "en"
-    drill = ("LATIHAN (DRILL). " if en else "LATIHAN. ") if ctx.drill else ""
-    sender = ctx.sender_name
-    haz = hazard_name(ctx.hazard, language)
-    lvl = level_word(ctx.level, language)
-    place = ctx.community_name
-    long_i = instruction(ctx.hazard, ctx.level, language, short=False)
-    short_i = instruction(ctx.hazard, ctx.level, language, short=True)
-    acks = _acks(ctx, en)
+    by_kind = {
+        "alert": _alert_variants,
+        "update": _alert_variants,
+        "preparedness": _preparedness_variants,
+        "all_clear": _closing_variants,
+        "cancel": _closing_variants,
+        "backup": _backup_variants,
+        "notice": _notice_variants,
+    }
+    if ctx.kind not in by_kind:
+        raise TemplateError(f"unknown message kind {ctx.kind!r}; use one of {', '.join(KINDS)}")
+    return by_kind[ctx.kind](ctx, language)
 
-    if ctx.kind in ("alert", "update"):
-        return _alert_variants(ctx, language)
-    if ctx.kind == "preparedness":
-        return _preparedness_variants(ctx, language)
+
+def _start(ctx: MessageContext, en: bool) -> str:
+    """The plain opening of the short kinds: LATIHAN for a drill, then the sender."""
+    drill = ("LATIHAN (DRILL). " if en else "LATIHAN. ") if ctx.drill else ""
+    return f"{drill}{ctx.sender_name}"
+
+
+def _closing_variants(ctx: MessageContext, language: str) -> list[str]:
+    """All-clear and cancel: the thread is over."""
+    en, start = language == "en", _start(ctx, language == "en")
+    haz, place = hazard_name(ctx.hazard, language), ctx.community_name
     if ctx.kind == "all_clear":
         if en:
             return [
-                f"{drill}{sender}: ALL CLEAR. The {haz} alert for {place} has ended. "
+                f"{start}: ALL CLEAR. The {haz} alert for {place} has ended. "
                 "Stay alert and follow official updates.",
-                f"{drill}{sender}: ALL CLEAR. {haz} alert for {place} ended.",
+                f"{start}: ALL CLEAR. {haz} alert for {place} ended.",
             ]
         return [
-            f"{drill}{sender}: AMAN. Peringatan {haz} di {place} sudah dicabut. "
+            f"{start}: AMAN. Peringatan {haz} di {place} sudah dicabut. "
             "Tetap waspada dan ikuti info resmi.",
-            f"{drill}{sender}: AMAN. Peringatan {haz} di {place} dicabut.",
+            f"{start}: AMAN. Peringatan {haz} di {place} dicabut.",
         ]
-    if ctx.kind == "cancel":
-        if en:
-            return [
-                f"{drill}{sender}: CANCELLED. The earlier {haz} alert for {place} was "
-                "sent in error. No action needed.",
-                f"{drill}{sender}: CANCELLED. {haz} alert for {place} was an error.",
-            ]
+    if en:
         return [
-            f"{drill}{sender}: DIBATALKAN. Peringatan {haz} di {place} sebelumnya keliru. "
-            "Tidak perlu tindakan.",
-            f"{drill}{sender}: DIBATALKAN. Peringatan {haz} di {place} keliru.",
+            f"{start}: CANCELLED. The earlier {haz} alert for {place} was "
+            "sent in error. No action needed.",
+            f"{start}: CANCELLED. {haz} alert for {place} was an error.",
         ]
-    if ctx.kind == "backup":
-        who = ctx.member_name or "?"
-        if en:
-            head = (
-                f"You are the backup for {who}, who has not confirmed: "
-                f"{haz.upper()} {lvl} in {place}."
-            )
-            brief = f"You are backup for {who}. {haz.upper()} {lvl}: {place}."
-        else:
-            head = f"Anda cadangan utk {who} yg belum konfirmasi: {lvl} {haz.upper()} di {place}."
-            brief = f"Anda cadangan {who}. {lvl} {haz.upper()}: {place}."
-        return (
-            [f"{drill}{sender}: {head} {long_i} {acks[0]}"]
-            + [f"{drill}{sender}: {head} {short_i} {a}" for a in acks]
-            + [
-                f"{drill}{sender}: {brief} {short_i} {acks[-1]}",
-                f"{drill}{sender}: {brief} {acks[-1]}",
-            ]
+    return [
+        f"{start}: DIBATALKAN. Peringatan {haz} di {place} sebelumnya keliru. "
+        "Tidak perlu tindakan.",
+        f"{start}: DIBATALKAN. Peringatan {haz} di {place} keliru.",
+    ]
+
+
+def _backup_variants(ctx: MessageContext, language: str) -> list[str]:
+    """To a backup: whom they stand in for, the alert, what to do."""
+    en, start = language == "en", _start(ctx, language == "en")
+    haz, lvl = hazard_name(ctx.hazard, language), level_word(ctx.level, language)
+    place, who = ctx.community_name, ctx.member_name or "?"
+    long_i = instruction(ctx.hazard, ctx.level, language, short=False)
+    short_i = instruction(ctx.hazard, ctx.level, language, short=True)
+    acks = _acks(ctx, en)
+    if en:
+        head = (
+            f"You are the backup for {who}, who has not confirmed: {haz.upper()} {lvl} in {place}."
         )
-    if ctx.kind == "notice":
-        names = list(ctx.names)
-        out = []
-        for shown in range(len(names), 0, -1):
-            listed = ", ".join(names[:shown])
-            more = f" (+{len(names) - shown})" if shown < len(names) else ""
-            if en:
-                out.append(
-                    f"{drill}{sender}: Not yet confirmed the {haz} {lvl} alert in {place}: "
-                    f"{listed}{more}. Please contact them."
-                )
-            else:
-                out.append(
-                    f"{drill}{sender}: Belum konfirmasi {lvl} {haz} di {place}: "
-                    f"{listed}{more}. Mohon hubungi."
-                )
-        # Then without the place: the names and numbers are what a parent acts on.
-        for shown in range(len(names), 0, -1):
-            listed = ", ".join(names[:shown])
-            more = f" (+{len(names) - shown})" if shown < len(names) else ""
-            if en:
-                out.append(f"{drill}{sender}: Unconfirmed ({lvl}): {listed}{more}. Please call.")
-            else:
-                out.append(f"{drill}{sender}: Belum konfirmasi ({lvl}): {listed}{more}. Hubungi.")
-        if not out:
-            out.append(f"{drill}{sender}: {haz} {lvl} {place}.")
-        return out
-    raise TemplateError(f"unknown message kind {ctx.kind!r}; use one of {', '.join(KINDS)}")
+        brief = f"You are backup for {who}. {haz.upper()} {lvl}: {place}."
+    else:
+        head = f"Anda cadangan utk {who} yg belum konfirmasi: {lvl} {haz.upper()} di {place}."
+        brief = f"Anda cadangan {who}. {lvl} {haz.upper()}: {place}."
+    return (
+        [f"{start}: {head} {long_i} {acks[0]}"]
+        + [f"{start}: {head} {short_i} {a}" for a in acks]
+        + [
+            f"{start}: {brief} {short_i} {acks[-1]}",
+            f"{start}: {brief} {acks[-1]}",
+        ]
+    )
+
+
+def _notice_variants(ctx: MessageContext, language: str) -> list[str]:
+    """To a parent: who below them has not confirmed (names and numbers)."""
+    en, start = language == "en", _start(ctx, language == "en")
+    haz, lvl = hazard_name(ctx.hazard, language), level_word(ctx.level, language)
+    place, names = ctx.community_name, list(ctx.names)
+    out = []
+    for shown in range(len(names), 0, -1):
+        listed = ", ".join(names[:shown])
+        more = f" (+{len(names) - shown})" if shown < len(names) else ""
+        if en:
+            out.append(
+                f"{start}: Not yet confirmed the {haz} {lvl} alert in {place}: "
+                f"{listed}{more}. Please contact them."
+            )
+        else:
+            out.append(
+                f"{start}: Belum konfirmasi {lvl} {haz} di {place}: {listed}{more}. Mohon hubungi."
+            )
+    # Then without the place: the names and numbers are what a parent acts on.
+    for shown in range(len(names), 0, -1):
+        listed = ", ".join(names[:shown])
+        more = f" (+{len(names) - shown})" if shown < len(names) else ""
+        if en:
+            out.append(f"{start}: Unconfirmed ({lvl}): {listed}{more}. Please call.")
+        else:
+            out.append(f"{start}: Belum konfirmasi ({lvl}): {listed}{more}. Hubungi.")
+    if not out:
+        out.append(f"{start}: {haz} {lvl} {place}.")
+    return out
 
 
 def render(

@@ -8,6 +8,7 @@ from typing import Any
 
 from geoalchemy2 import Geography
 from sqlalchemy import Float, cast, delete, func, literal, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from service.communities.models import Community
@@ -179,3 +180,22 @@ def nearest_shelter(*, session: Session, community_code: str) -> NearestShelter 
     if row is None:
         return None
     return NearestShelter(name=row[0], kind=row[1], distance_m=float(row[2] or 0.0))
+
+
+def nearest_shelters(*, session: Session, codes: list[str]) -> dict[str, NearestShelter]:
+    """`nearest_shelter` for many communities in one statement (alerts' bulk fan-out)."""
+    if not codes:
+        return {}
+    centre = func.ST_PointOnSurface(Community.geom)
+    distance = cast(func.ST_Distance(cast(Shelter.geom, GEOGRAPHY), cast(centre, GEOGRAPHY)), Float)
+    rows = session.execute(
+        select(Community.code, Shelter.name, Shelter.kind, distance)
+        .join(Community, Community.id == Shelter.community_id)
+        .where(Community.code.in_(sorted(set(codes))))
+        .order_by(Community.code, (Shelter.kind == literal("posko")), distance, Shelter.id)
+        .ext(distinct_on(Community.code))
+    ).all()
+    return {
+        code: NearestShelter(name=name, kind=kind, distance_m=float(dist or 0.0))
+        for code, name, kind, dist in rows
+    }

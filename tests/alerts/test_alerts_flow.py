@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service.alerts.drills import cancel_alert, create_drill
 from service.alerts.escalation import escalate_due
+from service.alerts.evaluation import evaluate_signals
 from service.alerts.models import Alert, AlertRecipient, AlertRule, GroundReport
 from service.alerts.replies import InboundMessage, handle_inbound
 from service.alerts.rules import Signal
 from service.alerts.schemas import DrillIn
-from service.alerts.service import cancel_alert, create_drill, evaluate_signals
 from service.settings import Settings
 
 T0 = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)

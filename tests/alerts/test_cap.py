@@ -10,11 +10,12 @@ import pytest
 import xmlschema
 from lxml import etree
 
-from service.alerts.cap import cap_polygons, cap_time
+from service.alerts.cap_xml import cap_polygons, cap_time
+from service.alerts.drills import cancel_alert, create_drill
+from service.alerts.evaluation import evaluate_signals
 from service.alerts.models import AlertRule
 from service.alerts.rules import Signal
 from service.alerts.schemas import DrillIn
-from service.alerts.service import cancel_alert, create_drill, evaluate_signals
 
 NS = {"cap": "urn:oasis:names:tc:emergency:cap:1.2", "atom": "http://www.w3.org/2005/Atom"}
 CAP_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from service.alerts.drills import create_drill
 from service.alerts.jobs import escalate_job, evaluate_job
 from service.alerts.models import AlertRecipient, Member
 from service.alerts.schemas import DrillIn
-from service.alerts.service import create_drill
 from service.runtime import Runtime
 from service.scheduler import build_scheduler
 from tests.alerts.conftest import add_community

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import httpx
 from sqlalchemy import select
 
+from service.alerts.evaluation import evaluate_signals
 from service.alerts.models import AlertRecipient, AlertRule
 from service.alerts.rules import Signal
-from service.alerts.service import evaluate_signals
 from service.messaging.dispatcher import Dispatcher
 from tests.fakes.twilio import sign
 from tests.messaging.conftest import TWILIO_TOKEN, Fakes, LiveApp, drain_all

@@ -16,10 +16,11 @@ from lxml import etree
 from shapely.geometry import box
 from sqlalchemy import select
 
+from service.alerts.creation import create_alert
+from service.alerts.drills import cancel_alert, create_drill
 from service.alerts.jobs import evaluate_job
 from service.alerts.models import Alert, AlertRule
 from service.alerts.schemas import DrillIn
-from service.alerts.service import cancel_alert, create_alert, create_drill
 from service.communities.models import Community
 from service.hazards.models import HazardLayer
 from service.risk.models import RiskScore

@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from service.alerts.creation import create_alert
 from service.alerts.levels import AWAS, SIAGA, WASPADA
 from service.alerts.segments import count_segments
-from service.alerts.service import create_alert
 from service.alerts.signals import event_reason
-from service.alerts.templates import ALERT_STEPS, HAZARD_NAMES, KINDS, MessageContext, render
+from service.alerts.templates import ALERT_STEPS, KINDS, MessageContext, render
+from service.alerts.wording import HAZARD_NAMES
 from service.communities.localtime import local_clock, place_label, zone_for
 
 CODE = "32.73.01.1001"

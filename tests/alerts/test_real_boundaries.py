@@ -11,10 +11,11 @@ import xmlschema
 from shapely import make_valid
 from shapely.geometry import shape
 
-from service.alerts.cap import CapArea, CapInfo, CapMessage, build_cap_xml, cap_polygons
+from service.alerts.cap_xml import CapArea, CapInfo, CapMessage, build_cap_xml, cap_polygons
 from service.alerts.levels import AWAS
 from service.alerts.segments import count_segments
-from service.alerts.templates import HAZARD_NAMES, MessageContext, render
+from service.alerts.templates import MessageContext, render
+from service.alerts.wording import HAZARD_NAMES
 
 FILES = (
     "palu_sigi_donggala_desa_kelurahan.geojson",

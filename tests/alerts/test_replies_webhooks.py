@@ -17,12 +17,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from service.alerts.drills import create_drill
+from service.alerts.evaluation import evaluate_signals
 from service.alerts.models import Alert, AlertRecipient, AlertRule, GroundReport
 from service.alerts.replies import REPORT_MAX_CHARS
 from service.alerts.rules import Signal
 from service.alerts.schemas import DrillIn
 from service.alerts.segments import count_segments
-from service.alerts.service import create_drill, evaluate_signals
 from service.db import utcnow
 from service.main import create_app
 from service.messaging.dispatcher import Dispatcher

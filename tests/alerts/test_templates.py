@@ -5,13 +5,13 @@ import pytest
 from service.alerts.levels import AWAS, SIAGA, WASPADA
 from service.alerts.segments import count_segments
 from service.alerts.templates import (
-    HAZARD_NAMES,
     KINDS,
     MessageContext,
     TemplateError,
     render,
     whatsapp_template,
 )
+from service.alerts.wording import HAZARD_NAMES
 
 LONG_NAME = "Desa Sukamaju Kidul Kecamatan Cibeunying Kaler Kabupaten Bandung Barat"
 

@@ -22,9 +22,9 @@ from shapely.geometry import Point
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.alerts.drills import create_drill
 from service.alerts.models import AlertGroup, Member
 from service.alerts.schemas import DrillIn
-from service.alerts.service import create_drill
 from service.communities.models import Community
 from service.feeds.models import HazardEvent
 from service.risk import cache

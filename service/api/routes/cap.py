@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from service.alerts.capdocs import atom_index, cap_xml
+from service.alerts.cap_documents import atom_index, cap_xml
 from service.api.deps import IdPath, SessionDep, SettingsDep
 from service.db import utcnow
 

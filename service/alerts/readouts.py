@@ -1,4 +1,5 @@
-"""What the alerts API shows: per alert, per recipient, and the counts that matter."""
+"""What the alerts API shows (read models): per alert, per recipient, and the counts that
+matter, with each delivery's state from messaging's outbox."""
 
 from __future__ import annotations
 
@@ -8,19 +9,71 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.alerts import delivery_lookup
 from service.alerts.levels import LEVEL_NAMES
 from service.alerts.models import Alert, AlertGroup, AlertRecipient, Member
-from service.errors import NotFound
+from service.db import get_or_404
+from service.messaging.models import Delivery
+from service.messaging.status import history
 
 
 def _delivery_info(
     session: Session, delivery_ids: list[int], with_history: bool = True
 ) -> dict[int, dict[str, Any]]:
-    """Status, provider id and history of outbox deliveries (messaging's tables)."""
-    return delivery_lookup.lookup(
-        session=session, delivery_ids=delivery_ids, with_history=with_history
-    )
+    """Per outbox delivery id (messaging's tables): channel, status, provider, provider
+    message id, errors, history.
+
+    A WhatsApp delivery that fell back to SMS reports the SMS row's outcome as well.
+    """
+    if not delivery_ids:
+        return {}
+    out: dict[int, dict[str, Any]] = {}
+    rows = session.execute(
+        select(
+            Delivery.id,
+            Delivery.channel,
+            Delivery.status,
+            Delivery.provider,
+            Delivery.provider_message_id,
+            Delivery.last_error_code,
+            Delivery.accepted_at,
+            Delivery.delivered_at,
+            Delivery.attempts,
+        ).where(Delivery.id.in_(delivery_ids))
+    ).all()
+    for r in rows:
+        out[r.id] = {
+            "channel": r.channel,
+            "status": r.status,
+            "provider": r.provider,
+            "provider_message_id": r.provider_message_id,
+            "error_code": r.last_error_code,
+            "accepted_at": r.accepted_at,
+            "delivered_at": r.delivered_at,
+            "attempts": r.attempts,
+            "history": [],
+            "fallback": None,
+        }
+    fallbacks = session.execute(
+        select(
+            Delivery.id,
+            Delivery.fallback_of,
+            Delivery.channel,
+            Delivery.status,
+            Delivery.provider_message_id,
+        ).where(Delivery.fallback_of.in_(delivery_ids))
+    ).all()
+    for f in fallbacks:
+        out[f.fallback_of]["fallback"] = {
+            "delivery_id": f.id,
+            "channel": f.channel,
+            "status": f.status,
+            "provider_message_id": f.provider_message_id,
+        }
+    if with_history:
+        events = history(session, list(out))
+        for delivery_id, items in events.items():
+            out[delivery_id]["history"] = items
+    return out
 
 
 DELIVERED = ("delivered", "read")
@@ -124,9 +177,7 @@ def list_alerts(
 
 
 def alert_detail(*, session: Session, alert_id: int, include_pii: bool) -> dict[str, Any]:
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise NotFound(f"no alert with id {alert_id}")
+    alert = get_or_404(session, Alert, alert_id, f"no alert with id {alert_id}")
     rows = session.execute(
         select(AlertRecipient, Member)
         .outerjoin(Member, Member.id == AlertRecipient.member_id)

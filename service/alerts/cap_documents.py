@@ -8,7 +8,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from service.alerts.cap import (
+from service.alerts.cap_xml import (
     CATEGORY,
     EVENT_EN,
     EVENT_ID,
@@ -24,7 +24,7 @@ from service.alerts.cap import (
     response_type,
 )
 from service.alerts.models import Alert, AlertGroup
-from service.alerts.templates import RISK_WORDS, hazard_name, instruction, level_word
+from service.alerts.wording import RISK_WORDS, hazard_name, instruction, level_word
 from service.communities.localtime import place_label
 from service.communities.models import Community
 from service.errors import NotFound
@@ -107,46 +107,40 @@ def _community_name(session: Session, code: str) -> str:
     return place_label(community.name, community.code, community.level)
 
 
-def cap_message_for(*, session: Session, settings: Settings, alert: Alert) -> CapMessage:
-    group = session.get(AlertGroup, alert.group_id)
-    assert group is not None
-    community = session.scalar(select(Community).where(Community.code == alert.community_code))
-    name = (
-        place_label(community.name, community.code, community.level)
-        if community is not None
-        else alert.community_code
-    )
-    geom = to_shape(community.geom) if community is not None else None
-    sender = group.sender_name or settings.alerts.sender_name
-    references: list[tuple[str, str, datetime]] = []
+def _references(
+    session: Session, settings: Settings, alert: Alert
+) -> list[tuple[str, str, datetime]]:
+    """The earlier messages of the alert's thread, as CAP references (sender, id, sent)."""
     first = alert.thread_id
-    if first is not None:
-        earlier = session.scalars(
-            select(Alert)
-            .where(
-                or_(Alert.id == first, Alert.thread_id == first),
-                Alert.sent_at <= alert.sent_at,
-                Alert.id != alert.id,
-            )
-            .order_by(Alert.sent_at, Alert.id)
+    if first is None:
+        return []
+    earlier = session.scalars(
+        select(Alert)
+        .where(
+            or_(Alert.id == first, Alert.thread_id == first),
+            Alert.sent_at <= alert.sent_at,
+            Alert.id != alert.id,
         )
-        references = [(settings.alerts.cap_sender, a.identifier, a.sent_at) for a in earlier]
-    if alert.kind in ("all_clear", "cancel"):
-        urgency, severity, certainty = PAST
-    elif alert.kind == "preparedness":
-        urgency, certainty = PREPAREDNESS_CAP
-        severity = "Moderate" if alert.level >= 2 else "Minor"
-    else:
-        urgency, severity, certainty = LEVEL_CAP.get(alert.level, LEVEL_CAP[1])
-    area = CapArea(
-        description=name
-        + (f", {community.regency_name}" if community and community.regency_name else ""),
-        polygons=cap_polygons(geom),
-        geocodes=[("KEMENDAGRI", alert.community_code)],
+        .order_by(Alert.sent_at, Alert.id)
     )
+    return [(settings.alerts.cap_sender, a.identifier, a.sent_at) for a in earlier]
+
+
+def _urgency_severity_certainty(alert: Alert) -> tuple[str, str, str]:
+    if alert.kind in ("all_clear", "cancel"):
+        return PAST
+    if alert.kind == "preparedness":
+        urgency, certainty = PREPAREDNESS_CAP
+        return urgency, "Moderate" if alert.level >= 2 else "Minor", certainty
+    return LEVEL_CAP.get(alert.level, LEVEL_CAP[1])
+
+
+def _infos(alert: Alert, area: CapArea, place: str, sender: str) -> list[CapInfo]:
+    """One CAP info block per language (Bahasa Indonesia first)."""
+    urgency, severity, certainty = _urgency_severity_certainty(alert)
     infos = []
     for language in ("id", "en"):
-        head, desc, instr = _texts(alert, language, name, sender)
+        head, desc, instr = _texts(alert, language, place, sender)
         infos.append(
             CapInfo(
                 language="id-ID" if language == "id" else "en-US",
@@ -170,6 +164,26 @@ def cap_message_for(*, session: Session, settings: Settings, alert: Alert) -> Ca
                 areas=[area],
             )
         )
+    return infos
+
+
+def cap_message_for(*, session: Session, settings: Settings, alert: Alert) -> CapMessage:
+    group = session.get(AlertGroup, alert.group_id)
+    assert group is not None
+    community = session.scalar(select(Community).where(Community.code == alert.community_code))
+    name = (
+        place_label(community.name, community.code, community.level)
+        if community is not None
+        else alert.community_code
+    )
+    geom = to_shape(community.geom) if community is not None else None
+    sender = group.sender_name or settings.alerts.sender_name
+    area = CapArea(
+        description=name
+        + (f", {community.regency_name}" if community and community.regency_name else ""),
+        polygons=cap_polygons(geom),
+        geocodes=[("KEMENDAGRI", alert.community_code)],
+    )
     note = None
     if alert.status == "Exercise":
         note = "LATIHAN (exercise): bukan kejadian nyata / not a real event"
@@ -182,9 +196,9 @@ def cap_message_for(*, session: Session, settings: Settings, alert: Alert) -> Ca
         sent=alert.sent_at,
         status=alert.status,
         msg_type=alert.msg_type,
-        references=references,
+        references=_references(session, settings, alert),
         note=note,
-        infos=infos,
+        infos=_infos(alert, area, name, sender),
         scope="Restricted" if restricted else "Public",
         restriction=(
             f"Untuk anggota kelompok {group.name}: informasi kesiapsiagaan dari peta bahaya, "
