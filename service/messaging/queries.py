@@ -46,17 +46,6 @@ def _in_groups(q: Select[Any], group_ids: Collection[int] | None) -> Select[Any]
     return q.where(Delivery.member_id.in_(_group_members[0](list(group_ids))))
 
 
-def deliveries_for_alert(*, session: Session, alert_id: int) -> list[dict[str, Any]]:
-    """Every delivery of one alert with its status history, for alerts' API."""
-    rows = (
-        session.execute(select(Delivery).where(Delivery.alert_id == alert_id).order_by(Delivery.id))
-        .scalars()
-        .all()
-    )
-    events = history(session, [d.id for d in rows])
-    return [{**_public(d), "history": events[d.id]} for d in rows]
-
-
 def list_deliveries(
     *,
     session: Session,

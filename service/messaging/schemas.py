@@ -58,3 +58,9 @@ class InboundPublic(BaseModel):
 class InboundPage(BaseModel):
     total: int
     items: list[InboundPublic]
+
+
+class MetaWebhookAck(BaseModel):
+    """What a Meta Cloud API webhook call was: counts by kind (statuses, messages, ignored)."""
+
+    received: dict[str, int]

@@ -16,6 +16,7 @@ from service.api.deps import OptionalIdQuery, SettingsDep
 from service.db import utcnow
 from service.errors import Forbidden, InvalidInput
 from service.messaging import webhooks as hooks
+from service.messaging.schemas import MetaWebhookAck
 from service.settings import Settings
 
 router = APIRouter(tags=["webhooks"])
@@ -80,7 +81,7 @@ async def twilio_status(request: Request, d: OptionalIdQuery = None) -> Response
     return Response(status_code=204)
 
 
-@router.post("/webhooks/twilio/inbound")
+@router.post("/webhooks/twilio/inbound", response_class=Response)
 async def twilio_inbound(request: Request) -> Response:
     """Twilio incoming SMS/WhatsApp: STOP/BERHENTI/MULAI, acknowledgements, reports."""
     settings: Settings = request.app.state.settings
@@ -115,7 +116,7 @@ def _equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-@router.post("/webhooks/whatsapp")
+@router.post("/webhooks/whatsapp", response_model=MetaWebhookAck)
 async def whatsapp_events(request: Request) -> dict[str, Any]:
     """Meta Cloud API webhook: statuses and inbound messages, signature checked on raw bytes.
 
