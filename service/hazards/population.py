@@ -16,7 +16,8 @@ from service.errors import InvalidInput
 from service.hazards.models import HazardLayer
 
 
-def _population_rasters() -> Any:
+def population_rasters() -> Any:
+    """Select the population (exposure) rasters."""
     return select(HazardLayer).where(
         HazardLayer.role == "exposure",
         HazardLayer.kind == "raster",
@@ -26,7 +27,7 @@ def _population_rasters() -> Any:
 
 def newest_covering(session: Session, layer: HazardLayer) -> HazardLayer | None:
     """The newest population raster whose extent meets the layer's (the default pin)."""
-    q = _population_rasters()
+    q = population_rasters()
     if layer.extent is not None:
         q = q.where(
             HazardLayer.extent.is_(None) | func.ST_Intersects(HazardLayer.extent, layer.extent)
@@ -38,9 +39,7 @@ def newest_covering(session: Session, layer: HazardLayer) -> HazardLayer | None:
 
 def population_layer(session: Session, population_layer_id: int) -> HazardLayer:
     """The population raster with this id, or a 400 saying what to pass instead."""
-    pop = session.scalars(
-        _population_rasters().where(HazardLayer.id == population_layer_id)
-    ).first()
+    pop = session.scalars(population_rasters().where(HazardLayer.id == population_layer_id)).first()
     if pop is None:
         raise InvalidInput(
             f"population_layer_id {population_layer_id} is not a population raster: pass the id "

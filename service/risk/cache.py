@@ -27,6 +27,9 @@ T = TypeVar("T")
 _MEMORY: OrderedDict[str, CoverageWeights] = OrderedDict()
 _REMEMBERED: OrderedDict[str, object] = OrderedDict()  # small derived values (see `remember`)
 _LOCK = threading.Lock()
+# One build per key at a time: the start-up warm-up and an event's recompute asking for the
+# same national weights must not both spend seconds building them.
+_BUILDING: dict[str, threading.Lock] = {}
 MEMORY_ENTRIES = 8
 
 
@@ -62,25 +65,35 @@ def get_or_build(
         if key in _MEMORY:
             _MEMORY.move_to_end(key)
             return _MEMORY[key], "memory"
+        building = _BUILDING.setdefault(key, threading.Lock())
+    with building:
+        with _LOCK:  # built by another thread while this one waited
+            if key in _MEMORY:
+                _MEMORY.move_to_end(key)
+                return _MEMORY[key], "memory"
+        weights, source = _load_or_build(key, build, directory)
+        with _LOCK:
+            _MEMORY[key] = weights
+            while len(_MEMORY) > MEMORY_ENTRIES:
+                _MEMORY.popitem(last=False)
+            _BUILDING.pop(key, None)
+    return weights, source
+
+
+def _load_or_build(
+    key: str, build: Callable[[], CoverageWeights], directory: Path | None
+) -> tuple[CoverageWeights, str]:
     path = directory / f"{key}.npz" if directory is not None else None
-    weights: CoverageWeights | None = None
-    source = "built"
     if path is not None and path.is_file():
         try:
             with np.load(path, allow_pickle=False) as data:
-                weights = CoverageWeights.from_arrays(dict(data))
-            source = "disk"
+                return CoverageWeights.from_arrays(dict(data)), "disk"
         except (OSError, ValueError, KeyError) as exc:
             log.warning("ignoring unreadable weights cache %s: %s", path.name, exc)
-    if weights is None:
-        weights = build()
-        if path is not None:
-            _save(path, weights)
-    with _LOCK:
-        _MEMORY[key] = weights
-        while len(_MEMORY) > MEMORY_ENTRIES:
-            _MEMORY.popitem(last=False)
-    return weights, source
+    weights = build()
+    if path is not None:
+        _save(path, weights)
+    return weights, "built"
 
 
 def _save(path: Path, weights: CoverageWeights) -> None:

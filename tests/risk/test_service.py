@@ -419,7 +419,7 @@ def test_worker_scheduler_registers_the_risk_jobs(session_factory, settings: Set
     rt = Runtime(settings, session_factory.kw["bind"], session_factory)
     scheduler = build_scheduler(rt)
     jobs_by_id = {j.id: j for j in scheduler.get_jobs()}
-    assert {"jobs.poll", "risk.stale"} <= set(jobs_by_id)
+    assert {"jobs.poll", "risk.stale", "risk.warm_weights"} <= set(jobs_by_id)
     assert jobs_by_id["risk.stale"].trigger.interval.total_seconds() == 60 * 60
     assert jobs_by_id["jobs.poll"].trigger.interval.total_seconds() == 2
 
@@ -478,3 +478,59 @@ def test_event_layers_on_new_grids_reuse_the_population_grid_weights(
         s.commit()
     third = recompute_layer(session_factory=session_factory, layer_id=ids[1], settings=settings)
     assert third["timing"]["weights_source"] == "built"
+
+
+def test_warmed_weights_spare_the_first_event_the_build(
+    merapi: dict,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    data_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """The worker's start-up warm-up builds the weights of every community on the population
+    raster, so the first event's recompute reads them from memory; two threads asking for
+    the same weights at once build them once."""
+    from affine import Affine
+
+    from service.risk import cache
+
+    cache.clear_memory()
+    built: list[int] = []
+    real_build = cache._load_or_build
+
+    def counting(key, build, directory):  # type: ignore[no-untyped-def]
+        def counted():  # type: ignore[no-untyped-def]
+            built.append(1)
+            time.sleep(0.2)  # long enough for the second thread to arrive while building
+            return build()
+
+        return real_build(key, counted, directory)
+
+    cache._load_or_build = counting  # type: ignore[assignment]
+    try:
+        threads = [
+            threading.Thread(target=jobs.warm_weights, args=(session_factory, settings))
+            for _ in range(2)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        cache._load_or_build = real_build  # type: ignore[assignment]
+    assert len(built) == 1
+    assert jobs.warm_weights(session_factory, settings) == {"pop_merapi": "memory"}
+
+    with rasterio.open(merapi["pop_path"]) as ds:
+        b = ds.bounds
+    mmi = np.full((20, 20), 7.0, dtype="float32")
+    path = builders.write_raster(
+        tmp_path / "mmi.tif", mmi, Affine(0.05, 0, b.left - 0.1, 0, -0.05, b.top + 0.1)
+    )
+    with session_factory() as s, s.begin():
+        layer_id = builders.add_raster_layer(
+            s, data_dir, path, name="gempa", hazard="earthquake", scheme=builders.MMI_SCHEME
+        ).id
+    res = recompute_layer(session_factory=session_factory, layer_id=layer_id, settings=settings)
+    assert res["status"] == "succeeded", res
+    assert res["timing"]["weights_source"] == "memory"
