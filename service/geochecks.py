@@ -217,20 +217,13 @@ def checked_wgs84(
 
     check_frame(frame, label=label, names=names, limits=limits)
     source_crs = crs_name(frame)
+
+    def check_lonlat(lonlat: gpd.GeoDataFrame) -> None:
+        geoms = np.asarray(lonlat.geometry.values, dtype=object)
+        check_wgs84(geoms, label=label, names=names, crs=source_crs, limits=limits)
+
     if frame.crs is None:  # taken as longitude/latitude: name swapped axes before refusing
-        check_wgs84(
-            np.asarray(frame.geometry.values, dtype=object),
-            label=label,
-            names=names,
-            crs=source_crs,
-            limits=limits,
-        )
+        check_lonlat(frame)
     out = to_wgs84(frame, label=label)
-    check_wgs84(
-        np.asarray(out.geometry.values, dtype=object),
-        label=label,
-        names=names,
-        crs=source_crs,
-        limits=limits,
-    )
+    check_lonlat(out)
     return out

@@ -99,24 +99,16 @@ def _message_backup(
         kind="backup",
         member_name=f"{member.name} {local_number(member.phone)}",
     )
-    body = _render(ctx, backup, settings)
-    if body is None:
-        return False
-    outbox.enqueue(
-        session=session,
+    return _send(
+        session,
+        settings,
+        ctx,
+        alert=alert,
+        to=backup,
         idempotency_key=f"escalation:{alert.id}:member:{member.id}:backup:{backup.id}",
-        phone=backup.phone,
-        channel=backup.channel,
-        body=body,
-        alert_id=alert.id,
-        member_id=backup.id,
-        template=whatsapp_template(ctx, language=backup.language)
-        if backup.channel == "whatsapp"
-        else None,
         purpose="escalation",
-        sms_fallback_body=_render(ctx, backup, settings, "sms"),
+        templated=True,
     )
-    return True
 
 
 def _tell_parent(
@@ -131,21 +123,48 @@ def _tell_parent(
         kind="notice",
         names=tuple(f"{c.name} {local_number(c.phone)}" for c in children),
     )
-    body = _render(ctx, parent, settings)
+    return _send(
+        session,
+        settings,
+        ctx,
+        alert=alert,
+        to=parent,
+        idempotency_key=f"notice:{alert.id}:parent:{parent.id}:"
+        + ",".join(str(c.id) for c in children),
+        purpose="notice",
+        templated=False,
+    )
+
+
+def _send(
+    session: Session,
+    settings: Settings,
+    ctx: MessageContext,
+    *,
+    alert: Alert,
+    to: Member,
+    idempotency_key: str,
+    purpose: str,
+    templated: bool,
+) -> bool:
+    """Queue the message for `to`; False if its text cannot be rendered. Only a `templated`
+    message sent over WhatsApp carries a WhatsApp template."""
+    body = _render(ctx, to, settings)
     if body is None:
         return False
     outbox.enqueue(
         session=session,
-        idempotency_key=f"notice:{alert.id}:parent:{parent.id}:"
-        + ",".join(str(c.id) for c in children),
-        phone=parent.phone,
-        channel=parent.channel,
+        idempotency_key=idempotency_key,
+        phone=to.phone,
+        channel=to.channel,
         body=body,
         alert_id=alert.id,
-        member_id=parent.id,
-        template=None,
-        purpose="notice",
-        sms_fallback_body=_render(ctx, parent, settings, "sms"),
+        member_id=to.id,
+        template=whatsapp_template(ctx, language=to.language)
+        if templated and to.channel == "whatsapp"
+        else None,
+        purpose=purpose,
+        sms_fallback_body=_render(ctx, to, settings, "sms"),
     )
     return True
 

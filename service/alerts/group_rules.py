@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.alerts.groups import get_group
+from service.alerts.groups import get_group, get_in_group
 from service.alerts.levels import TriggerError, parse_threshold
 from service.alerts.models import AlertRule
 from service.alerts.schemas import RuleCreate, RuleUpdate
-from service.errors import InvalidInput, NotFound
+from service.errors import InvalidInput
 
 
 def _check_rule_values(values: dict[str, Any]) -> None:
@@ -32,10 +32,7 @@ def _check_rule_values(values: dict[str, Any]) -> None:
 
 
 def get_rule(*, session: Session, group_id: int, rule_id: int) -> AlertRule:
-    rule = session.get(AlertRule, rule_id)
-    if rule is None or rule.group_id != group_id:
-        raise NotFound(f"no rule {rule_id} in group {group_id}")
-    return rule
+    return get_in_group(session, AlertRule, rule_id, group_id, "rule")
 
 
 def list_rules(*, session: Session, group_id: int) -> list[AlertRule]:

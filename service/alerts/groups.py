@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol, TypeVar
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -9,7 +11,15 @@ from service.alerts.models import Alert, AlertGroup, Member
 from service.alerts.schemas import GroupCreate, GroupUpdate
 from service.communities.models import Community
 from service.db import get_or_404
-from service.errors import Conflict, InvalidInput
+from service.errors import Conflict, InvalidInput, NotFound
+
+
+class _GroupOwned(Protocol):
+    @property
+    def group_id(self) -> int: ...
+
+
+_Owned = TypeVar("_Owned", bound=_GroupOwned)
 
 
 def _check_communities(session: Session, codes: list[str]) -> list[str]:
@@ -28,6 +38,17 @@ def _check_communities(session: Session, codes: list[str]) -> list[str]:
 
 def get_group(*, session: Session, group_id: int) -> AlertGroup:
     return get_or_404(session, AlertGroup, group_id, f"no group with id {group_id}")
+
+
+def get_in_group(
+    session: Session, model: type[_Owned], ident: int, group_id: int, noun: str
+) -> _Owned:
+    """The `model` row `ident` if it belongs to the group, else NotFound (a row of another
+    group counts as missing)."""
+    row = session.get(model, ident)
+    if row is None or row.group_id != group_id:
+        raise NotFound(f"no {noun} {ident} in group {group_id}")
+    return row
 
 
 def create_group(*, session: Session, data: GroupCreate) -> AlertGroup:

@@ -16,20 +16,17 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.alerts.groups import get_group
+from service.alerts.groups import get_group, get_in_group
 from service.alerts.models import Member
 from service.alerts.phones import PhoneError, normalize_phone
 from service.alerts.schemas import MemberCreate, MemberUpdate
 from service.communities.models import Community
 from service.db import utcnow
-from service.errors import Conflict, InvalidFile, InvalidInput, NotFound
+from service.errors import Conflict, InvalidFile, InvalidInput
 
 
 def get_member(*, session: Session, group_id: int, member_id: int) -> Member:
-    member = session.get(Member, member_id)
-    if member is None or member.group_id != group_id:
-        raise NotFound(f"no member {member_id} in group {group_id}")
-    return member
+    return get_in_group(session, Member, member_id, group_id, "member")
 
 
 def list_members(*, session: Session, group_id: int) -> list[Member]:

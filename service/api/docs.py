@@ -8,7 +8,6 @@ repository, nothing fetched from another origin at run time.
 
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import FileResponse, HTMLResponse
 
+from service.api.static_files import installed_package_dir
 from service.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
@@ -36,10 +36,9 @@ CACHE = "public, max-age=86400"
 
 @lru_cache(maxsize=1)
 def assets_dir() -> Path:
-    spec = importlib.util.find_spec("fastapi_offline")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the 'fastapi-offline' package is missing: pip install fastapi-offline")
-    return Path(next(iter(spec.submodule_search_locations))) / "static"
+    return installed_package_dir(
+        "fastapi_offline", "static", dist="fastapi-offline", pip_arg="fastapi-offline"
+    )
 
 
 def swagger_page(openapi_url: str, title: str) -> HTMLResponse:

@@ -8,7 +8,6 @@ The page's own files live in `service/web/` (package data).
 
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +18,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from service.api import basemap
 from service.api.deps import SessionDep, SettingsDep
+from service.api.static_files import installed_package_dir
 from service.communities.search import AreaLevel, area_outlines
 from service.errors import NotFound
 from service.risk.extent import first_view_bounds
@@ -57,10 +57,7 @@ def content_security_policy(settings: Settings) -> str:
 @lru_cache(maxsize=1)
 def vendor_dir() -> Path:
     """The installed `maplibre` package's dist folder, found without importing the package."""
-    spec = importlib.util.find_spec("maplibre")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the 'maplibre' package is missing: pip install 'maplibre>=0.3.6'")
-    return Path(next(iter(spec.submodule_search_locations))) / "srcjs"
+    return installed_package_dir("maplibre", "srcjs", dist="maplibre", pip_arg="'maplibre>=0.3.6'")
 
 
 @router.get("/", response_class=HTMLResponse, summary="The responders' risk map")

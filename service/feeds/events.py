@@ -32,11 +32,8 @@ from service.feeds.parsers.common import Report
 from service.settings import FeedSettings
 
 SOURCE_PRIORITY = {"bmkg": 0, "shakemap": 1, "inatews": 2, "usgs": 3, "gdacs": 4, "cap": 5}
-# Event fields taken from reports; geometry and status are handled separately.
-EVENT_FIELDS = (
-    "title",
-    "time",
-    "expires",
+# Event fields copied from the merged report as they are (no parsing, no geometry).
+PLAIN_FIELDS = (
     "magnitude",
     "depth_km",
     "mmi",
@@ -45,9 +42,9 @@ EVENT_FIELDS = (
     "certainty",
     "alert_level",
     "tsunami",
-    "lon",
-    "lat",
 )
+# Event fields taken from reports; geometry and status are handled separately.
+EVENT_FIELDS = ("title", "time", "expires", *PLAIN_FIELDS, "lon", "lat")
 # A change of these on an earthquake means the shaking estimate must be redone.
 SHAKING_FIELDS = {"magnitude", "depth_km", "lon", "lat", "felt_places"}
 
@@ -206,19 +203,7 @@ def refresh_event(
         "title": merged["title"],
         "time": datetime.fromisoformat(merged["time"]),
         "expires": datetime.fromisoformat(merged["expires"]) if merged["expires"] else None,
-        **{
-            k: merged[k]
-            for k in (
-                "magnitude",
-                "depth_km",
-                "mmi",
-                "severity",
-                "urgency",
-                "certainty",
-                "alert_level",
-                "tsunami",
-            )
-        },
+        **{k: merged[k] for k in PLAIN_FIELDS},
         "status": _status(values, merged, now),
         "primary_source": primary.source,
         "primary_source_id": primary.source_id,

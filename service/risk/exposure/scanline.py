@@ -108,6 +108,15 @@ def _split_at_lines(
     )
 
 
+def _rows_spanned(
+    r1: NDArray[np.float64], r2: NDArray[np.float64], window: Window
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+    """Each edge's lowest and highest row, and which edges count: those wholly above or below
+    the window, and horizontal ones, add nothing."""
+    rlo, rhi = np.minimum(r1, r2), np.maximum(r1, r2)
+    return rlo, rhi, (rhi > 0) & (rlo < window.height) & (r1 != r2)
+
+
 def _coverage_entries(
     c1: NDArray[np.float64],
     r1: NDArray[np.float64],
@@ -117,9 +126,7 @@ def _coverage_entries(
     window: Window,
 ) -> tuple[NDArray[Any], ...]:
     """Split edges at grid lines; each piece lies in one cell: (poly, row, col, area, dr)."""
-    # Edges wholly above or below the window, and horizontal ones, add nothing.
-    rlo, rhi = np.minimum(r1, r2), np.maximum(r1, r2)
-    keep = (rhi > 0) & (rlo < window.height) & (r1 != r2)
+    _, _, keep = _rows_spanned(r1, r2, window)
     r1, c1, r2, c2, poly = _split_at_lines(r1[keep], c1[keep], r2[keep], c2[keep], poly[keep])
     c1, r1, c2, r2, poly = _split_at_lines(c1, r1, c2, r2, poly)
     dr = r2 - r1
@@ -145,8 +152,7 @@ def _centre_entries(
     window: Window,
 ) -> tuple[NDArray[Any], ...]:
     """Crossings of edges with the row-centre lines: (poly, row, first col right of it, sign)."""
-    rlo, rhi = np.minimum(r1, r2), np.maximum(r1, r2)
-    keep = (rhi > 0) & (rlo < window.height) & (r1 != r2)
+    rlo, rhi, keep = _rows_spanned(r1, r2, window)
     c1, r1, c2, r2, poly = c1[keep], r1[keep], c2[keep], r2[keep], poly[keep]
     rlo, rhi = rlo[keep], rhi[keep]
     # Row i's centre line r = i + 0.5 is crossed when lo <= i + 0.5 < hi (half-open: a
