@@ -24,6 +24,9 @@ from service.main import create_app
 from service.settings import Settings
 from tests.routes import required_role, write_routes
 
+# slow: walks every route with every role (the fast loop is `-m "not slow"`).
+pytestmark = pytest.mark.slow
+
 
 def sample_path(route: RouteContext) -> str:
     """Fill path parameters with values of the right type that name nothing that exists."""

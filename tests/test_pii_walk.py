@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +25,9 @@ from service.ops import audit
 from service.ops.audit import Actor
 from tests.routes import api_routes, public_get_routes, required_role
 from tests.seed import SEEDED_NAMES, SEEDED_PHONES, seed_everything
+
+# slow: walks every public and role-scoped endpoint (the fast loop is `-m "not slow"`).
+pytestmark = pytest.mark.slow
 
 E164 = re.compile(rb"\+[1-9]\d{7,14}(?!\d)")
 LOCAL_MOBILE = re.compile(rb"(?<![\d.])08\d{7,12}(?!\d)")

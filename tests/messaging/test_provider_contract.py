@@ -151,6 +151,7 @@ def test_server_errors_and_throttling_are_transient(case: Case, fakes: Fakes, fa
     assert case.gateway.accepted == []
 
 
+@pytest.mark.slow  # waits out a read timeout per provider and engine
 def test_timeout_is_transient_and_maybe_sent(case: Case, fakes: Fakes) -> None:
     if case.gateway is None:
         return
