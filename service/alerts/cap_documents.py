@@ -27,7 +27,7 @@ from service.alerts.models import Alert, AlertGroup
 from service.alerts.wording import RISK_WORDS, hazard_name, instruction, level_word
 from service.communities.localtime import place_label
 from service.communities.models import Community
-from service.errors import NotFound
+from service.db import get_or_404
 from service.settings import Settings
 
 PAST = ("Past", "Minor", "Observed")
@@ -211,9 +211,7 @@ def cap_message_for(*, session: Session, settings: Settings, alert: Alert) -> Ca
 
 
 def cap_xml(*, session: Session, settings: Settings, alert_id: int) -> bytes:
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise NotFound(f"no alert with id {alert_id}")
+    alert = get_or_404(session, Alert, alert_id, f"no alert with id {alert_id}")
     message = cap_message_for(session=session, settings=settings, alert=alert)
     return build_cap_xml(message, timezone=settings.alerts.timezone)
 

@@ -19,8 +19,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.db import utcnow
-from service.errors import NotFound
+from service.db import get_or_404, utcnow
 from service.jobs.models import Job
 from service.settings import JobSettings
 
@@ -50,9 +49,7 @@ def enqueue(*, session: Session, kind: str, params: dict[str, Any], wake: bool =
 
 
 def get_job(*, session: Session, job_id: int) -> dict[str, Any]:
-    job = session.get(Job, job_id)
-    if job is None:
-        raise NotFound(f"job {job_id} does not exist")
+    job = get_or_404(session, Job, job_id, f"job {job_id} does not exist")
     return job_json(job)
 
 

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.db import utcnow
-from service.errors import InvalidInput, NotFound
+from service.db import get_or_404, utcnow
+from service.errors import InvalidInput
 from service.hazards.models import HazardLayer
 from service.hazards.population import population_rasters
 from service.jobs import (
@@ -49,9 +49,9 @@ def request_recompute(
     if method is not None and method not in METHODS:
         raise InvalidInput(f"unknown method {method!r}; use 'coverage' or 'centre'")
     if layer_id is not None:
-        layer = session.get(HazardLayer, layer_id)
-        if layer is None:
-            raise NotFound(f"hazard layer {layer_id} does not exist")
+        layer = get_or_404(
+            session, HazardLayer, layer_id, f"hazard layer {layer_id} does not exist"
+        )
         if layer.role != "hazard":
             raise InvalidInput(f"layer {layer_id} is an exposure layer; give a hazard layer id")
     return enqueue(session=session, kind=RECOMPUTE, params={"layer_id": layer_id, "method": method})

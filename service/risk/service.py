@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.communities.models import Community
-from service.db import try_advisory_xact_lock, utcnow
+from service.db import get_or_404, try_advisory_xact_lock, utcnow
 from service.errors import InvalidInput, NotFound
 from service.hazards.models import HazardLayer
 from service.risk import cache, exposure, score_rows, scoring, store
@@ -101,9 +101,9 @@ def recompute_layer(
                     "status": "skipped",
                     "reason": "another worker is recomputing this layer",
                 }
-            layer = session.get(HazardLayer, layer_id)
-            if layer is None:
-                raise NotFound(f"hazard layer {layer_id} does not exist")
+            layer = get_or_404(
+                session, HazardLayer, layer_id, f"hazard layer {layer_id} does not exist"
+            )
             if layer.role != "hazard":
                 raise InvalidInput(
                     f"layer {layer_id} ({layer.name}) is an exposure layer, not a hazard"
