@@ -135,7 +135,7 @@ class Dispatcher:
         """Reap stale claims, then claim, send and record until nothing is due (or for at
         most window.CLAIM_FOR_S), through the sliding window (window.py)."""
         # One connection for the whole pass: no pool check-out (and pre-ping) per statement.
-        with self.db.connect() as conn:
+        with self.db.connect() as conn, claims.dispatch_planning(conn):
             self.pass_conn = conn
             try:
                 self.reap_stale(self.clock(), conn=conn)

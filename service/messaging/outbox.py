@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Insert, Select, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from service.errors import InvalidInput
@@ -149,3 +149,40 @@ def enqueue_many(*, session: Session, items: Iterable[NewDelivery]) -> list[int]
             ids.update({key: id_ for id_, key in found})
     notify(session, OUTBOX)  # dispatchers wake when this transaction commits
     return [ids[r["idempotency_key"]] for r in rows]
+
+
+# The columns a select given to `insert_from_select` yields, in this order.
+SELECT_COLUMNS = (
+    "id",  # from `next_delivery_id()`: the caller knows its rows' ids without a join back
+    "idempotency_key",
+    "phone",
+    "channel",
+    "body",
+    "alert_id",
+    "member_id",
+    "template",
+    "purpose",
+    "sms_fallback_body",
+)
+
+
+def next_delivery_id() -> Any:
+    """SQL for a new delivery's id, drawn from the outbox's own sequence."""
+    return func.nextval(func.pg_get_serial_sequence(Delivery.__tablename__, "id"))
+
+
+def insert_from_select(rows: Select[Any]) -> Insert:
+    """Bulk `enqueue` of rows the database makes itself (a fan-out pairs texts with members):
+    `rows` yields `SELECT_COLUMNS`. The keys must be new: one that exists fails the
+    statement, and the caller's transaction, rather than leaving the caller with an id
+    that is not there. The caller vouches for the values (members' numbers are E.164,
+    channels and purposes known): nothing here looks at them one by one. RETURNING the ids;
+    call `wake_dispatchers` in the same transaction."""
+    names = [c.name for c in rows.selected_columns]
+    if names != list(SELECT_COLUMNS):
+        raise ValueError(f"insert_from_select wants the columns {SELECT_COLUMNS}, got {names}")
+    return insert(Delivery).from_select(list(SELECT_COLUMNS), rows).returning(Delivery.id)
+
+
+def wake_dispatchers(session: Session) -> None:
+    notify(session, OUTBOX)  # dispatchers wake when this transaction commits

@@ -8,12 +8,15 @@ import itertools
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
+from service.alerts import fanout
 from service.alerts.creation import create_alert
 from service.alerts.levels import AWAS, SIAGA, WASPADA
+from service.alerts.models import AlertRecipient
 from service.alerts.segments import count_segments
 from service.alerts.signals import event_reason
-from service.alerts.templates import ALERT_STEPS, KINDS, MessageContext, render
+from service.alerts.templates import ALERT_STEPS, KINDS, MessageContext, TemplateError, render
 from service.alerts.wording import HAZARD_NAMES
 from service.communities.localtime import local_clock, place_label, zone_for
 
@@ -223,3 +226,54 @@ def test_group_contact_number_is_not_public(client, session, auth_headers) -> No
     r = client.patch(f"/api/v1/groups/{gid}", headers=coordinator, json={"contact_phone": None})
     assert r.status_code == 200
     assert client.get(f"/api/v1/groups/{gid}", headers=responder).json()["contact_phone"] is None
+
+
+def test_a_text_that_cannot_be_sent_skips_its_members_with_the_reason(
+    session, settings, make_tree, outbox_rows, monkeypatch
+) -> None:
+    """The fan-out pairs texts with members in the database: when one language's SMS text
+    cannot be made (here: English), its SMS and WhatsApp members (WhatsApp may fall back to
+    SMS) are skipped with the reason, the others get theirs, the unconsenting are skipped."""
+    real_render = fanout.render
+
+    def render_or_fail(ctx, *, language, channel, max_sms_segments):
+        if language == "en":
+            raise TemplateError("the SMS text needs 2 segments; the limit is 1")
+        return real_render(ctx, language=language, channel=channel, max_sms_segments=1)
+
+    monkeypatch.setattr(fanout, "render", render_or_fail)
+    tree = make_tree()
+    tree.members["sekretaris"].language = "en"  # WhatsApp, English
+    session.commit()
+    alert, created = create_alert(
+        session=session,
+        settings=settings,
+        group=tree.group,
+        rule=None,
+        hazard="flood",
+        community_code="32.73.01.1001",
+        level=SIAGA,
+        kind="alert",
+        source_ref="t:unfit",
+        status="Actual",
+        thread=None,
+        headline=None,
+        trigger=None,
+        now=datetime(2026, 12, 6, 7, 30, tzinfo=UTC),
+    )
+    session.commit()
+    assert created
+    sent = {row["member_id"]: row for row in outbox_rows.sent(alert_id=alert.id)}
+    m = tree.members
+    assert set(sent) == {m["ketua"].id, m["koordinator"].id, m["warga1"].id}
+    assert sent[m["ketua"].id]["sms_fallback_body"] and sent[m["ketua"].id]["template"]
+    assert sent[m["koordinator"].id]["template"] is None
+    reasons = {
+        r.member_id: r.skipped_reason
+        for r in session.scalars(select(AlertRecipient).where(AlertRecipient.alert_id == alert.id))
+    }
+    assert len(reasons) == len(m)
+    for key in ("sekretaris", "warga2"):
+        assert reasons[m[key].id].startswith("message does not fit: the SMS text needs 2")
+    assert reasons[m["warga3"].id] == "no consent recorded"
+    assert all(reasons[m[k].id] is None for k in ("ketua", "koordinator", "warga1"))
