@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -77,6 +77,17 @@ def by_community(signals: list[Signal]) -> dict[str, list[Signal]]:
     for signal in signals:
         grouped.setdefault(signal.community_code, []).append(signal)
     return grouped
+
+
+def watched_codes(session: Session) -> list[str]:
+    """The communities some enabled rule watches (its group's communities)."""
+    rows = session.scalars(
+        select(func.unnest(AlertGroup.community_codes))
+        .join(AlertRule, AlertRule.group_id == AlertGroup.id)
+        .where(AlertRule.enabled.is_(True))
+        .distinct()
+    )
+    return list(rows)
 
 
 def rules_touching(session: Session, codes: set[str]) -> list[int]:

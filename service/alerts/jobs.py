@@ -15,6 +15,7 @@ from service.alerts.evaluation import (
     evaluate_signals,
     evaluate_touched_rules,
     rules_touching,
+    watched_codes,
 )
 from service.alerts.signals import gather_signals, parse_refs, touched_signals
 from service.db import transaction, try_advisory_xact_lock, utcnow
@@ -62,7 +63,12 @@ def evaluate_touched(
         return total
     with rt.session_factory() as session:
         signals = touched_signals(
-            session=session, settings=rt.settings, now=now, event_ids=event_ids, layer_ids=layer_ids
+            session=session,
+            settings=rt.settings,
+            now=now,
+            event_ids=event_ids,
+            layer_ids=layer_ids,
+            codes=watched_codes(session),
         )
         grouped = by_community(signals)
         rule_ids = rules_touching(session, set(grouped))

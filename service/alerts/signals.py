@@ -8,6 +8,7 @@ Signals may also arrive through `POST /api/v1/alerts/signals`.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,12 @@ from service.settings import Settings
 
 
 def risk_signals(
-    *, session: Session, settings: Settings, now: datetime, layer_ids: list[int] | None = None
+    *,
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    layer_ids: list[int] | None = None,
+    codes: Sequence[str] | None = None,
 ) -> list[Signal]:
     """One signal per community and hazard layer from the current risk scores (of the given
     layers only, when `layer_ids` is given).
@@ -41,18 +47,23 @@ def risk_signals(
             basis="feed" if r.observed else "map",
             headline=(r.layer_title or r.layer_name)[:120],
         )
-        for r in current_levels(session, now=now, layer_ids=layer_ids)
+        for r in current_levels(session, now=now, layer_ids=layer_ids, codes=codes)
     ]
 
 
 def feed_signals(
-    *, session: Session, settings: Settings, now: datetime, event_ids: list[int] | None = None
+    *,
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    event_ids: list[int] | None = None,
+    codes: Sequence[str] | None = None,
 ) -> list[Signal]:
     """Signals from active hazard events younger than the event window (and not expired):
     earthquakes by the shaking computed at each community, other events by the communities
     their footprint (e.g. a CAP polygon) touches. Only the given events with `event_ids`."""
     since = now - timedelta(hours=settings.alerts.event_window_hours)
-    touches = event_touches(session, since=since, now=now, event_ids=event_ids)
+    touches = event_touches(session, since=since, now=now, event_ids=event_ids, codes=codes)
     return [_event_signal(t, settings) for t in touches]
 
 
@@ -123,13 +134,20 @@ def touched_signals(
     now: datetime,
     event_ids: list[int],
     layer_ids: list[int],
+    codes: Sequence[str] | None = None,
 ) -> list[Signal]:
-    """The signals of just these events and hazard layers (an event-driven evaluation)."""
+    """The signals of just these events and hazard layers (an event-driven evaluation), at
+    the given communities only with `codes` (those some rule watches: a national quake
+    touches 20,000 desa, of which a few hundred may have a group)."""
     out: list[Signal] = []
     if event_ids:
-        out += feed_signals(session=session, settings=settings, now=now, event_ids=event_ids)
+        out += feed_signals(
+            session=session, settings=settings, now=now, event_ids=event_ids, codes=codes
+        )
     if layer_ids:
-        out += risk_signals(session=session, settings=settings, now=now, layer_ids=layer_ids)
+        out += risk_signals(
+            session=session, settings=settings, now=now, layer_ids=layer_ids, codes=codes
+        )
     return out
 
 

@@ -4,11 +4,12 @@ footprint (a CAP polygon, an estimated MMI VI area) by the communities it inters
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ARRAY, ColumnElement, Select, String, and_, any_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from service.communities.models import Community
@@ -66,12 +67,20 @@ def _columns(*extra: Any) -> Select:
 
 
 def event_touches(
-    session: Session, *, since: datetime, now: datetime, event_ids: list[int] | None = None
+    session: Session,
+    *,
+    since: datetime,
+    now: datetime,
+    event_ids: list[int] | None = None,
+    codes: Sequence[str] | None = None,
 ) -> list[EventTouch]:
     """Active events of [since, now] (not expired at `now`), of the given events only with
-    `event_ids`: one row per community with computed shaking, then one per community inside
-    a footprint (an earthquake with both appears twice, as before)."""
+    `event_ids`, at the given communities only with `codes`: one row per community with
+    computed shaking, then one per community inside a footprint (an earthquake with both
+    appears twice, as before)."""
     window = _active(since, now, event_ids)
+    if codes is not None:
+        window.append(Community.code == any_(cast(list(codes), ARRAY(String))))
     shaken = (
         _columns(EventIntensity.mmi)
         .select_from(EventIntensity)

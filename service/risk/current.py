@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ARRAY, String, any_, cast, select
 from sqlalchemy.orm import Session
 
 from service.communities.models import Community
@@ -29,10 +30,14 @@ class CurrentLevel:
 
 
 def current_levels(
-    session: Session, *, now: datetime, layer_ids: list[int] | None = None
+    session: Session,
+    *,
+    now: datetime,
+    layer_ids: list[int] | None = None,
+    codes: Sequence[str] | None = None,
 ) -> list[CurrentLevel]:
     """The scores in force at `now` (not superseded), of the given layers only with
-    `layer_ids`."""
+    `layer_ids`, at the given communities only with `codes`."""
     query = (
         select(
             Community.code,
@@ -52,6 +57,8 @@ def current_levels(
     )
     if layer_ids is not None:
         query = query.where(RiskScore.layer_id.in_(layer_ids))
+    if codes is not None:
+        query = query.where(Community.code == any_(cast(list(codes), ARRAY(String))))
     return [
         CurrentLevel(
             community_code=r.code,
