@@ -7,9 +7,11 @@ and the rules' watch states are loaded and saved in one statement each.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -347,6 +349,15 @@ def _threads(session: Session, states: dict[int, dict[WatchKey, WatchState]]) ->
     return {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_(ids)))}
 
 
+@functools.cache
+def _upsert_states() -> Any:
+    upsert = pg_insert(AlertWatch)
+    return upsert.on_conflict_do_update(
+        index_elements=["rule_id", "hazard", "community_code"],
+        set_={f: upsert.excluded[f] for f in _STATE_FIELDS},
+    )
+
+
 def _save_states(session: Session, changed: list[tuple[int, WatchKey, WatchState]]) -> None:
     if not changed:
         return
@@ -359,13 +370,9 @@ def _save_states(session: Session, changed: list[tuple[int, WatchKey, WatchState
         }
         for rule_id, (hazard, code), state in changed
     ]
-    upsert = pg_insert(AlertWatch).values(rows)
-    session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=["rule_id", "hazard", "community_code"],
-            set_={f: upsert.excluded[f] for f in _STATE_FIELDS},
-        )
-    )
+    # executemany of one statement built once: a VALUES list of this evaluation's rows was
+    # a new statement to compile each time, which cost more than the whole upsert.
+    session.execute(_upsert_states(), rows)
     # Rows another part of this session loaded are stale now: read them again when used.
     for obj in list(session.identity_map.values()):
         if isinstance(obj, AlertWatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -45,7 +46,10 @@ def evaluate_job(rt: Runtime, now: datetime | None = None) -> EvaluationSummary 
 
 
 def evaluate_touched(
-    rt: Runtime, payloads: list[str], now: datetime | None = None
+    rt: Runtime,
+    payloads: list[str],
+    now: datetime | None = None,
+    first_out: Callable[[], None] | None = None,
 ) -> EvaluationSummary:
     """The event-driven evaluation: the rules of the communities that these events' signals
     touch, one transaction per rule, so the first group's alert and outbox rows are committed
@@ -55,6 +59,7 @@ def evaluate_touched(
     Every worker that hears a wake-up may run this for the same events; each rule's state is
     advanced under its lock and alerts are unique on their dedupe key, so each alert is made
     once. Payloads name events ("event:<id>") and hazard layers ("layer:<id>").
+    `first_out` is called once the first rule's alerts are committed.
     """
     now = now or utcnow()
     event_ids, layer_ids = parse_refs(payloads)
@@ -82,6 +87,8 @@ def evaluate_touched(
     # The first rule commits alone and before the others start (the first messages leave at
     # once), then a few rules per commit (each commit waits for the disk), several at once.
     summaries = [batch(rule_ids[:1])] if rule_ids else []
+    if first_out is not None:
+        first_out()
     batches = [
         rule_ids[i : i + RULES_PER_COMMIT] for i in range(1, len(rule_ids), RULES_PER_COMMIT)
     ]

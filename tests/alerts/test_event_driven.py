@@ -172,34 +172,41 @@ def test_listener_reconnects_and_says_so(settings, session_factory) -> None:
     assert heard == ["event:9"]
 
 
-def test_recompute_waits_for_the_evaluation_it_woke(settings, engine, session_factory) -> None:
-    """In a worker, a poll's risk recompute starts once the evaluator has evaluated what the
-    shaking's NOTIFY woke (bounded); with nothing woken it waits only for the wake-up's
-    grace period."""
+def test_recompute_waits_for_the_first_alerts_of_the_evaluation_it_woke(
+    settings, engine, session_factory
+) -> None:
+    """In a worker, a poll's risk recompute starts once the evaluation that the shaking's
+    NOTIFY woke has committed its first alerts (bounded), not after all of them; with
+    nothing woken it waits only for the wake-up's grace period."""
     from service.scheduler import Evaluator
 
     rt = Runtime(settings, engine, session_factory)
     stop = threading.Event()
     evaluator = Evaluator(rt, stop)
-    evaluated: list[list[str]] = []
+    marks: list[str] = []
     evaluator.start()
     import service.alerts.jobs as alerts_jobs
 
     original = alerts_jobs.evaluate_touched
 
-    def slow(rt_: Runtime, payloads: list[str]) -> None:
+    def slow(rt_: Runtime, payloads: list[str], first_out=None) -> None:
         time.sleep(0.8)
-        evaluated.append(payloads)
+        marks.append("first alerts committed")
+        first_out()
+        time.sleep(2.0)  # the other rules
+        marks.append("all: " + ",".join(payloads))
 
     alerts_jobs.evaluate_touched = slow  # type: ignore[assignment]
     try:
         t0 = time.monotonic()
         evaluator.wait_for_rules()
-        assert time.monotonic() - t0 < 1.0 and not evaluated  # nothing woken: a short grace
+        assert time.monotonic() - t0 < 1.0 and not marks  # nothing woken: a short grace
         threading.Timer(0.1, evaluator.add, args=("event:1",)).start()
         t0 = time.monotonic()
         evaluator.wait_for_rules()
-        assert evaluated == [["event:1"]] and time.monotonic() - t0 >= 0.8
+        assert marks == ["first alerts committed"] and time.monotonic() - t0 >= 0.8
+        evaluator.idle.wait(5)
+        assert marks[-1] == "all: event:1"
     finally:
         alerts_jobs.evaluate_touched = original
         stop.set()
