@@ -67,10 +67,13 @@ class AlertSettings(BaseSettings):
         30.0,
         ge=0,
         description="a worker's risk recompute of new shaking waits this long at most for the "
-        "rule evaluation the shaking woke (0: no wait)",
+        "first alerts of the rule evaluation the shaking woke (0: no wait)",
     )
+    # Two: with the fan-out in the database, a rule's evaluation is mostly Python; more
+    # threads only took the interpreter from the worker's dispatcher and risk recompute
+    # (bench/warning_latency.py: scores 12.5 s with 8, 10.0 s with 3, 8.9 s with 2).
     evaluate_threads: int = Field(
-        8, ge=1, le=32, description="rules evaluated at once in an event-driven evaluation"
+        2, ge=1, le=32, description="rules evaluated at once in an event-driven evaluation"
     )
     escalate_interval_seconds: float = Field(60.0, gt=0)
     event_window_hours: float = Field(6.0, gt=0, description="feed events this young are signals")
