@@ -162,6 +162,26 @@ def test_backup_says_whose_and_notice_lists_numbers() -> None:
     assert "Ani 0811, Budi 0812" in notice
 
 
+def flood_alert(session, settings, group, code: str, *, level: int, source_ref: str):
+    """A flood alert for one community of the group, created (and fanned out) at 07:30 UTC."""
+    return create_alert(
+        session=session,
+        settings=settings,
+        group=group,
+        rule=None,
+        hazard="flood",
+        community_code=code,
+        level=level,
+        kind="alert",
+        source_ref=source_ref,
+        status="Actual",
+        thread=None,
+        headline=None,
+        trigger=None,
+        now=datetime(2026, 12, 6, 7, 30, tzinfo=UTC),
+    )
+
+
 def test_messages_name_the_nearest_shelter_and_the_posko(
     client, session, settings, make_tree, auth_headers, outbox_rows
 ) -> None:
@@ -176,22 +196,7 @@ def test_messages_name_the_nearest_shelter_and_the_posko(
     ):
         point = {"name": name, "kind": kind, "lon": lon, "lat": -6.89}
         assert client.post(URL, headers=coordinator, json=point).status_code == 201
-    alert, _ = create_alert(
-        session=session,
-        settings=settings,
-        group=tree.group,
-        rule=None,
-        hazard="flood",
-        community_code=CODE,
-        level=3,
-        kind="alert",
-        source_ref="t:1",
-        status="Actual",
-        thread=None,
-        headline=None,
-        trigger=None,
-        now=datetime(2026, 12, 6, 7, 30, tzinfo=UTC),
-    )
+    alert, _ = flood_alert(session, settings, tree.group, CODE, level=3, source_ref="t:1")
     session.commit()
     sent = outbox_rows.sent(alert_id=alert.id)
     assert sent
@@ -245,21 +250,8 @@ def test_a_text_that_cannot_be_sent_skips_its_members_with_the_reason(
     tree = make_tree()
     tree.members["sekretaris"].language = "en"  # WhatsApp, English
     session.commit()
-    alert, created = create_alert(
-        session=session,
-        settings=settings,
-        group=tree.group,
-        rule=None,
-        hazard="flood",
-        community_code="32.73.01.1001",
-        level=SIAGA,
-        kind="alert",
-        source_ref="t:unfit",
-        status="Actual",
-        thread=None,
-        headline=None,
-        trigger=None,
-        now=datetime(2026, 12, 6, 7, 30, tzinfo=UTC),
+    alert, created = flood_alert(
+        session, settings, tree.group, "32.73.01.1001", level=SIAGA, source_ref="t:unfit"
     )
     session.commit()
     assert created
