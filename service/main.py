@@ -39,6 +39,7 @@ from service.db import make_engine, make_read_session_factory, make_session_fact
 from service.errors import register_error_handlers
 from service.logs import configure_logging
 from service.ops.bodylimit import BodyLimitMiddleware
+from service.ops.inflight import InFlightLimitMiddleware
 from service.ops.metrics import Metrics
 from service.ops.middleware import RateLimitMiddleware, RequestContextMiddleware, is_webhook_path
 from service.settings import Settings, load_settings
@@ -146,7 +147,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # Added innermost first: CORS wraps everything so that 429s and 500s carry its headers.
     # Order, outermost first: CORS, RequestContext, RateLimit (before any key lookup, so keys
     # cannot be guessed unthrottled), AuthBeforeBody (401/403 before a body is read),
-    # BodyLimit (413 on Content-Length at once, or while streaming), the app.
+    # BodyLimit (413 on Content-Length at once, or while streaming), InFlightLimit (reads in
+    # arrival order, a few at a time), the app.
+    app.add_middleware(InFlightLimitMiddleware, limit=settings.api.reads_in_flight)
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limits(settings))
     app.add_middleware(AuthBeforeBodyMiddleware)
     app.add_middleware(RateLimitMiddleware, limit_per_minute=settings.api.write_rate_per_minute)

@@ -52,6 +52,12 @@ class ApiSettings(BaseSettings):
         10.0, gt=0, description="request bodies on paths other than uploads (JSON, forms)"
     )
     max_webhook_mb: float = Field(1.0, gt=0, description="provider webhook bodies")
+    reads_in_flight: int = Field(
+        4,
+        ge=0,
+        description="GET/HEAD requests one API process handles at once, the rest wait their "
+        "turn in arrival order (0: no limit)",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
