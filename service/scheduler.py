@@ -97,6 +97,12 @@ class Evaluator(threading.Thread):
         woke the evaluation, after it, so no grace for the wake-up is needed."""
         self.wait_for_rules(grace_s=0.0)
 
+    def _first_out(self) -> None:
+        # Payloads that came in meanwhile wait for their own evaluation's first alerts.
+        with self.lock:
+            if not self.pending:
+                self.first_out.set()
+
     def run(self) -> None:
         while not self.stop_event.is_set():
             if not self.has_work.wait(1.0):
@@ -105,7 +111,7 @@ class Evaluator(threading.Thread):
             with self.lock:
                 payloads, self.pending = self.pending, []
             try:
-                alerts_jobs.evaluate_touched(self.rt, payloads, first_out=self.first_out.set)
+                alerts_jobs.evaluate_touched(self.rt, payloads, first_out=self._first_out)
             except Exception:  # the interval evaluation is the net; keep listening
                 log.exception("event-driven evaluation of %s failed", payloads)
             with self.lock:

@@ -8,12 +8,12 @@ and the rules' watch states are loaded and saved in one statement each.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -81,28 +81,21 @@ def by_community(signals: list[Signal]) -> dict[str, list[Signal]]:
     return grouped
 
 
-def watched_codes(session: Session) -> list[str]:
-    """The communities some enabled rule watches (its group's communities)."""
-    rows = session.scalars(
-        select(func.unnest(AlertGroup.community_codes))
-        .join(AlertRule, AlertRule.group_id == AlertGroup.id)
-        .where(AlertRule.enabled.is_(True))
-        .distinct()
-    )
-    return list(rows)
-
-
-def rules_touching(session: Session, codes: set[str]) -> list[int]:
-    """Ids of the enabled rules whose group covers at least one of these communities."""
-    if not codes:
-        return []
+def watching_rules(session: Session) -> list[tuple[int, list[str]]]:
+    """Each enabled rule's id with its group's community codes, in rule order."""
     rows = session.execute(
         select(AlertRule.id, AlertGroup.community_codes)
         .join(AlertGroup, AlertGroup.id == AlertRule.group_id)
         .where(AlertRule.enabled.is_(True))
         .order_by(AlertRule.id)
-    ).all()
-    return [int(rule_id) for rule_id, group_codes in rows if not codes.isdisjoint(group_codes)]
+    )
+    return [(int(rule_id), list(codes)) for rule_id, codes in rows]
+
+
+def rules_touching(watching: list[tuple[int, list[str]]], codes: Collection[str]) -> list[int]:
+    """Ids of the rules (of `watching_rules`) whose group covers one of these communities."""
+    wanted = set(codes)
+    return [rule_id for rule_id, group_codes in watching if not wanted.isdisjoint(group_codes)]
 
 
 def _enabled_rules(

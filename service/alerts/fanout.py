@@ -154,8 +154,8 @@ def fan_out_many(
     member (why it was skipped, if it was). Returns deliveries made.
 
     Python renders each alert's text once per language and channel (a few per alert); the
-    database pairs them with the members (deliveries and recipients, one INSERT … SELECT
-    each), so a 100-member group costs the same Python time as a 1-member one.
+    database pairs them with the members and writes deliveries and recipients in one
+    statement, so a 100-member group costs the same Python time as a 1-member one.
     """
     if not alerts:
         return 0

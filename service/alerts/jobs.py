@@ -16,7 +16,7 @@ from service.alerts.evaluation import (
     evaluate_signals,
     evaluate_touched_rules,
     rules_touching,
-    watched_codes,
+    watching_rules,
 )
 from service.alerts.signals import gather_signals, parse_refs, touched_signals
 from service.db import transaction, try_advisory_xact_lock, utcnow
@@ -67,16 +67,17 @@ def evaluate_touched(
     if not event_ids and not layer_ids:
         return total
     with rt.session_factory() as session:
+        watching = watching_rules(session)
         signals = touched_signals(
             session=session,
             settings=rt.settings,
             now=now,
             event_ids=event_ids,
             layer_ids=layer_ids,
-            codes=watched_codes(session),
+            codes=sorted({code for _, codes in watching for code in codes}),
         )
         grouped = by_community(signals)
-        rule_ids = rules_touching(session, set(grouped))
+        rule_ids = rules_touching(watching, grouped)
 
     def batch(ids: list[int]) -> EvaluationSummary:
         with transaction(rt.session_factory) as session:

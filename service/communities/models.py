@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    any_,
+    cast,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -43,3 +56,9 @@ class Community(TimestampMixin, Base):
     )
 
     __table_args__ = (Index("ix_communities_geom", "geom", postgresql_using="gist"),)
+
+
+def code_in(codes: Iterable[str]) -> ColumnElement[bool]:
+    """`communities.code = ANY(:codes)`: one array parameter however many codes (an IN list
+    of a thousand would be a thousand parameters)."""
+    return Community.code == any_(cast(list(codes), ARRAY(String)))

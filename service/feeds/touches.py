@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Select, String, and_, any_, cast, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from service.communities.models import Community
+from service.communities.models import Community, code_in
 from service.feeds.models import EventIntensity, HazardEvent
 
 
@@ -80,7 +80,7 @@ def event_touches(
     appears twice, as before)."""
     window = _active(since, now, event_ids)
     if codes is not None:
-        window.append(Community.code == any_(cast(list(codes), ARRAY(String))))
+        window.append(code_in(codes))
     shaken = (
         _columns(EventIntensity.mmi)
         .select_from(EventIntensity)

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ARRAY, String, any_, cast, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.communities.models import Community
+from service.communities.models import Community, code_in
 from service.hazards.models import HazardLayer
 from service.risk.models import RiskScore
 
@@ -58,7 +58,7 @@ def current_levels(
     if layer_ids is not None:
         query = query.where(RiskScore.layer_id.in_(layer_ids))
     if codes is not None:
-        query = query.where(Community.code == any_(cast(list(codes), ARRAY(String))))
+        query = query.where(code_in(codes))
     return [
         CurrentLevel(
             community_code=r.code,
