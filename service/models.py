@@ -11,6 +11,7 @@ from service.messaging import models as messaging_models
 from service.ops import models as ops_models
 from service.risk import models as risk_models
 from service.shelters import models as shelters_models
+from service.table_changes import table_changes
 
 __all__ = [
     "Base",
@@ -24,4 +25,5 @@ __all__ = [
     "ops_models",
     "risk_models",
     "shelters_models",
+    "table_changes",
 ]

@@ -23,6 +23,7 @@ import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from service import table_changes
 from service.alerts import hooks as alerts_hooks
 from service.alerts import jobs as alerts_jobs
 from service.db import utcnow
@@ -48,6 +49,14 @@ def build_scheduler(rt: Runtime, evaluator: Evaluator | None = None) -> Backgrou
     feeds_jobs.register(scheduler, rt)
     risk_jobs.schedule(scheduler, rt, evaluator.rules_first if evaluator else None)
     alerts_jobs.register(scheduler, rt)
+    scheduler.add_job(
+        table_changes.compact_job,
+        "interval",
+        minutes=table_changes.COMPACT_MINUTES,
+        args=[rt.session_factory],
+        id="table_changes.compact",
+        name="fold the change rows behind the API's read cache",
+    )
     return scheduler
 
 
