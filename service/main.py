@@ -17,7 +17,9 @@ from service.api import docs, tiles, web
 from service.api.metrics import DB_GAUGES
 from service.api.ogc import routes as ogc
 from service.api.ogc.catalog import build_catalog
+from service.api.ogc.readcache import ItemsCache
 from service.api.preauth import AuthBeforeBodyMiddleware
+from service.api.readcache import VersionedCache
 from service.api.routes import (
     alerts,
     cap,
@@ -119,9 +121,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.state.engine = engine or make_engine(settings.database)
         app.state.session_factory = make_session_factory(app.state.engine, settings)
         app.state.read_session_factory = make_read_session_factory(app.state.engine, settings)
+        app.state.read_engine = app.state.engine.execution_options(isolation_level="AUTOCOMMIT")
         alerts_hooks.install()  # replies arriving at the webhooks go to alerts
         # The OGC collections are described by the domains and checked here, once per app.
         app.state.ogc_catalog = build_catalog()
+        # Items pages, counts and tiles remembered while their tables are unchanged.
+        app.state.read_cache = VersionedCache(int(settings.api.read_cache_mb * MB))
+        app.state.ogc_items_cache = ItemsCache(app.state.read_cache)
         # Everything made so far (modules, routes, models, SQL templates: a few hundred
         # thousand objects) lives as long as the process: move it out of the collector's
         # reach, so that full collections under load scan only per-request garbage instead

@@ -58,6 +58,12 @@ class ApiSettings(BaseSettings):
         description="GET/HEAD requests one API process handles at once, the rest wait their "
         "turn in arrival order (0: no limit)",
     )
+    read_cache_mb: float = Field(
+        64.0,
+        ge=0,
+        description="memory per API process for OGC items pages asked for again, served "
+        "while the tables they were read from are unchanged (0: none kept)",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ id order) happen in SQL.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,7 +35,9 @@ from sqlalchemy.types import JSON, BigInteger, SmallInteger
 
 from service.api.ogc.crs import DEFAULT, Crs
 from service.api.ogc.params import Interval
+from service.api.ogc.readcache import ItemsCache, statement_key
 from service.ogc_collections import Collection
+from service.table_changes import version_of
 
 # json_build_object takes at most 100 arguments: 50 key/value pairs.
 _PAIRS_PER_OBJECT = 50
@@ -200,9 +203,14 @@ def _time_condition(coll: Collection, src: FromClause, iv: Interval) -> ColumnEl
 
 
 def _page_rows(
-    conn: Connection, coll: Collection, q: ItemsQuery, *render: ColumnElement[Any]
-) -> tuple[list[Any], int]:
-    """Rows of `render` for one page, in order, and how many match in all."""
+    conn: Connection,
+    coll: Collection,
+    q: ItemsQuery,
+    *render: ColumnElement[Any],
+    cache: ItemsCache | None = None,
+) -> tuple[Sequence[Sequence[Any]], int]:
+    """Rows of `render` for one page, in order, and how many match in all (remembered by
+    `cache` while the tables read are unchanged: api/ogc/readcache.py)."""
     src = coll.table()
     conds = _conditions(coll, src, q)
     id_col = src.c[coll.id_column]
@@ -214,7 +222,7 @@ def _page_rows(
     # turned into GeoJSON. The total is a plain count in a scalar subquery (run once, in the
     # same statement): as `count(*) OVER ()` it made PostgreSQL buffer every matching row,
     # about half of the statement's time for a 10,000-row collection (docs/ogc.md, "Speed").
-    matched = select(func.count()).select_from(src).where(*conds).scalar_subquery()
+    count = select(func.count()).select_from(src).where(*conds)
     cols = [id_col.label("page_id")]
     if q.sort:
         cols.append(func.row_number().over(order_by=order).label("rn"))
@@ -227,27 +235,56 @@ def _page_rows(
         .offset(q.offset)
         .cte("page")
     )
-    stmt = (
-        select(matched.label("matched"), *render)
+    body = (
+        select(*render)
         .select_from(page.join(src, id_col == page.c.page_id))
         .order_by(page.c.rn if q.sort else page.c.page_id)
     )
-    rows = conn.execute(stmt).all()
-    if rows:
-        total = int(rows[0][0])
-    else:  # past the end (or nothing matches): no row carried the count
-        total = int(conn.execute(select(matched)).scalar_one()) if q.offset else 0
-    return [row[1:] for row in rows], total
+    count_key = statement_key(count) if cache is not None else None
+    # The rendered columns read the source's columns only: the count's tables are the page's.
+    tables = cache.tables(conn, count_key[0], count) if cache and count_key else None
+    if cache is None or count_key is None or tables is None:
+        matched = count.scalar_subquery()
+        rows = conn.execute(body.add_columns(matched)).all()
+        if rows:
+            return [row[:-1] for row in rows], int(rows[0][-1])
+        # past the end (or nothing matches): no row carried the count
+        return [], int(conn.execute(select(matched)).scalar_one()) if q.offset else 0
+    page_key = statement_key(body)
+    if page_key is not None:
+        known = cache.page(conn, (page_key, count_key), tables)
+        if known is not None:
+            return known.rows, known.total
+    head: list[ColumnElement[Any]] = [
+        cache.matched(count_key, tables, count.scalar_subquery()),
+        version_of(tables),
+    ]
+    rows = conn.execute(body.add_columns(*head)).all()
+    first = rows[0][-2:] if rows else None
+    if first is None and q.offset:  # past the end: no row carried the count
+        first = tuple(conn.execute(select(*head)).one())
+    if first is None:  # nothing matches
+        return [], 0
+    total, version = int(first[0]), str(first[1])
+    cache.remember_count(count_key, version, total)
+    kept = [tuple(row[:-2]) for row in rows]
+    if page_key is not None:
+        cache.remember_page((page_key, count_key), version, kept, total)
+    return kept, total
 
 
-def items_page(conn: Connection, coll: Collection, q: ItemsQuery) -> tuple[list[str], int]:
+def items_page(
+    conn: Connection, coll: Collection, q: ItemsQuery, cache: ItemsCache | None = None
+) -> tuple[list[str], int]:
     """Features of one page as GeoJSON text, and how many match in all."""
-    rows, matched = _page_rows(conn, coll, q, feature_expr(coll, coll.table(), q.shape))
+    rows, matched = _page_rows(
+        conn, coll, q, feature_expr(coll, coll.table(), q.shape), cache=cache
+    )
     return [row[0] for row in rows], matched
 
 
 def items_table(
-    conn: Connection, coll: Collection, q: ItemsQuery
+    conn: Connection, coll: Collection, q: ItemsQuery, cache: ItemsCache | None = None
 ) -> tuple[list[str], list[tuple[Any, ...]], int]:
     """One page as plain rows for CSV: id, the properties as text, the geometry as WKT."""
     src = coll.table()
@@ -262,7 +299,7 @@ def items_table(
         precision = min(coll.precision, q.shape.crs.precision)
         render.append(func.ST_AsText(geom, precision))
         header.append("wkt")
-    rows, matched = _page_rows(conn, coll, q, *render)
+    rows, matched = _page_rows(conn, coll, q, *render, cache=cache)
     return header, [tuple(r) for r in rows], matched
 
 

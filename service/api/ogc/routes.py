@@ -20,7 +20,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from service.api.deps import ReadSessionDep, SessionDep, SettingsDep, get_principal
+from service.api.deps import (
+    ReadEngineDep,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+    get_principal,
+)
 from service.api.docs import swagger_page
 from service.api.ogc import html
 from service.api.ogc.catalog import catalog_of
@@ -30,6 +36,7 @@ from service.api.ogc.openapi import OPENAPI_MEDIA_TYPE, build_openapi
 from service.api.ogc.params import pick_format, reject_unknown
 from service.api.ogc.queries import extent, items_page, items_table, one_feature
 from service.api.ogc.queryables import SCHEMA_MEDIA_TYPE, queryables_schema
+from service.api.ogc.readcache import cache_of
 from service.api.responses import GEOJSON
 from service.auth.service import ANONYMOUS, Principal
 from service.errors import NotFound
@@ -298,7 +305,7 @@ def get_items(
     collection_id: str,
     request: Request,
     settings: SettingsDep,
-    session: ReadSessionDep,
+    engine: ReadEngineDep,
     principal: PrincipalDep,
 ) -> Response:
     fmt = _fmt(request, ("json", "html", "csv"))
@@ -306,7 +313,8 @@ def get_items(
     q = items_query(coll, request.query_params, settings)
     headers = q.shape.crs.header
     if fmt == "csv":
-        header, rows, matched = items_table(session.connection(), coll, q)
+        with engine.connect() as conn:
+            header, rows, matched = items_table(conn, coll, q, cache_of(request))
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(header)
@@ -316,7 +324,8 @@ def get_items(
             "OGC-NumberMatched": str(matched),
         }
         return Response(out.getvalue(), media_type=CSV, headers=headers)
-    features, matched = items_page(session.connection(), coll, q)
+    with engine.connect() as conn:
+        features, matched = items_page(conn, coll, q, cache_of(request))
     root = ogc_root(request, settings)
     base = f"{root}/collections/{coll.id}/items"
     self_href = _page_href(base, request, limit=q.limit, offset=q.offset)
