@@ -201,3 +201,45 @@ def test_tiles_tilejson_gzip_etag_and_bad_hazard(
     assert recompute_stale(session_factory, settings)["counts"] == {"succeeded": 1}
     fresh = client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": etag})
     assert fresh.status_code == 200 and fresh.headers["etag"] != etag
+
+
+def test_a_tile_asked_again_is_remembered_until_the_communities_or_scores_change(
+    client, merapi: dict, session_factory, settings: Settings, monkeypatch
+) -> None:
+    from sqlalchemy import update
+
+    from service.api import tiles as tile_routes
+    from service.communities.models import Community
+
+    # Remember every tile (in production only those slower to make than to check).
+    monkeypatch.setattr(tile_routes, "REMEMBER_AFTER_S", 0.0)
+
+    url = "/tiles/risk/10/826/533.pbf"
+    cache = client.app.state.read_cache
+    recompute_layer(session_factory=session_factory, layer_id=merapi["krb_id"], settings=settings)
+    first = client.get(url, headers={"Accept-Encoding": "identity"})
+    again = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert cache.hits == 1
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    # Gzipped and plain are remembered apart; each is served again as it was first sent.
+    zipped = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["etag"].endswith('-gz"') and cache.hits == 1
+    # A renamed community is a changed tile (the name is in it) with a new ETag.
+    with session_factory() as s, s.begin():
+        s.execute(update(Community).values(name="Desa Ganti Nama"))
+    renamed = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert b"Desa Ganti Nama" in renamed.content and b"Desa Ganti Nama" not in first.content
+    assert renamed.headers["etag"] != first.headers["etag"] and cache.hits == 1
+    # New scores (other inputs, a recompute) too.
+    with session_factory() as s, s.begin():
+        s.execute(update(Community).values(has_early_warning=True))
+    assert recompute_stale(session_factory, settings)["counts"] == {"succeeded": 1}
+    rescored = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert rescored.headers["etag"] != renamed.headers["etag"]
+    assert client.get(url, headers={"Accept-Encoding": "identity"}).content == rescored.content
+    assert cache.hits == 2
+    # A tile quicker to make again than to check is not remembered.
+    monkeypatch.setattr(tile_routes, "REMEMBER_AFTER_S", 60.0)
+    stored = len(cache)
+    client.get("/tiles/risk/10/827/533.pbf")
+    assert len(cache) == stored
