@@ -3,6 +3,7 @@
     .venv/bin/pip install -e '.[bench]'        # tipg, exactextract, rasterstats
     apt-get install wrk                         # the load generator (else an httpx fallback)
     .venv/bin/python bench/api.py [--count 10000] [--seconds 10] [--clients 16] [--no-tipg]
+                                  [--read-cache-mb 0]
 
 Creates a scratch database on the server named by DATABASE_URL (default: the embedded one),
 migrates it, loads synthetic community polygons (33-vertex rings, like small desa outlines),
@@ -103,7 +104,9 @@ def wait_ready(url: str, timeout: float = 30.0) -> None:
     raise RuntimeError(f"server at {url} did not come up")
 
 
-def start_siaga(url: str, port: int, clients: int) -> subprocess.Popen[bytes]:
+def start_siaga(
+    url: str, port: int, clients: int, read_cache_mb: float | None = None
+) -> subprocess.Popen[bytes]:
     # A pool as large as the client's concurrency: otherwise overflow connections are
     # opened and closed on every request and the benchmark measures PostgreSQL forks.
     env = {
@@ -112,6 +115,8 @@ def start_siaga(url: str, port: int, clients: int) -> subprocess.Popen[bytes]:
         "SIAGA_LOG_LEVEL": "WARNING",
         "SIAGA_DB_POOL_SIZE": str(max(5, clients)),
     }
+    if read_cache_mb is not None:
+        env["SIAGA_API_READ_CACHE_MB"] = f"{read_cache_mb:g}"
     return subprocess.Popen(
         [
             sys.executable,
@@ -191,7 +196,9 @@ def run(args: argparse.Namespace) -> None:
         print(f"loaded {args.count} polygons in {time.perf_counter() - t0:.1f} s")
 
         bases = {"siaga": f"http://127.0.0.1:{free_port()}"}
-        servers["siaga"] = start_siaga(url, int(bases["siaga"].rsplit(":", 1)[1]), args.clients)
+        servers["siaga"] = start_siaga(
+            url, int(bases["siaga"].rsplit(":", 1)[1]), args.clients, args.read_cache_mb
+        )
         wait_ready(bases["siaga"] + "/ogc/conformance")
         if args.tipg and api_peer.tipg_installed():
             bases["tipg"] = f"http://127.0.0.1:{free_port()}"
@@ -248,6 +255,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--no-tipg", dest="tipg", action="store_false", help="measure Siaga alone")
+    parser.add_argument(
+        "--read-cache-mb",
+        type=float,
+        default=None,
+        help="SIAGA_API_READ_CACHE_MB for Siaga (0: every items page read from PostgreSQL)",
+    )
     run(parser.parse_args())
 
 
