@@ -1,7 +1,7 @@
 """Benchmark: Siaga against tipg on the same table, items?limit=100 and z10 vector tiles.
 
     .venv/bin/pip install -e '.[bench]'        # tipg, exactextract, rasterstats
-    apt-get install wrk                         # the load generator (else an httpx fallback)
+    apt-get install wrk                         # the load generator (else an asyncio fallback)
     .venv/bin/python bench/api.py [--count 10000] [--seconds 10] [--clients 16] [--no-tipg]
                                   [--read-cache-mb 0]
 
