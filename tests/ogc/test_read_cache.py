@@ -271,6 +271,5 @@ def test_one_write_transaction_is_one_change(clean_db: Engine) -> None:
         conn.execute(text("SAVEPOINT s"))
         conn.execute(text("DELETE FROM communities"))
         conn.execute(text("ROLLBACK TO SAVEPOINT s"))
-    # A rolled-back write is no change at all... but a statement-level trigger cannot tell
-    # "no rows" from "some rows": an UPDATE of nothing still counts (harmless: one recount).
+    # A rolled-back write (here a savepoint's) is no change: its change row goes with it.
     assert _version(clean_db)[0] == start[0] + 1

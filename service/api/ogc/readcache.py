@@ -18,7 +18,6 @@ A query reading a table without the change trigger is never remembered.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,10 +26,12 @@ from sqlalchemy import ColumnElement, Connection, Select, case, literal, select
 from sqlalchemy.sql.elements import ClauseElement
 from starlette.requests import Request
 
-from service.api.readcache import VersionedCache
+from service.api.readcache import ENTRY_OVERHEAD, VersionedCache
 from service.table_changes import tables_read_by, tables_with_trigger, version_of
 
 MAX_COUNTS = 4096
+# Bytes counted per remembered count on top of the entry (its key: a statement's structure).
+COUNT_SIZE = 300
 # Bytes counted per remembered row on top of its text (tuple and string headers).
 ROW_OVERHEAD = 120
 
@@ -76,7 +77,8 @@ class ItemsCache:
         self.pages = pages
         self.max_counts = max_counts
         self.count_hits = self.count_misses = 0
-        self._counts: OrderedDict[Hashable, tuple[str, int]] = OrderedDict()
+        # Counts have their own budget: pages and tiles must not push them out.
+        self._counts = VersionedCache(max_counts * (ENTRY_OVERHEAD + COUNT_SIZE))
         self._tables: dict[Hashable, frozenset[str] | None] = {}
         self._covered: frozenset[str] | None = None
         self._lock = threading.Lock()
@@ -105,31 +107,27 @@ class ItemsCache:
     ) -> ColumnElement[int]:
         """numberMatched for the page's statement: the remembered count while `tables` are
         at its version, else `counted`."""
-        with self._lock:
-            known = self._counts.get(key)
-            if known is not None:
-                self._counts.move_to_end(key)
-        version, number = known if known is not None else ("", 0)
+        known = self._counts.get(key)
+        version, number = (known.version, known.value) if known is not None else ("", 0)
         return case((version_of(tables) == literal(version), literal(number)), else_=counted)
 
     def remember_count(self, key: Hashable, version: str, number: int) -> None:
+        previous = self._counts.get(key)
         with self._lock:
-            previous = self._counts.get(key)
-            if previous is not None and previous[0] == version:
+            if previous is not None and previous.version == version:
                 self.count_hits += 1
             else:
                 self.count_misses += 1
-            self._counts[key] = (version, number)
-            self._counts.move_to_end(key)
-            while len(self._counts) > self.max_counts:
-                self._counts.popitem(last=False)
+        self._counts.put(key, version, number, COUNT_SIZE)
 
     # pages
 
     def page(self, conn: Connection, key: Hashable, tables: frozenset[str]) -> Page | None:
         """The remembered page under `key` if its tables are still at its version."""
-        entry = self.pages.get(("items", key)) if self.pages is not None else None
-        if entry is None or self.pages is None:
+        if self.pages is None:
+            return None
+        entry = self.pages.get(("items", key))
+        if entry is None:
             return None
         if conn.execute(select(version_of(tables))).scalar_one() != entry.version:
             return None
